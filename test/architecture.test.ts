@@ -1,0 +1,51 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = new URL('..', import.meta.url).pathname;
+
+function sources(folder: string): string[] {
+  const dir = join(root, folder);
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return sources(relative(root, path));
+    return path.endsWith('.ts') ? [path] : [];
+  });
+}
+
+/** The §4 boundaries of the house style, checked independently of the linter's version. */
+describe('architecture', () => {
+  const pure = ['sampler', 'commands'].flatMap((folder) => {
+    try {
+      return sources(folder);
+    } catch {
+      return [];
+    }
+  });
+
+  it('finds the pure folders', () => {
+    expect(pure.some((p) => p.includes('/sampler/'))).toBe(true);
+  });
+
+  it('keeps sampler/ and commands/ free of I/O, clocks, global randomness and outside imports', () => {
+    const problems: string[] = [];
+    for (const file of pure) {
+      const folder = relative(root, file).split('/')[0];
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          const where = `${relative(root, file)}:${i + 1}`;
+          const from = /\bfrom\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/.exec(line);
+          const target = from?.[1] ?? from?.[2];
+          if (target !== undefined) {
+            const allowed = target.startsWith('./') || (folder === 'commands' && target === 'zod');
+            if (!allowed) problems.push(`${where} imports ${target}`);
+          }
+          if (/\bprocess\.|\bDate\.now\b|\bnew Date\b|\bMath\.random\b|\bperformance\.now\b|\brequire\(/.test(line)) {
+            problems.push(`${where} uses a global with side effects: ${line.trim()}`);
+          }
+        });
+    }
+    expect(problems).toEqual([]);
+  });
+});
