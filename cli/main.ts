@@ -1,12 +1,26 @@
 import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { SamplerError } from '../sampler/index.ts';
+import { GenerationError } from '../worker/generate.ts';
+import { MediaError } from '../worker/media/errors.ts';
+import { ModelPackError } from '../worker/runtime/manifest.ts';
+import { ModelRunError } from '../worker/runtime/sessions.ts';
+import { runGenerate, TASKS } from './generate.ts';
 import { noiseSummary, parseCondition, runTrace } from './trace.ts';
 import { UsageError } from './usage-error.ts';
 
 const USAGE = `usage: pusa <command> [options]
 
 commands:
+  t2v          text to video               --prompt "…"
+  i2v          image to video              --image PATH --prompt "…"
+  start-end    start and end frames        --image START --image END --prompt "…"
+  keyframes    keyframes at latent indices --image PATH@LATENT_INDEX (repeat) --prompt "…"
+  extend       continue a clip from its end --clip PATH --prompt "…"
+  transition   bridge two clips            --clip FROM --clip TO --prompt "…"
+    common: --model DIR (models/pusa-mini) --negative-prompt T --steps N --shift S --cfg G --seed K
+            --noise-multiplier M[,M…] --overlap K --frames N --size WxH --fit crop|letterbox|stretch
+            --fps F --max-bytes B --output PATH --provider cpu|cuda --device-id N --threads N --json --quiet
   trace   run the sampler on an analytic stand-in model and print one JSON object
           --steps N --shift S --channels C --frames F --height H --width W --seed K --cfg G [--cond IDX:M ...]
           --print noise --seed K --shape a,b,...   print a summary of torch-compatible noise
@@ -14,6 +28,18 @@ commands:
 
 async function main(argv: readonly string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (TASKS.includes(command as never)) {
+    const controller = new AbortController();
+    process.once('SIGINT', () => controller.abort(new Error('interrupted')));
+    const started = performance.now();
+    const result = await runGenerate(command as (typeof TASKS)[number], rest, controller.signal);
+    if (rest.includes('--json')) print(result);
+    else
+      process.stderr.write(
+        `wrote ${result.output} (${result.frames} frames, ${(result.bytes / 1024).toFixed(0)} KiB, seed ${result.seed}) and ${result.latents} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+      );
+    return;
+  }
   switch (command) {
     case 'trace':
       return trace(rest);
@@ -86,9 +112,26 @@ function print(value: unknown): void {
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  if (error instanceof UsageError || error instanceof SamplerError || (error instanceof TypeError && 'code' in error)) {
+  if (
+    error instanceof UsageError ||
+    error instanceof SamplerError ||
+    error instanceof MediaError ||
+    error instanceof GenerationError ||
+    error instanceof ModelPackError ||
+    (error instanceof TypeError && 'code' in error)
+  ) {
     process.stderr.write(`pusa: ${error.message}\n`);
     process.exitCode = 2;
+    return;
+  }
+  if (error instanceof Error && error.message === 'interrupted') {
+    process.stderr.write('pusa: interrupted\n');
+    process.exitCode = 130;
+    return;
+  }
+  if (error instanceof ModelRunError) {
+    process.stderr.write(`pusa: ${error.message}\n`);
+    process.exitCode = 1;
     return;
   }
   process.stderr.write(

@@ -1,0 +1,267 @@
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import process from 'node:process';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import cliProgress from 'cli-progress';
+import {
+  type ClipSource,
+  type ConditionImage,
+  type GenerationInput,
+  type GenerationTask,
+  generate,
+} from '../worker/generate.ts';
+import { type FitMode, normalizeImage } from '../worker/media/image.ts';
+import { decodeFrames, encodeMp4, probeClip } from '../worker/media/mp4.ts';
+import { readSidecar, sidecarPathFor, writeSidecar } from '../worker/media/sidecar.ts';
+import { loadPusaModel, type PusaModel } from '../worker/runtime/model.ts';
+import type { ExecutionProvider } from '../worker/runtime/sessions.ts';
+import { UsageError } from './usage-error.ts';
+
+export const TASKS: readonly GenerationTask[] = ['t2v', 'i2v', 'start-end', 'keyframes', 'extend', 'transition'];
+
+const OPTIONS = {
+  model: { type: 'string', default: 'models/pusa-mini' },
+  prompt: { type: 'string' },
+  'negative-prompt': { type: 'string' },
+  steps: { type: 'string' },
+  shift: { type: 'string' },
+  cfg: { type: 'string' },
+  seed: { type: 'string' },
+  'noise-multiplier': { type: 'string', multiple: true },
+  overlap: { type: 'string' },
+  frames: { type: 'string' },
+  size: { type: 'string' },
+  fit: { type: 'string', default: 'crop' },
+  fps: { type: 'string' },
+  'max-bytes': { type: 'string' },
+  output: { type: 'string' },
+  image: { type: 'string', multiple: true },
+  clip: { type: 'string', multiple: true },
+  provider: { type: 'string', default: 'cpu' },
+  'device-id': { type: 'string', default: '0' },
+  threads: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  quiet: { type: 'boolean', default: false },
+} as const satisfies ParseArgsConfig['options'];
+
+/** What one CLI generation produced. */
+export interface CliResult {
+  output: string;
+  latents: string;
+  seed: number;
+  parameters: unknown;
+  timings: Record<string, number>;
+  bytes: number;
+  frames: number;
+}
+
+/** `pusa <task> …`: parse flags, load the pack, read inputs, generate, write the MP4 and its latents. */
+export async function runGenerate(
+  task: GenerationTask,
+  args: readonly string[],
+  signal: AbortSignal,
+): Promise<CliResult> {
+  const { values } = parseArgs({ args: [...args], options: OPTIONS, strict: true, allowPositionals: false });
+  const provider: ExecutionProvider =
+    values.provider === 'cuda'
+      ? { name: 'cuda', deviceId: int(values['device-id'], '--device-id', 0) }
+      : values.provider === 'cpu'
+        ? values.threads === undefined
+          ? { name: 'cpu' }
+          : { name: 'cpu', threads: int(values.threads, '--threads', 1) }
+        : fail(`--provider accepts cpu or cuda, got "${values.provider}"`);
+  const fit = values.fit as FitMode;
+  if (!['crop', 'letterbox', 'stretch'].includes(fit))
+    throw new UsageError(`--fit accepts crop, letterbox or stretch, got "${values.fit}"`);
+  if (values.prompt === undefined || values.prompt.trim() === '') throw new UsageError(`${task} needs --prompt "…"`);
+
+  const model = await loadPusaModel(values.model, provider);
+  try {
+    const { manifest } = model.pack;
+    const size = values.size === undefined ? (manifest.video.sizes[0] as [number, number]) : parseSize(values.size);
+    const [width, height] = size;
+    const images = await readImages(task, values.image ?? [], { width, height, fit });
+    const clips = await readClips(task, values.clip ?? [], model, width, height);
+    const multipliers = values['noise-multiplier']
+      ?.flatMap((v) => v.split(','))
+      .map((v) => num(v, '--noise-multiplier'));
+    const input: GenerationInput = {
+      task,
+      prompt: values.prompt,
+      ...opt('negativePrompt', values['negative-prompt']),
+      ...opt('steps', values.steps === undefined ? undefined : int(values.steps, '--steps', 1)),
+      ...opt('shift', values.shift === undefined ? undefined : num(values.shift, '--shift')),
+      ...opt('guidance', values.cfg === undefined ? undefined : num(values.cfg, '--cfg')),
+      ...opt('seed', values.seed === undefined ? undefined : int(values.seed, '--seed', 0)),
+      ...opt('frames', values.frames === undefined ? undefined : int(values.frames, '--frames', 1)),
+      ...opt('noiseMultipliers', multipliers),
+      ...opt('overlap', values.overlap === undefined ? undefined : int(values.overlap, '--overlap', 1)),
+      size,
+      images,
+      clips,
+    };
+
+    const bar = values.quiet || values.json || !process.stderr.isTTY ? undefined : createBar();
+    const result = await generate(model, input, {
+      signal,
+      onProgress: ({ step, total, elapsedMs }) => {
+        if (bar === undefined) return;
+        if (step === 1) bar.start(total, 0, { rate: '-' });
+        bar.update(step, { rate: (step / (elapsedMs / 1000)).toFixed(2) });
+        if (step === total) bar.stop();
+      },
+    });
+
+    const fps = values.fps === undefined ? manifest.fps : num(values.fps, '--fps');
+    const maxBytes = values['max-bytes'] === undefined ? undefined : int(values['max-bytes'], '--max-bytes', 1);
+    const encodeStart = performance.now();
+    const { mp4 } = await encodeMp4(result.video, { fps, ...(maxBytes === undefined ? {} : { maxBytes }) });
+    const encodeMs = performance.now() - encodeStart;
+    const output = resolve(values.output ?? `out/${task}-${result.parameters.seed}.mp4`);
+    await mkdir(dirname(output), { recursive: true });
+    await writeFile(output, mp4);
+    const latentsPath = sidecarPathFor(output);
+    await writeSidecar(latentsPath, result.latents, {
+      model: { name: manifest.name, version: manifest.version },
+      width,
+      height,
+      fps,
+      task,
+      prompt: values.prompt,
+      seed: result.parameters.seed,
+    });
+    return {
+      output,
+      latents: latentsPath,
+      seed: result.parameters.seed,
+      parameters: { ...result.parameters, fps },
+      timings: { ...roundAll(result.timings), encodeMs: Math.round(encodeMs) },
+      bytes: mp4.length,
+      frames: result.video.count,
+    };
+  } finally {
+    await model.release();
+  }
+}
+
+async function readImages(
+  task: GenerationTask,
+  specs: readonly string[],
+  target: { width: number; height: number; fit: FitMode },
+): Promise<ConditionImage[]> {
+  const expected: Partial<Record<GenerationTask, string>> = {
+    i2v: '1',
+    'start-end': '2',
+    t2v: '0',
+    extend: '0',
+    transition: '0',
+  };
+  const count = expected[task];
+  if (count !== undefined && specs.length !== Number(count)) {
+    throw new UsageError(
+      `${task} takes ${count === '0' ? 'no --image' : `${count} --image`}${task === 'start-end' ? ' (START then END)' : ''}, got ${specs.length}`,
+    );
+  }
+  if (task === 'keyframes' && specs.length === 0)
+    throw new UsageError('keyframes needs --image PATH@LATENT_INDEX (repeat it)');
+  const images: ConditionImage[] = [];
+  for (const spec of specs) {
+    let path = spec;
+    let latentIndex: number | undefined;
+    if (task === 'keyframes') {
+      const at = spec.lastIndexOf('@');
+      if (at < 1) throw new UsageError(`keyframes expects --image PATH@LATENT_INDEX, got "${spec}"`);
+      path = spec.slice(0, at);
+      latentIndex = int(spec.slice(at + 1), '--image …@LATENT_INDEX', 0);
+    }
+    const image = await normalizeImage(path, target);
+    images.push(latentIndex === undefined ? { rgb: image.rgb } : { rgb: image.rgb, latentIndex });
+  }
+  return images;
+}
+
+async function readClips(
+  task: GenerationTask,
+  paths: readonly string[],
+  model: PusaModel,
+  width: number,
+  height: number,
+): Promise<ClipSource[]> {
+  const expected = task === 'extend' ? 1 : task === 'transition' ? 2 : 0;
+  if (paths.length !== expected) {
+    throw new UsageError(
+      expected === 0
+        ? `${task} takes no --clip`
+        : `${task} takes ${expected} --clip${expected > 1 ? ' (FROM then TO)' : ''}, got ${paths.length}`,
+    );
+  }
+  const { manifest } = model.pack;
+  const clips: ClipSource[] = [];
+  for (const path of paths) {
+    const info = await probeClip(path);
+    const frames = await decodeFrames(path, width, height, 2000);
+    const sidecar = sidecarPathFor(path);
+    if (existsSync(sidecar)) {
+      const { header, latents } = await readSidecar(sidecar);
+      if (
+        header.model.name === manifest.name &&
+        header.model.version === manifest.version &&
+        header.width === width &&
+        header.height === height
+      ) {
+        clips.push({ latents, frames });
+        continue;
+      }
+      process.stderr.write(
+        `pusa: ${sidecar} was made by ${header.model.name}@${header.model.version} at ${header.width}x${header.height}; re-encoding ${path} through ${manifest.name}'s VAE instead\n`,
+      );
+    }
+    if (info.frames < 1) throw new UsageError(`${path} has no video frames`);
+    clips.push({ frames });
+  }
+  return clips;
+}
+
+function createBar(): cliProgress.SingleBar {
+  return new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format: 'sampling |{bar}| step {value}/{total} · {rate} it/s · ETA {eta_formatted}',
+      hideCursor: true,
+      clearOnComplete: false,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+}
+
+function parseSize(text: string): [number, number] {
+  const match = /^(\d+)x(\d+)$/i.exec(text.trim());
+  if (match === null) throw new UsageError(`--size expects WIDTHxHEIGHT such as 128x128, got "${text}"`);
+  return [Number(match[1]), Number(match[2])];
+}
+
+function int(text: string, flag: string, min: number): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isSafeInteger(value) || value < min)
+    throw new UsageError(`${flag} expects an integer ≥ ${min}, got "${text}"`);
+  return value;
+}
+
+function num(text: string, flag: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value)) throw new UsageError(`${flag} expects a number, got "${text}"`);
+  return value;
+}
+
+function opt<TKey extends string, TValue>(key: TKey, value: TValue | undefined): { [K in TKey]?: TValue } {
+  return (value === undefined ? {} : { [key]: value }) as { [K in TKey]?: TValue };
+}
+
+function roundAll(timings: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)]));
+}
+
+function fail(message: string): never {
+  throw new UsageError(message);
+}
