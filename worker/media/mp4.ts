@@ -113,24 +113,29 @@ export async function probeClip(path: string): Promise<ClipInfo> {
   ).catch((error: unknown) => {
     throw new MediaError('Corrupt', `${path} is not a readable video: ${(error as Error).message}`, { cause: error });
   });
-  const parsed = JSON.parse(json.toString('utf8')) as {
-    streams?: Record<string, string | number>[];
-    format?: { duration?: string };
-  };
+  const parsed = JSON.parse(json.toString('utf8')) as { streams?: ProbedStream[]; format?: { duration?: string } };
   const stream = parsed.streams?.[0];
   if (stream === undefined) throw new MediaError('Unsupported', `${path} has no video stream`);
-  const [num = 0, den = 1] = String(stream['avg_frame_rate'] ?? '0/1')
-    .split('/')
-    .map(Number);
+  const [num = 0, den = 1] = (stream.avg_frame_rate ?? '0/1').split('/').map(Number);
   return {
-    width: Number(stream['width']),
-    height: Number(stream['height']),
-    frames: Number(stream['nb_read_frames']),
+    width: Number(stream.width),
+    height: Number(stream.height),
+    frames: Number(stream.nb_read_frames),
     fps: den === 0 ? 0 : num / den,
-    codec: String(stream['codec_name']),
-    pixelFormat: String(stream['pix_fmt']),
+    codec: String(stream.codec_name),
+    pixelFormat: String(stream.pix_fmt),
     durationSeconds: Number(parsed.format?.duration ?? 0),
   };
+}
+
+/** The ffprobe fields read above (ffprobe's own snake_case names). */
+interface ProbedStream {
+  codec_name?: string;
+  pix_fmt?: string;
+  width?: number;
+  height?: number;
+  nb_read_frames?: string;
+  avg_frame_rate?: string;
 }
 
 /**
