@@ -17,7 +17,7 @@ export interface SidecarHeader {
 
 /** The sidecar of a clip: `clip.mp4` → `clip.latents`. */
 export function sidecarPathFor(mp4Path: string): string {
-  return mp4Path.replace(/\.mp4$/i, '') + '.latents';
+  return `${mp4Path.replace(/\.mp4$/i, '')}.latents`;
 }
 
 /**

@@ -70,7 +70,8 @@ export async function createModelSession(
       checkFeeds(label, spec.inputs, feeds);
       const ortFeeds: Record<string, ort.Tensor> = {};
       for (const input of spec.inputs) {
-        const feed = feeds[input.name]!;
+        const feed = feeds[input.name];
+        if (feed === undefined) continue;
         ortFeeds[input.name] = new ort.Tensor(input.dtype === 'int64' ? 'int64' : 'float32', feed.data, [...feed.dims]);
       }
       let results: ort.InferenceSession.ReturnType;
@@ -124,7 +125,7 @@ function checkFeeds(
     if (size !== feed.data.length)
       problems.push(`"${spec.name}" has ${feed.data.length} values for dims [${feed.dims.join(', ')}]`);
     spec.shape.forEach((dim, axis) => {
-      const actual = feed.dims[axis]!;
+      const actual = feed.dims[axis] ?? 0;
       if (typeof dim === 'number') {
         if (dim !== actual) problems.push(`"${spec.name}" axis ${axis} must be ${dim}, got ${actual}`);
         return;
