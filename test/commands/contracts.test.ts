@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { estimateSeconds, GenerateJobData, parseGenerationRequest, parseJobData } from '../../commands/index.ts';
+
+const origin = { platform: 'discord', workspaceId: 'g1', userId: 'u1', channelId: 'c1' } as const;
+
+describe('parseGenerationRequest', () => {
+  it('accepts a text-to-video request and fills defaults', () => {
+    const parsed = parseGenerationRequest({ task: 't2v', prompt: '  a red circle moves left ' });
+
+    expect(parsed).toMatchObject({
+      ok: true,
+      value: { task: 't2v', prompt: 'a red circle moves left', images: [], clips: [] },
+    });
+  });
+
+  it.each([
+    [{ task: 't2v', prompt: '' }, /a prompt is required/],
+    [{ task: 't2v', prompt: 'x'.repeat(501) }, /at most 500 characters/],
+    [{ task: 't2v', prompt: 'p', steps: 51 }, /steps: steps are at most 50/],
+    [{ task: 't2v', prompt: 'p', guidance: 25 }, /guidance is at most 20/],
+    [{ task: 't2v', prompt: 'p', noiseMultipliers: [1.5] }, /noise multipliers are between 0 and 1/],
+    [{ task: 'i2v', prompt: 'p' }, /i2v takes one image/],
+    [
+      { task: 'keyframes', prompt: 'p', images: [{ key: 'a' }] },
+      /keyframes takes one or more images with latent indices/,
+    ],
+    [{ task: 'transition', prompt: 'p', clips: [{ clipId: 'a' }] }, /transition takes two clips/],
+    [{ task: 'paint', prompt: 'p' }, /task/],
+  ])('refuses %j with a message naming the problem', (input, message) => {
+    const parsed = parseGenerationRequest(input);
+
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) {
+      expect(parsed.error.code).toBe('InvalidOption');
+      expect(parsed.error.message).toMatch(message);
+    }
+  });
+});
+
+describe('parseJobData', () => {
+  const good = {
+    v: 1,
+    jobId: 'j1',
+    requestId: 'r1',
+    request: { task: 't2v', prompt: 'p' },
+    origin,
+    estimatedSeconds: 3,
+  };
+
+  it('reads version 1 generate payloads and applies defaults', () => {
+    const parsed = parseJobData('generate', good);
+
+    expect(parsed).toMatchObject({
+      ok: true,
+      value: { jobId: 'j1', request: { images: [] }, origin: { ephemeral: false } },
+    });
+    expect(GenerateJobData.parse(good).v).toBe(1);
+  });
+
+  it.each([
+    [{ ...good, v: 0 }, /unsupported generate payload version 0; this worker reads version 1/],
+    [{ ...good, v: 2 }, /version 2/],
+    ['garbage', /version undefined/],
+    [null, /version undefined/],
+    [{ ...good, request: { task: 't2v' } }, /malformed generate payload: request.prompt/],
+  ])('refuses %j without throwing', (data, reason) => {
+    const parsed = parseJobData('generate', data);
+
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.reason).toMatch(reason);
+  });
+
+  it('reads delivery outcomes of every kind', () => {
+    const base = { v: 1, jobId: 'j', requestId: 'r', origin };
+
+    expect(parseJobData('deliver', { ...base, outcome: { status: 'cancelled' } }).ok).toBe(true);
+    expect(parseJobData('deliver', { ...base, outcome: { status: 'failed', code: 'X', message: 'm' } }).ok).toBe(true);
+    expect(parseJobData('deliver', { ...base, outcome: { status: 'lost' } }).ok).toBe(false);
+  });
+});
+
+describe('estimateSeconds', () => {
+  it('is steps × (base + perToken × tokens) plus fixed costs', () => {
+    const seconds = estimateSeconds(
+      { secondsPerStep: { base: 0.1, perToken: 0.001 }, vaeDecodeSeconds: 0.5 },
+      { steps: 10, latentFrames: 9, latentHeight: 16, latentWidth: 16 },
+    );
+
+    expect(seconds).toBeCloseTo(10 * (0.1 + 0.001 * 576) + 0.5, 10);
+  });
+});
