@@ -15,7 +15,7 @@ import {
   type Tensor,
   tensor,
 } from '../sampler/index.ts';
-import type { Frames } from './media/mp4.ts';
+import type { Frames } from '../media/mp4.ts';
 import type { PusaModel } from './runtime/model.ts';
 
 export type GenerationTask = 't2v' | 'i2v' | 'start-end' | 'keyframes' | 'extend' | 'transition';

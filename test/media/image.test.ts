@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { MediaError } from '../../worker/media/errors.ts';
-import { normalizeImage, rgbToModelInput } from '../../worker/media/image.ts';
+import { MediaError } from '../../media/errors.ts';
+import { normalizeImage, rgbToModelInput } from '../../media/image.ts';
 
 const target = { width: 32, height: 32, fit: 'crop' as const };
 

@@ -1,5 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { type Tensor, tensor } from '../../sampler/index.ts';
+import { type Tensor, tensor } from '../sampler/index.ts';
 import { MediaError } from './errors.ts';
 
 const MAGIC = Buffer.from('PUSALAT1', 'ascii');
