@@ -28,6 +28,8 @@ export const GenerateJobData = z.object({
   request: GenerationRequest,
   origin: Origin,
   estimatedSeconds: z.number().nonnegative(),
+  /** Upload limit of the destination (e.g. Discord's attachment size limit): the MP4 is re-encoded to fit. */
+  maxBytes: z.int().positive().optional(),
 });
 export type GenerateJobData = z.infer<typeof GenerateJobData>;
 

@@ -26,16 +26,25 @@ export function sidecarPathFor(mp4Path: string): string {
  * without a lossy VAE round trip through H.264.
  */
 export async function writeSidecar(path: string, latents: Tensor, header: SidecarHeader): Promise<void> {
+  await writeFile(path, encodeSidecar(latents, header));
+}
+
+/** The sidecar's bytes, for storing elsewhere than a file (a Redis blob between worker and bot). */
+export function encodeSidecar(latents: Tensor, header: SidecarHeader): Buffer {
   const json = Buffer.from(JSON.stringify({ ...header, dims: latents.dims }), 'utf8');
   const length = Buffer.alloc(4);
   length.writeUInt32LE(json.length);
   const values = Buffer.from(latents.data.buffer, latents.data.byteOffset, latents.data.byteLength);
-  await writeFile(path, Buffer.concat([MAGIC, length, json, values]));
+  return Buffer.concat([MAGIC, length, json, values]);
 }
 
 /** Reads a sidecar written by {@link writeSidecar}; anything else is a clear error. */
 export async function readSidecar(path: string): Promise<{ header: SidecarHeader; latents: Tensor }> {
-  const bytes = await readFile(path);
+  return decodeSidecar(await readFile(path), path);
+}
+
+/** Parses sidecar bytes; `path` only labels errors. */
+export function decodeSidecar(bytes: Buffer, path = 'the latents'): { header: SidecarHeader; latents: Tensor } {
   if (bytes.length < 12 || !bytes.subarray(0, 8).equals(MAGIC))
     throw new MediaError('Corrupt', `${path} is not a pusa-bot latents file`);
   const length = bytes.readUInt32LE(8);

@@ -1,0 +1,37 @@
+import os from 'node:os';
+import process from 'node:process';
+import { z } from 'zod';
+
+const Int = (fallback: number) => z.coerce.number().int().nonnegative().default(fallback);
+
+/** Worker settings from the environment; README.md lists them. */
+export const WorkerConfig = z.object({
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  QUEUE_PREFIX: z.string().min(1).default('pusa'),
+  MODEL_DIR: z.string().min(1).default('models/pusa-mini'),
+  EXECUTION_PROVIDER: z.enum(['cpu', 'cuda']).default('cpu'),
+  CUDA_DEVICE_ID: Int(0),
+  ORT_THREADS: z.coerce.number().int().positive().optional(),
+  WORKER_ID: z.string().min(1).default(`${os.hostname()}-${process.pid}`),
+  /** Health and metrics port; 0 picks a free one. */
+  WORKER_HEALTH_PORT: Int(9465),
+  PREVIEW_EVERY: z.coerce.number().int().positive().default(2),
+  /** Attempts per job: a worker that dies mid-job hands it to another. */
+  JOB_ATTEMPTS: z.coerce.number().int().positive().default(3),
+  /** How long a job's lock lives without renewal: a dead worker's job is retried after about this long. */
+  LOCK_DURATION_MS: z.coerce.number().int().positive().default(30_000),
+  STALLED_INTERVAL_MS: z.coerce.number().int().positive().default(10_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+export type WorkerConfig = z.infer<typeof WorkerConfig>;
+
+/** Parses the environment once; every problem is listed in one error. */
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const parsed = WorkerConfig.safeParse(env);
+  if (!parsed.success) {
+    throw new Error(
+      `invalid worker configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`,
+    );
+  }
+  return Object.freeze(parsed.data);
+}

@@ -1,0 +1,134 @@
+import { createServer } from 'node:http';
+import process from 'node:process';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { JobName } from '../commands/index.ts';
+import { createBlobStore } from '../queue/blobs.ts';
+import { cancelChannel } from '../queue/names.ts';
+import { loadWorkerConfig } from './config.ts';
+import { createGenerateProcessor } from './process-generate.ts';
+import { loadPusaModel } from './runtime/model.ts';
+
+/**
+ * `npm run worker`: one GPU (or CPU) worker. Loads the model pack once, takes one job at a time from the shared
+ * `generate` queue, and hands results to the `deliver` queue. Any number of these, on any number of hosts, share one
+ * Redis.
+ */
+const config = loadWorkerConfig();
+const log = pino({ level: config.LOG_LEVEL, base: { service: 'worker', workerId: config.WORKER_ID } });
+
+const model = await loadPusaModel(
+  config.MODEL_DIR,
+  config.EXECUTION_PROVIDER === 'cuda'
+    ? { name: 'cuda', deviceId: config.CUDA_DEVICE_ID }
+    : config.ORT_THREADS === undefined
+      ? { name: 'cpu' }
+      : { name: 'cpu', threads: config.ORT_THREADS },
+);
+log.info(
+  { model: `${model.pack.manifest.name}@${model.pack.manifest.version}`, provider: model.provider },
+  'model loaded',
+);
+
+const connection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+const subscriber = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+const blobs = createBlobStore(connection);
+const deliver = new Queue(JobName.Deliver, { connection, prefix: config.QUEUE_PREFIX });
+
+const registry = new Registry();
+collectDefaultMetrics({ register: registry });
+const jobsTotal = new Counter({
+  name: 'pusa_worker_jobs_total',
+  help: 'generate jobs by outcome',
+  labelNames: ['outcome'],
+  registers: [registry],
+});
+const runSeconds = new Histogram({
+  name: 'pusa_worker_run_seconds',
+  help: 'time from start to delivery hand-off',
+  buckets: [1, 2, 5, 10, 30, 60, 120, 300, 600],
+  registers: [registry],
+});
+const busy = new Gauge({ name: 'pusa_worker_busy', help: '1 while a job runs', registers: [registry] });
+
+let current: string | undefined;
+const process_ = createGenerateProcessor({
+  model,
+  blobs,
+  deliver,
+  workerId: config.WORKER_ID,
+  previewEvery: config.PREVIEW_EVERY,
+  log,
+});
+const worker = new Worker(
+  JobName.Generate,
+  async (job, token, signal) => {
+    current = job.id;
+    busy.set(1);
+    const end = runSeconds.startTimer();
+    try {
+      const result = await process_(job, token, signal);
+      jobsTotal.inc({ outcome: 'succeeded' });
+      return result;
+    } catch (error) {
+      jobsTotal.inc({ outcome: signal?.aborted ? 'cancelled' : 'failed' });
+      throw error;
+    } finally {
+      end();
+      busy.set(0);
+      current = undefined;
+    }
+  },
+  {
+    connection,
+    prefix: config.QUEUE_PREFIX,
+    concurrency: 1,
+    lockDuration: config.LOCK_DURATION_MS,
+    stalledInterval: config.STALLED_INTERVAL_MS,
+    maxStalledCount: 3,
+  },
+);
+worker.on('error', (error) => log.error({ err: error.message }, 'worker error'));
+
+// Cancellation reaches whichever worker runs the job through a pub/sub channel.
+await subscriber.subscribe(cancelChannel(config.QUEUE_PREFIX));
+subscriber.on('message', (_channel, jobId: string) => {
+  if (worker.cancelJob(jobId, 'cancelled by the user')) log.info({ jobId }, 'cancelling job');
+});
+
+const health = createServer(async (req, res) => {
+  if (req.url === '/metrics') {
+    res.writeHead(200, { 'content-type': registry.contentType });
+    res.end(await registry.metrics());
+    return;
+  }
+  const ok = worker.isRunning() && connection.status === 'ready';
+  res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ ok, workerId: config.WORKER_ID, model: model.pack.manifest.name, job: current ?? null }));
+});
+health.listen(config.WORKER_HEALTH_PORT, '127.0.0.1', () => {
+  const address = health.address();
+  log.info(
+    { port: typeof address === 'object' && address !== null ? address.port : config.WORKER_HEALTH_PORT },
+    'worker ready',
+  );
+  process.send?.({ ready: true, workerId: config.WORKER_ID });
+});
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal, job: current ?? null }, 'stopping: finishing the current job first');
+  // close() stops taking jobs and waits for the running one; its lock keeps it ours until it is done.
+  await worker.close();
+  await Promise.allSettled([deliver.close(), subscriber.quit(), model.release()]);
+  await connection.quit().catch(() => undefined);
+  health.close();
+  log.info({}, 'stopped');
+  process.exit(0);
+}
+process.once('SIGTERM', () => void shutdown('SIGTERM'));
+process.once('SIGINT', () => void shutdown('SIGINT'));

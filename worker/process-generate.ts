@@ -1,0 +1,272 @@
+import { type Job, type Queue, UnrecoverableError } from 'bullmq';
+import { type DeliverJobData, type GenerateJobData, JobName, parseJobData } from '../commands/index.ts';
+import { encodeMp4 } from '../media/mp4.ts';
+import { decodeSidecar, encodeSidecar } from '../media/sidecar.ts';
+import type { BlobStore } from '../queue/blobs.ts';
+import { unpackImage } from '../queue/blobs.ts';
+import { SamplerError } from '../sampler/index.ts';
+import { type ClipSource, GenerationError, type GenerationInput, generate } from './generate.ts';
+import { latentPreview } from './preview.ts';
+import type { PusaModel } from './runtime/model.ts';
+
+/** Progress a worker publishes on the job (BullMQ `job.updateProgress`), read by front ends. */
+export interface GenerateProgress {
+  readonly step: number;
+  readonly total: number;
+  readonly etaMs: number;
+  readonly workerId: string;
+  /** Every few steps: base64 RGB bytes of a small latent→RGB preview. */
+  readonly preview?: { width: number; height: number; rgbBase64: string };
+}
+
+export interface GenerateResult {
+  readonly jobId: string;
+  readonly gpuSeconds: number;
+  readonly mp4Key: string;
+  readonly latentsKey: string;
+}
+
+export interface ProcessorDeps {
+  readonly model: PusaModel;
+  readonly blobs: BlobStore;
+  readonly deliver: Queue;
+  readonly workerId: string;
+  readonly previewEvery: number;
+  readonly log: {
+    info(o: object, msg: string): void;
+    warn(o: object, msg: string): void;
+    error(o: object, msg: string): void;
+  };
+  readonly now?: () => number;
+}
+
+/**
+ * The BullMQ processor of `generate` jobs: parse the payload again (Redis outlives deploys), fetch the inputs, run the
+ * sampler through the runtime with progress and previews, encode the MP4, store the results as blobs and hand them to
+ * the delivery queue. The delivery job's id is derived from the job id, so a retried job (its worker died after
+ * delivering) cannot deliver twice.
+ */
+export function createGenerateProcessor(deps: ProcessorDeps) {
+  const { model, blobs, deliver, workerId, log } = deps;
+  const now = deps.now ?? (() => performance.now());
+  const { manifest } = model.pack;
+
+  const sendDelivery = (data: DeliverJobData) =>
+    deliver.add(JobName.Deliver, data, {
+      jobId: `deliver-${data.jobId}`,
+      attempts: 10,
+      backoff: { type: 'exponential', delay: 1000 },
+      removeOnComplete: { age: 86_400 },
+      removeOnFail: { age: 7 * 86_400 },
+    });
+
+  return async (job: Job, _token?: string, signal?: AbortSignal): Promise<GenerateResult> => {
+    // 1. Parse.
+    const parsed = parseJobData(JobName.Generate, job.data);
+    if (!parsed.ok) {
+      log.error({ jobId: job.id, reason: parsed.reason }, 'rejected generate payload');
+      const origin = (job.data as Partial<GenerateJobData> | null)?.origin;
+      const jobId = (job.data as Partial<GenerateJobData> | null)?.jobId;
+      if (origin !== undefined && typeof jobId === 'string') {
+        await sendDelivery({
+          v: 1,
+          jobId,
+          requestId: String((job.data as { requestId?: unknown }).requestId ?? jobId),
+          origin,
+          outcome: {
+            status: 'failed',
+            code: 'UnsupportedVersion',
+            message: `this request cannot be processed: ${parsed.reason}. Please send it again.`,
+          },
+        }).catch(() => undefined);
+      }
+      throw new UnrecoverableError(parsed.reason);
+    }
+    const data = parsed.value;
+    const started = now();
+    const context = { jobId: data.jobId, requestId: data.requestId, workerId, attempt: job.attemptsMade + 1 };
+    log.info(context, 'generate started');
+
+    try {
+      // 2. Inputs.
+      const input = await resolveInputs(data, blobs);
+
+      // 3. Generate.
+      const result = await generate(model, input, {
+        ...(signal === undefined ? {} : { signal }),
+        onProgress: ({ step, total, elapsedMs, latents }) => {
+          const etaMs = (elapsedMs / step) * (total - step);
+          const withPreview = step === total || step % deps.previewEvery === 0;
+          const progress: GenerateProgress = {
+            step,
+            total,
+            etaMs: Math.round(etaMs),
+            workerId,
+            ...(withPreview ? { preview: toPreview(latentPreview(latents, manifest.preview.latentToRgb)) } : {}),
+          };
+          job.updateProgress(progress as unknown as object).catch(() => undefined);
+        },
+      });
+
+      // 4. Encode and store.
+      signal?.throwIfAborted();
+      const { mp4 } = await encodeMp4(result.video, {
+        fps: manifest.fps,
+        ...(data.maxBytes === undefined ? {} : { maxBytes: data.maxBytes }),
+      });
+      const latentsBytes = encodeSidecar(result.latents, {
+        model: { name: manifest.name, version: manifest.version },
+        width: result.parameters.width,
+        height: result.parameters.height,
+        fps: manifest.fps,
+        task: data.request.task,
+        prompt: data.request.prompt,
+        seed: result.parameters.seed,
+      });
+      const [mp4Key, latentsKey] = await Promise.all([blobs.put('mp4', mp4), blobs.put('latents', latentsBytes)]);
+      const gpuSeconds = (now() - started) / 1000;
+
+      // 5. Hand over to delivery.
+      await sendDelivery({
+        v: 1,
+        jobId: data.jobId,
+        requestId: data.requestId,
+        origin: data.origin,
+        outcome: {
+          status: 'succeeded',
+          mp4Key,
+          latentsKey,
+          parameters: { ...result.parameters },
+          gpuSeconds,
+          frames: result.video.count,
+          bytes: mp4.length,
+          workerId,
+        },
+      });
+      log.info({ ...context, gpuSeconds, bytes: mp4.length }, 'generate finished');
+      return { jobId: data.jobId, gpuSeconds, mp4Key, latentsKey };
+    } catch (error) {
+      if (signal?.aborted) {
+        await sendDelivery({
+          v: 1,
+          jobId: data.jobId,
+          requestId: data.requestId,
+          origin: data.origin,
+          outcome: { status: 'cancelled' },
+        });
+        log.info(context, 'generate cancelled');
+        throw new UnrecoverableError('cancelled');
+      }
+      if (isPermanent(error)) {
+        const message = (error as Error).message;
+        await sendDelivery({
+          v: 1,
+          jobId: data.jobId,
+          requestId: data.requestId,
+          origin: data.origin,
+          outcome: { status: 'failed', code: (error as { code?: string }).code ?? (error as Error).name, message },
+        });
+        log.warn({ ...context, err: message }, 'generate refused');
+        throw new UnrecoverableError(message);
+      }
+      // Infrastructure trouble (Redis, ORT, a full disk): BullMQ retries with backoff; the last attempt tells the user.
+      if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) {
+        await sendDelivery({
+          v: 1,
+          jobId: data.jobId,
+          requestId: data.requestId,
+          origin: data.origin,
+          outcome: {
+            status: 'failed',
+            code: 'WorkerError',
+            message: 'the worker failed to make this clip; nothing was charged. Please try again.',
+          },
+        }).catch(() => undefined);
+      }
+      log.error({ ...context, err: (error as Error).message }, 'generate failed');
+      throw error;
+    }
+  };
+}
+
+/** Errors retrying cannot fix: bad inputs and requests the pack cannot serve. */
+function isPermanent(error: unknown): boolean {
+  return (
+    error instanceof SamplerError ||
+    error instanceof GenerationError ||
+    error instanceof InputError ||
+    (error as { name?: string }).name === 'MediaError'
+  );
+}
+
+/** A job input that is gone or unreadable. */
+export class InputError extends Error {
+  readonly code = 'InputExpired';
+
+  constructor(message: string) {
+    super(message);
+    this.name = 'InputError';
+  }
+}
+
+async function resolveInputs(data: GenerateJobData, blobs: BlobStore): Promise<GenerationInput> {
+  const { request } = data;
+  const fetch = async (key: string, what: string) => {
+    const bytes = await blobs.get(key);
+    if (bytes === undefined)
+      throw new InputError(`the ${what} for this request expired before a worker got to it; please send it again`);
+    return bytes;
+  };
+  const images = [];
+  for (const ref of request.images) {
+    const { rgb } = unpackImage(await fetch(ref.key, 'image'));
+    images.push(ref.latentIndex === undefined ? { rgb } : { rgb, latentIndex: ref.latentIndex });
+  }
+  const clips: ClipSource[] = [];
+  for (const ref of request.clips) {
+    if (ref.latentsKey === undefined)
+      throw new InputError('the clip to continue has no stored latents; pick one of your recent results');
+    const { latents } = decodeSidecar(await fetch(ref.latentsKey, 'clip'));
+    const frames = ref.framesKey === undefined ? undefined : unpackFrames(await fetch(ref.framesKey, 'clip frames'));
+    clips.push(frames === undefined ? { latents } : { latents, frames });
+  }
+  return {
+    task: request.task,
+    prompt: request.prompt,
+    images,
+    clips,
+    ...(request.negativePrompt === undefined ? {} : { negativePrompt: request.negativePrompt }),
+    ...(request.steps === undefined ? {} : { steps: request.steps }),
+    ...(request.guidance === undefined ? {} : { guidance: request.guidance }),
+    ...(request.seed === undefined ? {} : { seed: request.seed }),
+    ...(request.frames === undefined ? {} : { frames: request.frames }),
+    ...(request.noiseMultipliers === undefined ? {} : { noiseMultipliers: request.noiseMultipliers }),
+    ...(request.overlap === undefined ? {} : { overlap: request.overlap }),
+  };
+}
+
+/** Frames blob: width, height, count as uint16 ×3, then RGB bytes. */
+export function packFrames(frames: { width: number; height: number; count: number; rgb: Uint8Array }): Uint8Array {
+  const out = new Uint8Array(6 + frames.rgb.length);
+  const view = new DataView(out.buffer);
+  view.setUint16(0, frames.width, true);
+  view.setUint16(2, frames.height, true);
+  view.setUint16(4, frames.count, true);
+  out.set(frames.rgb, 6);
+  return out;
+}
+
+export function unpackFrames(bytes: Uint8Array): { width: number; height: number; count: number; rgb: Uint8Array } {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const width = view.getUint16(0, true);
+  const height = view.getUint16(2, true);
+  const count = view.getUint16(4, true);
+  const rgb = bytes.subarray(6);
+  if (rgb.length !== width * height * 3 * count)
+    throw new InputError('the stored clip frames are damaged; please pick the clip again');
+  return { width, height, count, rgb };
+}
+
+function toPreview(image: { width: number; height: number; rgb: Uint8Array }) {
+  return { width: image.width, height: image.height, rgbBase64: Buffer.from(image.rgb).toString('base64') };
+}
