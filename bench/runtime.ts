@@ -6,9 +6,9 @@
 import os from 'node:os';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
+import { encodeMp4 } from '../media/mp4.ts';
 import { randn, tensor } from '../sampler/index.ts';
 import { generate } from '../worker/generate.ts';
-import { encodeMp4 } from '../worker/media/mp4.ts';
 import { loadPusaModel } from '../worker/runtime/model.ts';
 import type { ExecutionProvider } from '../worker/runtime/sessions.ts';
 

@@ -4,6 +4,9 @@ import { dirname, resolve } from 'node:path';
 import process from 'node:process';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
+import { type FitMode, normalizeImage } from '../media/image.ts';
+import { decodeFrames, encodeMp4, probeClip } from '../media/mp4.ts';
+import { readSidecar, sidecarPathFor, writeSidecar } from '../media/sidecar.ts';
 import {
   type ClipSource,
   type ConditionImage,
@@ -11,9 +14,6 @@ import {
   type GenerationTask,
   generate,
 } from '../worker/generate.ts';
-import { type FitMode, normalizeImage } from '../worker/media/image.ts';
-import { decodeFrames, encodeMp4, probeClip } from '../worker/media/mp4.ts';
-import { readSidecar, sidecarPathFor, writeSidecar } from '../worker/media/sidecar.ts';
 import { loadPusaModel, type PusaModel } from '../worker/runtime/model.ts';
 import type { ExecutionProvider } from '../worker/runtime/sessions.ts';
 import { UsageError } from './usage-error.ts';

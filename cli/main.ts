@@ -1,8 +1,8 @@
 import process from 'node:process';
 import { parseArgs } from 'node:util';
+import { MediaError } from '../media/errors.ts';
 import { SamplerError } from '../sampler/index.ts';
 import { GenerationError } from '../worker/generate.ts';
-import { MediaError } from '../worker/media/errors.ts';
 import { ModelPackError } from '../worker/runtime/manifest.ts';
 import { ModelRunError } from '../worker/runtime/sessions.ts';
 import { runGenerate, TASKS } from './generate.ts';

@@ -2,10 +2,10 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tensor } from '../../sampler/index.ts';
 import { MediaError } from '../../media/errors.ts';
 import { decodeFrames, encodeMp4, type Frames, probeClip } from '../../media/mp4.ts';
 import { readSidecar, sidecarPathFor, writeSidecar } from '../../media/sidecar.ts';
+import { tensor } from '../../sampler/index.ts';
 
 /** A square moving right across a dark background: real content for the encoder. */
 function movingSquare(count: number, width = 64, height = 64): Frames {
