@@ -1,3 +1,4 @@
+import type { Frames } from '../media/mp4.ts';
 import {
   type ConditioningPlan,
   createFlowMatchSchedule,
@@ -15,7 +16,6 @@ import {
   type Tensor,
   tensor,
 } from '../sampler/index.ts';
-import type { Frames } from '../media/mp4.ts';
 import type { PusaModel } from './runtime/model.ts';
 
 export type GenerationTask = 't2v' | 'i2v' | 'start-end' | 'keyframes' | 'extend' | 'transition';
