@@ -34,7 +34,7 @@ log.info(
 
 const connection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
 const subscriber = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
-const blobs = createBlobStore(connection);
+const blobs = createBlobStore(connection, `${config.QUEUE_PREFIX}:blob`);
 const deliver = new Queue(JobName.Deliver, { connection, prefix: config.QUEUE_PREFIX });
 
 const registry = new Registry();

@@ -1,0 +1,785 @@
+/**
+ * The persistence layer: quotas, jobs, clips and history on SQLite (embedded default) or PostgreSQL.
+ *
+ * `createPrismaStore(url)` picks the generated client and driver adapter from the URL scheme; `migrateToLatest(url)`
+ * applies pending migrations (call it once at start-up). Reservation atomicity: every quota-changing transaction
+ * first bumps `lockVersion` on the workspace row, then on the user row (always in that order), which takes their
+ * write locks: a PostgreSQL row lock, the SQLite database write lock. See docs/database.md.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { isUnavailable, StoreUnavailableError } from './errors.ts';
+import { PrismaClient as PostgresClient } from './generated/postgres/client.ts';
+import { type Prisma, PrismaClient as SqliteClient } from './generated/sqlite/client.ts';
+import {
+  bannedMessage,
+  blockedMessage,
+  matchBlockRule,
+  nextUtcMidnight,
+  queuedCapMessage,
+  userDailyMessage,
+  utcDayStart,
+  validateRule,
+  wholeSeconds,
+  workspaceDailyMessage,
+} from './quota.ts';
+import {
+  type AddBlockRuleResult,
+  type BlockRuleRecord,
+  type ClipRecord,
+  type FinishResult,
+  IN_FLIGHT_STATUSES,
+  type JobEventRecord,
+  type JobRecord,
+  type JobStatus,
+  type JsonObject,
+  type QuotaSnapshot,
+  type ReserveInput,
+  type ReserveResult,
+  type Store,
+  type Task,
+  type UserRecord,
+  type UserUsage,
+  type WorkspaceRecord,
+} from './types.ts';
+import { type DatabaseTarget, parseDatabaseUrl, pgConfig, redactUrl } from './url.ts';
+
+export { StoreUnavailableError } from './errors.ts';
+export { migrateToLatest } from './migrate.ts';
+export type * from './types.ts';
+export { DEFAULT_DATABASE_URL, parseDatabaseUrl } from './url.ts';
+
+export interface PrismaStoreOptions {
+  /** PostgreSQL: connections in this store's pool (node-postgres default 10). */
+  poolSize?: number;
+  /** PostgreSQL: how long to wait for a new connection before giving up (ms). */
+  connectTimeoutMs?: number;
+  /** SQLite: how long to wait for another process's write lock (ms). */
+  busyTimeoutMs?: number;
+  /** How long a transaction may wait to start (the pool, or SQLite's one connection), and may run (ms). */
+  transactionTimeoutMs?: number;
+}
+
+/** The store typed against the SQLite client; the PostgreSQL client has the same model API. */
+type Db = SqliteClient;
+type Tx = Prisma.TransactionClient;
+
+type JobRow = Prisma.JobGetPayload<{ include: { clip: true } }>;
+type ClipRow = Prisma.ClipGetPayload<object>;
+type UserRow = Prisma.UserGetPayload<object>;
+type WorkspaceRow = Prisma.WorkspaceGetPayload<object>;
+type BlockRuleRow = Prisma.BlockRuleGetPayload<object>;
+
+const withClip = { clip: true } as const;
+const inFlight = { in: [...IN_FLIGHT_STATUSES] };
+
+function createClient(target: DatabaseTarget, options: PrismaStoreOptions): Db {
+  if (target.provider === 'sqlite') {
+    const adapter = new PrismaBetterSqlite3({ url: target.path, timeout: options.busyTimeoutMs ?? 5_000 });
+    return new SqliteClient({ adapter });
+  }
+  const config = pgConfig(target.url, {
+    ...(options.poolSize === undefined ? {} : { max: options.poolSize }),
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+  });
+  // Same model API, other provider: the cast keeps one set of types for the store (see docs/database.md).
+  return new PostgresClient({ adapter: new PrismaPg(config) }) as unknown as Db;
+}
+
+/** Maps Prisma's enum value for `start-end` (enum values cannot contain '-'). */
+function taskToDb(task: Task): Prisma.JobCreateInput['task'] {
+  return task === 'start-end' ? 'start_end' : task;
+}
+
+function taskFromDb(task: JobRow['task']): Task {
+  return task === 'start_end' ? 'start-end' : task;
+}
+
+function toClip(row: ClipRow): ClipRecord {
+  return {
+    id: row.id,
+    jobId: row.jobId,
+    userId: row.userId,
+    parentClipId: row.parentClipId,
+    secondParentClipId: row.secondParentClipId,
+    mp4Path: row.mp4Path,
+    latentsPath: row.latentsPath,
+    frames: row.frames,
+    width: row.width,
+    height: row.height,
+    fps: row.fps,
+    sizeBytes: row.bytes,
+    seed: Number(row.seed),
+    createdAt: row.createdAt,
+  };
+}
+
+function toJob(row: JobRow): JobRecord {
+  return {
+    id: row.id,
+    requestKey: row.requestKey,
+    userId: row.userId,
+    workspaceId: row.workspaceId,
+    task: taskFromDb(row.task),
+    parameters: row.parameters as JsonObject,
+    status: row.status,
+    estimatedSeconds: row.estimatedSeconds,
+    reservedSeconds: row.reservedSeconds,
+    chargedSeconds: row.chargedSeconds,
+    attempts: row.attempts,
+    workerId: row.workerId,
+    error: row.errorCode === null ? null : { code: row.errorCode, message: row.errorMessage ?? '' },
+    origin: row.origin as JsonObject,
+    createdAt: row.createdAt,
+    startedAt: row.startedAt,
+    finishedAt: row.finishedAt,
+    clip: row.clip === null ? null : toClip(row.clip),
+  };
+}
+
+function toUser(row: UserRow): UserRecord {
+  return {
+    id: row.id,
+    platform: row.platform,
+    externalId: row.externalId,
+    displayName: row.displayName,
+    banned: row.banned,
+    banReason: row.banReason,
+    dailyGpuSeconds: row.dailyGpuSeconds,
+    maxQueuedJobs: row.maxQueuedJobs,
+    createdAt: row.createdAt,
+  };
+}
+
+function toWorkspace(row: WorkspaceRow): WorkspaceRecord {
+  return {
+    id: row.id,
+    platform: row.platform,
+    externalId: row.externalId,
+    name: row.name,
+    dailyBudgetSeconds: row.dailyBudgetSeconds,
+    userDailyGpuSeconds: row.userDailyGpuSeconds,
+    userMaxQueuedJobs: row.userMaxQueuedJobs,
+    createdAt: row.createdAt,
+  };
+}
+
+function toRule(row: BlockRuleRow): BlockRuleRecord {
+  return {
+    id: row.id,
+    workspaceId: row.workspaceId,
+    pattern: row.pattern,
+    kind: row.kind,
+    createdBy: row.createdBy,
+    createdAt: row.createdAt,
+  };
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'P2002';
+}
+
+function isRecordNotFound(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'P2025';
+}
+
+function limit(value: number | null | undefined, what: string): number | null | undefined {
+  if (value === null || value === undefined) return value;
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${what} must be an integer ≥ 0, got ${value}`);
+  return value;
+}
+
+/**
+ * Takes the write locks that serialise quota decisions: the workspace row, then the user row. PostgreSQL: row locks
+ * held to the end of the transaction (other transactions touching these rows wait). SQLite: the first write takes
+ * the database's write lock. Returns false when a row does not exist.
+ */
+async function lockRows(tx: Tx, workspaceId: string, userId: string): Promise<boolean> {
+  const workspaces =
+    await tx.$executeRaw`UPDATE "Workspace" SET "lockVersion" = "lockVersion" + 1 WHERE "id" = ${workspaceId}`;
+  const users = await tx.$executeRaw`UPDATE "User" SET "lockVersion" = "lockVersion" + 1 WHERE "id" = ${userId}`;
+  return workspaces === 1 && users === 1;
+}
+
+interface Usage {
+  usedSeconds: number;
+  reservedSeconds: number;
+  queued: number;
+}
+
+async function userUsage(tx: Tx, userId: string, now: Date): Promise<Usage> {
+  const day = { gte: utcDayStart(now), lt: nextUtcMidnight(now) };
+  const [charged, held] = await Promise.all([
+    tx.usageLedger.aggregate({ _sum: { seconds: true }, where: { userId, kind: 'charge', at: day } }),
+    tx.job.aggregate({ _sum: { reservedSeconds: true }, _count: { _all: true }, where: { userId, status: inFlight } }),
+  ]);
+  return {
+    usedSeconds: charged._sum.seconds ?? 0,
+    reservedSeconds: held._sum.reservedSeconds ?? 0,
+    queued: held._count._all,
+  };
+}
+
+async function workspaceUsage(tx: Tx, workspaceId: string, now: Date): Promise<Usage> {
+  const day = { gte: utcDayStart(now), lt: nextUtcMidnight(now) };
+  const [charged, held] = await Promise.all([
+    tx.usageLedger.aggregate({ _sum: { seconds: true }, where: { workspaceId, kind: 'charge', at: day } }),
+    tx.job.aggregate({
+      _sum: { reservedSeconds: true },
+      _count: { _all: true },
+      where: { workspaceId, status: inFlight },
+    }),
+  ]);
+  return {
+    usedSeconds: charged._sum.seconds ?? 0,
+    reservedSeconds: held._sum.reservedSeconds ?? 0,
+    queued: held._count._all,
+  };
+}
+
+function promptOf(input: ReserveInput): string | undefined {
+  if (input.prompt !== undefined) return input.prompt;
+  const prompt = input.parameters['prompt'];
+  return typeof prompt === 'string' ? prompt : undefined;
+}
+
+/**
+ * Opens a store on `url`: `file:…` (SQLite, e.g. the default `file:./data/pusa.db`) or `postgres(ql)://…`.
+ * Connects lazily; run `migrateToLatest(url)` first.
+ */
+export function createPrismaStore(url: string, options: PrismaStoreOptions = {}): Store {
+  const target = parseDatabaseUrl(url);
+  const client = createClient(target, options);
+  const transactionTimeoutMs = options.transactionTimeoutMs ?? 20_000;
+  const txOptions = { maxWait: transactionTimeoutMs, timeout: transactionTimeoutMs };
+  let ready: Promise<void> | undefined;
+
+  /** SQLite: create the file's folder and switch to WAL (readers never wait for the writer). Retried after a failure. */
+  const prepare = (): Promise<void> => {
+    ready ??= (async () => {
+      if (target.provider !== 'sqlite') return;
+      if (target.path !== ':memory:') mkdirSync(dirname(target.path), { recursive: true });
+      await client.$queryRawUnsafe('PRAGMA journal_mode = WAL');
+    })().catch((error: unknown) => {
+      ready = undefined;
+      throw error;
+    });
+    return ready;
+  };
+
+  /** Runs an operation, turning connection failures into StoreUnavailableError. */
+  const guard = async <TResult>(operation: string, run: () => Promise<TResult>): Promise<TResult> => {
+    try {
+      await prepare();
+      return await run();
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) throw error;
+      if (isUnavailable(error)) {
+        const reason = error instanceof Error ? error.message.trim().split('\n').at(-1) : String(error);
+        throw new StoreUnavailableError(
+          `The database (${target.provider}, ${redactUrl(url)}) is unavailable for ${operation}: ${reason}`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  };
+
+  const transaction = <TResult>(run: (tx: Tx) => Promise<TResult>): Promise<TResult> =>
+    client.$transaction(run, txOptions);
+
+  /**
+   * Reads: on SQLite inside a transaction too, because the adapter has one connection and a statement issued while
+   * another caller's transaction is open would run inside it (and see its uncommitted rows).
+   */
+  const read = <TResult>(run: (db: Tx) => Promise<TResult>): Promise<TResult> =>
+    target.provider === 'sqlite' ? transaction(run) : run(client);
+
+  const findJob = (db: Tx, id: string) => db.job.findUnique({ where: { id }, include: withClip });
+
+  /**
+   * Moves a job in flight to a final state, atomically: the conditional UPDATE lets exactly one caller win (the
+   * others wait for the row lock, then match nothing). The winner runs `settle` in the same transaction.
+   */
+  const finish = (
+    operation: string,
+    jobId: string,
+    status: Extract<JobStatus, 'succeeded' | 'failed' | 'cancelled'>,
+    now: Date,
+    data: Prisma.JobUpdateManyMutationInput,
+    detail: string | null,
+    settle: (tx: Tx, job: JobRow) => Promise<void>,
+  ): Promise<FinishResult> =>
+    guard(operation, () =>
+      transaction(async (tx) => {
+        const before = await findJob(tx, jobId);
+        if (before === null) return { outcome: 'not-found', job: null };
+        if (before.status === status) return { outcome: 'duplicate', job: toJob(before) };
+        if (before.status !== 'queued' && before.status !== 'running') {
+          return { outcome: 'already-finished', job: toJob(before) };
+        }
+        await lockRows(tx, before.workspaceId, before.userId);
+        const moved = await tx.job.updateMany({
+          where: { id: jobId, status: inFlight },
+          data: { ...data, status, finishedAt: now },
+        });
+        if (moved.count === 0) {
+          const after = await findJob(tx, jobId);
+          if (after === null) return { outcome: 'not-found', job: null };
+          return { outcome: after.status === status ? 'duplicate' : 'already-finished', job: toJob(after) };
+        }
+        await settle(tx, before);
+        await tx.usageLedger.create({
+          data: {
+            userId: before.userId,
+            workspaceId: before.workspaceId,
+            jobId,
+            kind: 'release',
+            seconds: before.reservedSeconds,
+            at: now,
+          },
+        });
+        await tx.jobEvent.create({ data: { jobId, status, at: now, detail } });
+        const after = await findJob(tx, jobId);
+        return { outcome: 'applied', job: after === null ? null : toJob(after) };
+      }),
+    );
+
+  const reserveOnce = (input: ReserveInput): Promise<ReserveResult> =>
+    transaction(async (tx): Promise<ReserveResult> => {
+      const { now, userId, workspaceId } = input;
+      if (!(await lockRows(tx, workspaceId, userId))) {
+        throw new Error(`reserve: unknown workspace ${workspaceId} or user ${userId}`);
+      }
+      const existing = await tx.job.findUnique({ where: { requestKey: input.requestKey }, include: withClip });
+      if (existing !== null) return { ok: true, job: toJob(existing), created: false };
+
+      const [user, workspace] = await Promise.all([
+        tx.user.findUniqueOrThrow({ where: { id: userId } }),
+        tx.workspace.findUniqueOrThrow({ where: { id: workspaceId } }),
+      ]);
+      if (user.banned) return { ok: false, reason: 'banned', message: bannedMessage(user.banReason) };
+
+      const prompt = promptOf(input);
+      if (prompt !== undefined) {
+        const rules = await tx.blockRule.findMany({
+          where: { workspaceId },
+          orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+        });
+        const rule = matchBlockRule(prompt, rules);
+        if (rule !== undefined) {
+          return { ok: false, reason: 'blocked-prompt', message: blockedMessage(rule), rule: toRule(rule) };
+        }
+      }
+
+      const needed = wholeSeconds(input.estimatedSeconds, 'estimatedSeconds');
+      const resetsAt = nextUtcMidnight(now);
+      const mine = await userUsage(tx, userId, now);
+      const maxQueued = user.maxQueuedJobs ?? workspace.userMaxQueuedJobs;
+      if (mine.queued >= maxQueued) {
+        return { ok: false, reason: 'queued-cap', message: queuedCapMessage(mine.queued, maxQueued) };
+      }
+      const userLimit = user.dailyGpuSeconds ?? workspace.userDailyGpuSeconds;
+      if (mine.usedSeconds + mine.reservedSeconds + needed > userLimit) {
+        const numbers = { neededSeconds: needed, limitSeconds: userLimit, ...mine };
+        return { ok: false, reason: 'user-daily', message: userDailyMessage(numbers, now, resetsAt), resetsAt };
+      }
+      if (workspace.dailyBudgetSeconds !== null) {
+        const theirs = await workspaceUsage(tx, workspaceId, now);
+        if (theirs.usedSeconds + theirs.reservedSeconds + needed > workspace.dailyBudgetSeconds) {
+          const numbers = { neededSeconds: needed, limitSeconds: workspace.dailyBudgetSeconds, ...theirs };
+          return {
+            ok: false,
+            reason: 'workspace-daily',
+            message: workspaceDailyMessage(numbers, now, resetsAt),
+            resetsAt,
+          };
+        }
+      }
+
+      const job = await tx.job.create({
+        data: {
+          requestKey: input.requestKey,
+          userId,
+          workspaceId,
+          task: taskToDb(input.task),
+          parameters: input.parameters as Prisma.InputJsonObject,
+          status: 'queued',
+          estimatedSeconds: needed,
+          reservedSeconds: needed,
+          origin: input.origin as Prisma.InputJsonObject,
+          createdAt: now,
+          events: { create: { status: 'queued', at: now, detail: null } },
+          ledger: { create: { userId, workspaceId, kind: 'reserve', seconds: needed, at: now } },
+        },
+        include: withClip,
+      });
+      return { ok: true, job: toJob(job), created: true };
+    });
+
+  return {
+    ensureUser: (input) =>
+      guard('ensureUser', async () => {
+        const where = { platform_externalId: { platform: input.platform, externalId: input.externalId } };
+        const upsert = () =>
+          transaction((tx) =>
+            tx.user.upsert({
+              where,
+              create: { platform: input.platform, externalId: input.externalId, displayName: input.displayName },
+              update: { displayName: input.displayName },
+            }),
+          );
+        try {
+          return toUser(await upsert());
+        } catch (error) {
+          // Two first requests of a new user at once: the loser of the insert race updates instead.
+          if (!isUniqueViolation(error)) throw error;
+          return toUser(await upsert());
+        }
+      }),
+
+    ensureWorkspace: (input) =>
+      guard('ensureWorkspace', async () => {
+        const where = { platform_externalId: { platform: input.platform, externalId: input.externalId } };
+        const upsert = () =>
+          transaction((tx) =>
+            tx.workspace.upsert({
+              where,
+              create: { platform: input.platform, externalId: input.externalId, name: input.name },
+              update: { name: input.name },
+            }),
+          );
+        try {
+          return toWorkspace(await upsert());
+        } catch (error) {
+          if (!isUniqueViolation(error)) throw error;
+          return toWorkspace(await upsert());
+        }
+      }),
+
+    reserve: (input) =>
+      guard('reserve', async () => {
+        try {
+          return await reserveOnce(input);
+        } catch (error) {
+          // The same request key from another user at the same moment: the unique index decides, return the winner.
+          if (!isUniqueViolation(error)) throw error;
+          const existing = await read((db) =>
+            db.job.findUnique({ where: { requestKey: input.requestKey }, include: withClip }),
+          );
+          if (existing === null) throw error;
+          return { ok: true, job: toJob(existing), created: false };
+        }
+      }),
+
+    markRunning: (jobId, { workerId, now }) =>
+      guard('markRunning', () =>
+        transaction(async (tx) => {
+          const moved = await tx.job.updateMany({
+            where: { id: jobId, status: inFlight },
+            data: { status: 'running', attempts: { increment: 1 }, startedAt: now, workerId },
+          });
+          if (moved.count === 0) return false;
+          const job = await tx.job.findUniqueOrThrow({ where: { id: jobId }, select: { attempts: true } });
+          await tx.jobEvent.create({
+            data: { jobId, status: 'running', at: now, detail: `worker ${workerId}, attempt ${job.attempts}` },
+          });
+          return true;
+        }),
+      ),
+
+    complete: (jobId, { chargedSeconds, clip, now }) => {
+      const charged = wholeSeconds(chargedSeconds, 'chargedSeconds');
+      return finish(
+        'complete',
+        jobId,
+        'succeeded',
+        now,
+        { chargedSeconds: charged, errorCode: null, errorMessage: null },
+        `charged ${charged} s`,
+        async (tx, job) => {
+          await tx.clip.create({
+            data: {
+              jobId,
+              userId: job.userId,
+              parentClipId: clip.parentClipId ?? null,
+              secondParentClipId: clip.secondParentClipId ?? null,
+              mp4Path: clip.mp4Path,
+              latentsPath: clip.latentsPath ?? null,
+              frames: clip.frames,
+              width: clip.width,
+              height: clip.height,
+              fps: clip.fps,
+              bytes: clip.sizeBytes,
+              seed: BigInt(clip.seed),
+              createdAt: now,
+            },
+          });
+          await tx.usageLedger.create({
+            data: {
+              userId: job.userId,
+              workspaceId: job.workspaceId,
+              jobId,
+              kind: 'charge',
+              seconds: charged,
+              at: now,
+            },
+          });
+        },
+      );
+    },
+
+    fail: (jobId, { code, message, now }) =>
+      finish(
+        'fail',
+        jobId,
+        'failed',
+        now,
+        { errorCode: code, errorMessage: message, chargedSeconds: 0 },
+        `${code}: ${message}`,
+        async () => {},
+      ),
+
+    cancel: (jobId, now) => finish('cancel', jobId, 'cancelled', now, { chargedSeconds: 0 }, null, async () => {}),
+
+    requeue: (jobId, reason, now = new Date()) =>
+      guard('requeue', () =>
+        transaction(async (tx) => {
+          const moved = await tx.job.updateMany({
+            where: { id: jobId, status: 'running' },
+            data: { status: 'queued', workerId: null },
+          });
+          if (moved.count === 1) {
+            await tx.jobEvent.create({ data: { jobId, status: 'queued', at: now, detail: reason } });
+            return true;
+          }
+          const job = await tx.job.findUnique({ where: { id: jobId }, select: { status: true } });
+          return job?.status === 'queued';
+        }),
+      ),
+
+    quota: (userId, workspaceId, now) =>
+      guard('quota', () =>
+        read(async (db): Promise<QuotaSnapshot> => {
+          const [user, workspace, mine, theirs] = await Promise.all([
+            db.user.findUnique({ where: { id: userId } }),
+            db.workspace.findUnique({ where: { id: workspaceId } }),
+            userUsage(db, userId, now),
+            workspaceUsage(db, workspaceId, now),
+          ]);
+          if (user === null || workspace === null) {
+            throw new Error(`quota: unknown workspace ${workspaceId} or user ${userId}`);
+          }
+          const limitSeconds = user.dailyGpuSeconds ?? workspace.userDailyGpuSeconds;
+          const budget = workspace.dailyBudgetSeconds;
+          return {
+            usedSeconds: mine.usedSeconds,
+            reservedSeconds: mine.reservedSeconds,
+            limitSeconds,
+            remainingSeconds: Math.max(0, limitSeconds - mine.usedSeconds - mine.reservedSeconds),
+            queued: mine.queued,
+            maxQueued: user.maxQueuedJobs ?? workspace.userMaxQueuedJobs,
+            resetsAt: nextUtcMidnight(now),
+            workspace: {
+              usedSeconds: theirs.usedSeconds,
+              reservedSeconds: theirs.reservedSeconds,
+              budgetSeconds: budget,
+              remainingSeconds:
+                budget === null ? null : Math.max(0, budget - theirs.usedSeconds - theirs.reservedSeconds),
+            },
+          };
+        }),
+      ),
+
+    history: (userId, { limit: count, before }) =>
+      guard('history', () =>
+        read(async (db) => {
+          const rows = await db.job.findMany({
+            where: { userId, ...(before === undefined ? {} : { createdAt: { lt: before } }) },
+            orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+            take: count,
+            include: withClip,
+          });
+          return rows.map(toJob);
+        }),
+      ),
+
+    job: (id) =>
+      guard('job', () =>
+        read(async (db) => {
+          const row = await findJob(db, id);
+          return row === null ? null : toJob(row);
+        }),
+      ),
+
+    jobByRequestKey: (requestKey) =>
+      guard('jobByRequestKey', () =>
+        read(async (db) => {
+          const row = await db.job.findUnique({ where: { requestKey }, include: withClip });
+          return row === null ? null : toJob(row);
+        }),
+      ),
+
+    jobEvents: (jobId) =>
+      guard('jobEvents', () =>
+        read(async (db): Promise<JobEventRecord[]> => {
+          const rows = await db.jobEvent.findMany({ where: { jobId }, orderBy: { id: 'asc' } });
+          return rows.map((row) => ({ status: row.status, at: row.at, detail: row.detail }));
+        }),
+      ),
+
+    clip: (id) =>
+      guard('clip', () =>
+        read(async (db) => {
+          const row = await db.clip.findUnique({ where: { id } });
+          return row === null ? null : toClip(row);
+        }),
+      ),
+
+    recentClips: (userId, count) =>
+      guard('recentClips', () =>
+        read(async (db) => {
+          const rows = await db.clip.findMany({
+            where: { userId },
+            orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+            take: count,
+          });
+          return rows.map(toClip);
+        }),
+      ),
+
+    setUserLimits: (userId, limits) =>
+      guard('setUserLimits', async () => {
+        const data: Prisma.UserUpdateInput = {};
+        const daily = limit(limits.dailyGpuSeconds, 'dailyGpuSeconds');
+        const queued = limit(limits.maxQueuedJobs, 'maxQueuedJobs');
+        if (daily !== undefined) data.dailyGpuSeconds = daily;
+        if (queued !== undefined) data.maxQueuedJobs = queued;
+        try {
+          return toUser(await transaction((tx) => tx.user.update({ where: { id: userId }, data })));
+        } catch (error) {
+          if (isRecordNotFound(error)) return null;
+          throw error;
+        }
+      }),
+
+    setWorkspaceLimits: (workspaceId, limits) =>
+      guard('setWorkspaceLimits', async () => {
+        const data: Prisma.WorkspaceUpdateInput = {};
+        const budget = limit(limits.dailyBudgetSeconds, 'dailyBudgetSeconds');
+        const daily = limit(limits.userDailyGpuSeconds, 'userDailyGpuSeconds');
+        const queued = limit(limits.userMaxQueuedJobs, 'userMaxQueuedJobs');
+        if (budget !== undefined) data.dailyBudgetSeconds = budget;
+        if (daily !== undefined && daily !== null) data.userDailyGpuSeconds = daily;
+        if (queued !== undefined && queued !== null) data.userMaxQueuedJobs = queued;
+        try {
+          return toWorkspace(await transaction((tx) => tx.workspace.update({ where: { id: workspaceId }, data })));
+        } catch (error) {
+          if (isRecordNotFound(error)) return null;
+          throw error;
+        }
+      }),
+
+    ban: (userId, reason) =>
+      guard('ban', async () => {
+        try {
+          const row = await transaction((tx) =>
+            tx.user.update({ where: { id: userId }, data: { banned: true, banReason: reason } }),
+          );
+          return toUser(row);
+        } catch (error) {
+          if (isRecordNotFound(error)) return null;
+          throw error;
+        }
+      }),
+
+    unban: (userId) =>
+      guard('unban', async () => {
+        try {
+          const row = await transaction((tx) =>
+            tx.user.update({ where: { id: userId }, data: { banned: false, banReason: null } }),
+          );
+          return toUser(row);
+        } catch (error) {
+          if (isRecordNotFound(error)) return null;
+          throw error;
+        }
+      }),
+
+    addBlockRule: (workspaceId, rule) =>
+      guard('addBlockRule', async (): Promise<AddBlockRuleResult> => {
+        const problem = validateRule(rule.kind, rule.pattern);
+        if (problem !== null) return { ok: false, reason: 'invalid-pattern', message: problem };
+        const row = await transaction((tx) =>
+          tx.blockRule.create({
+            data: {
+              workspaceId,
+              pattern: rule.pattern.trim(),
+              kind: rule.kind,
+              createdBy: rule.createdBy,
+              createdAt: rule.now ?? new Date(),
+            },
+          }),
+        );
+        return { ok: true, rule: toRule(row) };
+      }),
+
+    removeBlockRule: (workspaceId, ruleId) =>
+      guard('removeBlockRule', async () => {
+        const removed = await transaction((tx) => tx.blockRule.deleteMany({ where: { id: ruleId, workspaceId } }));
+        return removed.count > 0;
+      }),
+
+    listBlockRules: (workspaceId) =>
+      guard('listBlockRules', () =>
+        read(async (db) => {
+          const rows = await db.blockRule.findMany({
+            where: { workspaceId },
+            orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+          });
+          return rows.map(toRule);
+        }),
+      ),
+
+    usageByUser: (workspaceId, since) =>
+      guard('usageByUser', () =>
+        read(async (db): Promise<UserUsage[]> => {
+          const groups = await db.usageLedger.groupBy({
+            by: ['userId'],
+            where: { workspaceId, kind: 'charge', at: { gte: since } },
+            _sum: { seconds: true },
+            _count: { _all: true },
+          });
+          const users = await db.user.findMany({ where: { id: { in: groups.map((group) => group.userId) } } });
+          const byId = new Map(users.map((user) => [user.id, user]));
+          return groups
+            .flatMap((group) => {
+              const user = byId.get(group.userId);
+              if (user === undefined) return [];
+              return [
+                {
+                  userId: user.id,
+                  platform: user.platform,
+                  externalId: user.externalId,
+                  displayName: user.displayName,
+                  chargedSeconds: group._sum.seconds ?? 0,
+                  jobs: group._count._all,
+                },
+              ];
+            })
+            .sort((a, b) => b.chargedSeconds - a.chargedSeconds || a.displayName.localeCompare(b.displayName));
+        }),
+      ),
+
+    ping: () =>
+      guard('ping', async () => {
+        await client.$queryRawUnsafe('SELECT 1');
+      }),
+
+    close: async () => {
+      await client.$disconnect();
+    },
+  };
+}
