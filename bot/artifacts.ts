@@ -1,0 +1,37 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+
+/** Where finished MP4s and their latents live on the bot host; history and `/extend` read from here. */
+export interface ArtifactStore {
+  readonly root: string;
+  /** Writes a job's results; returns paths relative to the root. */
+  save(
+    jobId: string,
+    files: { mp4: Uint8Array; latents: Uint8Array },
+  ): Promise<{ mp4Path: string; latentsPath: string }>;
+  read(relativePath: string): Promise<Buffer>;
+  absolute(relativePath: string): string;
+}
+
+export function createArtifactStore(root: string): ArtifactStore {
+  const base = resolve(root);
+  const absolute = (relativePath: string) => {
+    const path = resolve(base, relativePath);
+    if (!path.startsWith(`${base}/`)) throw new Error(`artifact path escapes the store: ${relativePath}`);
+    return path;
+  };
+  return {
+    root: base,
+    async save(jobId, files) {
+      // Sharded by the first characters of the id so one directory never holds millions of files.
+      const folder = join(jobId.slice(0, 2), jobId);
+      const mp4Path = join(folder, 'clip.mp4');
+      const latentsPath = join(folder, 'clip.latents');
+      await mkdir(dirname(absolute(mp4Path)), { recursive: true });
+      await Promise.all([writeFile(absolute(mp4Path), files.mp4), writeFile(absolute(latentsPath), files.latents)]);
+      return { mp4Path, latentsPath };
+    },
+    read: (relativePath) => readFile(absolute(relativePath)),
+    absolute,
+  };
+}

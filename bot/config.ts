@@ -1,0 +1,25 @@
+import process from 'node:process';
+import { z } from 'zod';
+
+/** Bot settings from the environment (and an optional .env loaded by the entry point); README.md lists them. */
+export const BotConfig = z.object({
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  QUEUE_PREFIX: z.string().min(1).default('pusa'),
+  DATABASE_URL: z.string().min(1).default('file:./data/pusa.db'),
+  ARTIFACT_DIR: z.string().min(1).default('data/artifacts'),
+  MODEL_DIR: z.string().min(1).default('models/pusa-mini'),
+  BOT_HEALTH_PORT: z.coerce.number().int().nonnegative().default(9464),
+  JOB_ATTEMPTS: z.coerce.number().int().positive().default(3),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+export type BotConfig = z.infer<typeof BotConfig>;
+
+export function loadBotConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
+  const parsed = BotConfig.safeParse(env);
+  if (!parsed.success) {
+    throw new Error(
+      `invalid bot configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`,
+    );
+  }
+  return Object.freeze(parsed.data);
+}

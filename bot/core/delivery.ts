@@ -1,0 +1,178 @@
+import { type ConnectionOptions, type Job, QueueEvents, UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { JobName, parseJobData } from '../../commands/index.ts';
+import type { Store } from '../../prisma/types.ts';
+import type { BlobStore } from '../../queue/blobs.ts';
+import type { ArtifactStore } from '../artifacts.ts';
+import type { Delivery, JobUpdate } from './events.ts';
+
+export interface DeliveryDeps {
+  readonly connection: ConnectionOptions;
+  readonly prefix: string;
+  readonly store: Store;
+  readonly blobs: BlobStore;
+  readonly artifacts: ArtifactStore;
+  /** A plain connection for the "notified" markers. */
+  readonly redis: Redis;
+  /** Posts a finished job to its origin; throwing retries the delivery. */
+  readonly deliver: (delivery: Delivery) => Promise<void>;
+  readonly onUpdate?: (update: JobUpdate) => void;
+  readonly now?: () => Date;
+  readonly log?: { info(o: object, m: string): void; warn(o: object, m: string): void };
+}
+
+/**
+ * Consumes the `deliver` queue on the bot host: stores results in the artifact store, settles the quota (charge on
+ * success, release otherwise) and posts to the origin, exactly once per job: the store's finishing calls are
+ * idempotent, and a Redis marker written after posting keeps a redelivered message from posting twice.
+ * Also follows the `generate` queue's events to record running and requeued jobs.
+ */
+export function startDelivery(deps: DeliveryDeps) {
+  const { store, blobs, artifacts, redis } = deps;
+  const now = deps.now ?? (() => new Date());
+  const marker = (jobId: string) => `${deps.prefix}:notified:${jobId}`;
+
+  const notifyOnce = async (delivery: Delivery) => {
+    if ((await redis.exists(marker(delivery.jobId))) === 1) return;
+    await deps.deliver(delivery);
+    await redis.set(marker(delivery.jobId), '1', 'EX', 7 * 86_400);
+  };
+
+  const worker = new Worker(
+    JobName.Deliver,
+    async (job: Job) => {
+      const parsed = parseJobData(JobName.Deliver, job.data);
+      if (!parsed.ok) throw new UnrecoverableError(parsed.reason);
+      const { jobId, requestId, origin, outcome } = parsed.value;
+      const base = { jobId, requestId, origin };
+      if (outcome.status === 'succeeded') {
+        let record = await store.job(jobId);
+        if (record === null) throw new UnrecoverableError(`job ${jobId} is unknown to this bot's database`);
+        if (record.status !== 'succeeded') {
+          const [mp4, latents] = await Promise.all([blobs.get(outcome.mp4Key), blobs.get(outcome.latentsKey)]);
+          if (mp4 === undefined || latents === undefined) {
+            await store.fail(jobId, {
+              code: 'ResultExpired',
+              message: 'the result expired before it could be delivered',
+              now: now(),
+            });
+            await notifyOnce({
+              kind: 'failed',
+              ...base,
+              code: 'ResultExpired',
+              message: 'the finished clip expired before it could be delivered; nothing was charged. Please try again.',
+            });
+            return;
+          }
+          const paths = await artifacts.save(jobId, { mp4, latents });
+          const parameters = record.parameters as Record<string, unknown>;
+          const result = await store.complete(jobId, {
+            chargedSeconds: Math.max(1, Math.ceil(outcome.gpuSeconds)),
+            clip: {
+              ...paths,
+              frames: outcome.frames,
+              width: Number(outcome.parameters['width']),
+              height: Number(outcome.parameters['height']),
+              fps: Number(outcome.parameters['fps']),
+              sizeBytes: outcome.bytes,
+              seed: Number(outcome.parameters['seed']),
+              parentClipId: typeof parameters['parentClipId'] === 'string' ? parameters['parentClipId'] : null,
+              secondParentClipId:
+                typeof parameters['secondParentClipId'] === 'string' ? parameters['secondParentClipId'] : null,
+            },
+            now: now(),
+          });
+          if (result.job === null) throw new Error(`job ${jobId} vanished while completing`);
+          record = result.job;
+          await blobs.delete(outcome.mp4Key, outcome.latentsKey);
+        }
+        const clip = record.clip;
+        if (clip === null) {
+          // Finished another way (cancelled while the last step ran): nothing to post but the cancellation.
+          await notifyOnce({ kind: 'cancelled', ...base });
+          return;
+        }
+        await notifyOnce({
+          kind: 'succeeded',
+          ...base,
+          clipId: clip.id,
+          mp4Path: clip.mp4Path,
+          mp4Absolute: artifacts.absolute(clip.mp4Path),
+          bytes: clip.sizeBytes,
+          frames: clip.frames,
+          parameters: outcome.parameters,
+          gpuSeconds: outcome.gpuSeconds,
+        });
+        return;
+      }
+      if (outcome.status === 'failed') {
+        await store.fail(jobId, { code: outcome.code, message: outcome.message, now: now() });
+        await notifyOnce({ kind: 'failed', ...base, code: outcome.code, message: outcome.message });
+        return;
+      }
+      await store.cancel(jobId, now());
+      await notifyOnce({ kind: 'cancelled', ...base });
+    },
+    { connection: deps.connection, prefix: deps.prefix, concurrency: 4 },
+  );
+
+  const events = new QueueEvents(JobName.Generate, { connection: deps.connection, prefix: deps.prefix });
+  events.on('active', ({ jobId }) => {
+    store.markRunning(jobId, { workerId: 'worker', now: now() }).catch(() => undefined);
+    deps.onUpdate?.({ kind: 'started', jobId, workerId: undefined });
+  });
+  events.on('progress', ({ jobId, data }) => {
+    const p = data as {
+      step?: number;
+      total?: number;
+      etaMs?: number;
+      workerId?: string;
+      preview?: { width: number; height: number; rgbBase64: string };
+    };
+    if (typeof p.step === 'number' && typeof p.total === 'number') {
+      deps.onUpdate?.({
+        kind: 'progress',
+        jobId,
+        step: p.step,
+        total: p.total,
+        etaMs: p.etaMs ?? 0,
+        ...(p.workerId ? { workerId: p.workerId } : {}),
+        ...(p.preview ? { preview: p.preview } : {}),
+      });
+    }
+  });
+  events.on('stalled', ({ jobId }) => {
+    store.requeue(jobId, 'worker stopped responding', now()).catch(() => undefined);
+    deps.onUpdate?.({ kind: 'requeued', jobId, reason: 'its worker stopped; another worker will pick it up' });
+  });
+
+  // A job whose workers kept dying fails without a processor to report it: tell its owner here.
+  events.on('failed', ({ jobId, failedReason }) => {
+    if (!/stalled/i.test(failedReason)) return;
+    void (async () => {
+      const record = await store.job(jobId);
+      if (record === null || (record.status !== 'queued' && record.status !== 'running')) return;
+      const origin = record.origin;
+      const requestId = String((record.parameters as { requestId?: string }).requestId ?? jobId);
+      await store.fail(jobId, { code: 'WorkerLost', message: failedReason, now: now() });
+      await notifyOnce({
+        kind: 'failed',
+        jobId,
+        requestId,
+        origin,
+        code: 'WorkerLost',
+        message: 'the workers running this clip kept stopping; nothing was charged. Please try again.',
+      });
+    })().catch((error: unknown) =>
+      deps.log?.warn({ jobId, err: (error as Error).message }, 'could not report a lost job'),
+    );
+  });
+
+  return {
+    worker,
+    events,
+    async close() {
+      await Promise.allSettled([worker.close(), events.close()]);
+    },
+  };
+}

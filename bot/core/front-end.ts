@@ -1,0 +1,342 @@
+import { randomUUID } from 'node:crypto';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  type ClipRef,
+  estimateSeconds,
+  type GenerateJobData,
+  GenerationRequest,
+  type InputRef,
+  JobName,
+  type Origin,
+  UserError,
+} from '../../commands/index.ts';
+import { MediaError } from '../../media/errors.ts';
+import { type FitMode, normalizeImage } from '../../media/image.ts';
+import { decodeFrames } from '../../media/mp4.ts';
+import { StoreUnavailableError } from '../../prisma/errors.ts';
+import type { EnsureUserInput, EnsureWorkspaceInput, JobRecord, QuotaSnapshot, Store } from '../../prisma/types.ts';
+import type { BlobStore } from '../../queue/blobs.ts';
+import { packImage } from '../../queue/blobs.ts';
+import { packFrames } from '../../queue/frames.ts';
+import { cancelChannel } from '../../queue/names.ts';
+import type { Manifest } from '../../worker/runtime/model-types.ts';
+import type { ArtifactStore } from '../artifacts.ts';
+
+/** What a front end hands the core for one request; images as the bytes the user sent. */
+export interface SubmitInput {
+  /** Idempotency key: the platform's interaction id, so a retried interaction makes one job. */
+  readonly requestKey: string;
+  readonly user: EnsureUserInput;
+  readonly workspace: EnsureWorkspaceInput;
+  readonly origin: Omit<Origin, 'workspaceId' | 'userId' | 'ephemeral'> & { ephemeral?: boolean };
+  readonly request: {
+    task: GenerationRequest['task'];
+    prompt: string;
+    negativePrompt?: string;
+    steps?: number;
+    guidance?: number;
+    seed?: number;
+    frames?: number;
+    noiseMultipliers?: number[];
+    overlap?: number;
+    images?: { bytes: Buffer; latentIndex?: number; name?: string }[];
+    clips?: { clipId: string }[];
+    fit?: FitMode;
+  };
+  /** Upload limit of the destination, bytes. */
+  readonly maxBytes?: number;
+}
+
+export type SubmitAnswer =
+  | {
+      ok: true;
+      jobId: string;
+      requestId: string;
+      position: number;
+      etaSeconds: number;
+      estimatedSeconds: number;
+      duplicate: boolean;
+    }
+  | { ok: false; requestId: string; error: UserError };
+
+export interface FrontEndDeps {
+  readonly store: Store;
+  readonly generate: Queue;
+  readonly blobs: BlobStore;
+  readonly publisher: Redis;
+  readonly prefix: string;
+  readonly manifest: Manifest;
+  readonly artifacts: ArtifactStore;
+  readonly now?: () => Date;
+  readonly jobAttempts?: number;
+}
+
+/**
+ * The platform-neutral front-end core that every adapter (Discord, Slack, the playground) uses: it validates,
+ * checks and reserves quota, stores inputs, enqueues, and answers at once with the queue position and an ETA.
+ * Adapters only translate between their platform and these calls.
+ */
+export function createFrontEnd(deps: FrontEndDeps) {
+  const { store, generate, blobs, manifest, artifacts } = deps;
+  const now = deps.now ?? (() => new Date());
+  const [width, height] = manifest.video.sizes[0] as [number, number];
+
+  async function submit(input: SubmitInput): Promise<SubmitAnswer> {
+    const requestId = randomUUID();
+    try {
+      return await submitOrThrow(input, requestId);
+    } catch (error) {
+      if (error instanceof UserError) return { ok: false, requestId, error };
+      if (error instanceof StoreUnavailableError)
+        return {
+          ok: false,
+          requestId,
+          error: new UserError(
+            'Unavailable',
+            'the bot cannot reach its database right now; nothing was queued or charged. Please try again in a minute.',
+          ),
+        };
+      throw error;
+    }
+  }
+
+  async function submitOrThrow(input: SubmitInput, requestId: string): Promise<SubmitAnswer> {
+    const { request } = input;
+    // 1. Validate what the user may set (cheap checks first; images and clips are counted with placeholders).
+    const shape = GenerationRequest.safeParse({
+      ...request,
+      images: (request.images ?? []).map((image, i) => ({
+        key: `pending-${i}`,
+        ...(image.latentIndex === undefined ? {} : { latentIndex: image.latentIndex }),
+      })),
+      clips: (request.clips ?? []).map((clip) => ({ clipId: clip.clipId })),
+    });
+    if (!shape.success) {
+      const issue = shape.error.issues[0];
+      throw new UserError(
+        'InvalidOption',
+        `${issue?.path.length ? `${issue.path.join('.')}: ` : ''}${issue?.message ?? 'invalid request'}`,
+      );
+    }
+    const frames = request.frames ?? manifest.video.defaultFrames;
+    if (!manifest.video.frameCounts.includes(frames))
+      throw new UserError(
+        'InvalidOption',
+        `frames must be one of ${manifest.video.frameCounts.join(', ')} for ${manifest.name}; got ${frames}`,
+      );
+    const latentFrames = (frames - 1) / manifest.latent.temporalFactor + 1;
+    for (const image of request.images ?? []) {
+      if (image.latentIndex !== undefined && image.latentIndex >= latentFrames) {
+        throw new UserError(
+          'InvalidOption',
+          `keyframe position ${image.latentIndex} is past the last latent frame (${latentFrames - 1}) of a ${frames}-frame clip`,
+        );
+      }
+    }
+
+    // 2. Who is asking; a retried interaction gets the job it already made.
+    const [user, workspace] = await Promise.all([store.ensureUser(input.user), store.ensureWorkspace(input.workspace)]);
+    const existing = await store.jobByRequestKey(input.requestKey);
+    if (existing !== null) return answer(existing, requestId, true);
+
+    // 3. Inputs: images normalised here (sharp), clips from the artifact store; both stored as blobs with a TTL.
+    const images: InputRef[] = [];
+    for (const [i, image] of (request.images ?? []).entries()) {
+      const normalized = await normalizeImage(image.bytes, { width, height, fit: request.fit ?? 'crop' }).catch(
+        (error: unknown) => {
+          if (error instanceof MediaError)
+            throw new UserError(
+              'InvalidInput',
+              `${image.name ?? `image ${i + 1}`}: ${error.message.replace(/^the image /, '')}`,
+            );
+          throw error;
+        },
+      );
+      const key = await blobs.put('image', packImage(width, height, normalized.rgb));
+      images.push(image.latentIndex === undefined ? { key } : { key, latentIndex: image.latentIndex });
+    }
+    const clips: ClipRef[] = [];
+    let parentClipId: string | undefined;
+    let secondParentClipId: string | undefined;
+    for (const [i, { clipId }] of (request.clips ?? []).entries()) {
+      const clip = await store.clip(clipId);
+      if (clip === null || clip.latentsPath === null)
+        throw new UserError('NotFound', `clip ${clipId} was not found; pick one of your recent results`);
+      const latentsKey = await blobs.put('latents', await artifacts.read(clip.latentsPath));
+      const decoded = await decodeFrames(artifacts.absolute(clip.mp4Path), width, height);
+      const framesKey = await blobs.put('frames', packFrames(decoded));
+      clips.push({ clipId, latentsKey, framesKey });
+      if (i === 0) parentClipId = clipId;
+      else secondParentClipId = clipId;
+    }
+
+    // 4. Reserve quota (atomic in the store), then enqueue.
+    const parsed = GenerationRequest.parse({ ...request, images, clips });
+    const estimated =
+      estimateSeconds(manifest.cost, {
+        steps: request.steps ?? manifest.defaults.steps,
+        latentFrames,
+        latentHeight: height / manifest.latent.spatialFactor,
+        latentWidth: width / manifest.latent.spatialFactor,
+        patch: manifest.latent.patch,
+      }) * ((request.guidance ?? manifest.defaults.guidance) === 1 ? 0.5 : 1);
+    const origin: Origin = {
+      ...input.origin,
+      ephemeral: input.origin.ephemeral ?? false,
+      workspaceId: workspace.id,
+      userId: user.id,
+    };
+    const reserved = await store.reserve({
+      requestKey: input.requestKey,
+      userId: user.id,
+      workspaceId: workspace.id,
+      task: parsed.task,
+      parameters: JSON.parse(
+        JSON.stringify({
+          ...parsed,
+          requestId,
+          ...(parentClipId === undefined ? {} : { parentClipId }),
+          ...(secondParentClipId === undefined ? {} : { secondParentClipId }),
+        }),
+      ),
+      estimatedSeconds: Math.max(1, Math.ceil(estimated)),
+      origin: JSON.parse(JSON.stringify(origin)),
+      now: now(),
+      prompt: parsed.prompt,
+    });
+    if (!reserved.ok) {
+      await blobs.delete(...images.map((i) => i.key), ...clips.flatMap((c) => [c.latentsKey ?? '', c.framesKey ?? '']));
+      const code =
+        reserved.reason === 'banned'
+          ? 'Banned'
+          : reserved.reason === 'blocked-prompt'
+            ? 'BlockedPrompt'
+            : reserved.reason === 'queued-cap'
+              ? 'QueueFull'
+              : 'QuotaExceeded';
+      throw new UserError(code, reserved.message, {
+        reason: reserved.reason,
+        ...(reserved.resetsAt ? { resetsAt: reserved.resetsAt.toISOString() } : {}),
+      });
+    }
+    if (!reserved.created) return answer(reserved.job, requestId, true);
+
+    const quota = await store.quota(user.id, workspace.id, now());
+    const data: GenerateJobData = {
+      v: 1,
+      jobId: reserved.job.id,
+      requestId,
+      request: parsed,
+      origin,
+      estimatedSeconds: estimated,
+      ...(input.maxBytes === undefined ? {} : { maxBytes: input.maxBytes }),
+    };
+    try {
+      await generate.add(JobName.Generate, data, {
+        jobId: reserved.job.id,
+        priority: fairnessPriority(quota),
+        attempts: deps.jobAttempts ?? 3,
+        backoff: { type: 'exponential', delay: 2000 },
+        removeOnComplete: { age: 3600 },
+        removeOnFail: { age: 86_400 },
+      });
+    } catch (error) {
+      // Redis is down: release the reservation so the user is not charged for a job that never queued.
+      await store
+        .fail(reserved.job.id, { code: 'Unavailable', message: 'the queue was unreachable', now: now() })
+        .catch(() => undefined);
+      throw new UserError(
+        'Unavailable',
+        'the job queue is unreachable right now; nothing was charged. Please try again in a minute.',
+        { cause: (error as Error).message },
+      );
+    }
+    return answer(reserved.job, requestId, false);
+  }
+
+  /** Position and ETA: the work queued ahead of this job, spread over the workers online. */
+  async function answer(job: JobRecord, requestId: string, duplicate: boolean): Promise<SubmitAnswer> {
+    const { position, etaSeconds } = await queueEstimate(job.id, job.estimatedSeconds);
+    return {
+      ok: true,
+      jobId: job.id,
+      requestId: String((job.parameters as { requestId?: string }).requestId ?? requestId),
+      position,
+      etaSeconds,
+      estimatedSeconds: job.estimatedSeconds,
+      duplicate,
+    };
+  }
+
+  async function queueEstimate(jobId: string, ownSeconds: number): Promise<{ position: number; etaSeconds: number }> {
+    const [waiting, active, workers] = await Promise.all([
+      generate.getJobs(['prioritized', 'waiting'], 0, 500, true),
+      generate.getJobs(['active'], 0, 100),
+      generate.getWorkers(),
+    ]);
+    let ahead = 0;
+    let aheadSeconds = 0;
+    for (const job of waiting) {
+      if (job.id === jobId) break;
+      ahead += 1;
+      aheadSeconds += (job.data as GenerateJobData).estimatedSeconds ?? 0;
+    }
+    const running = active.reduce((sum, job) => {
+      const progress = job.progress as { step?: number; total?: number } | number;
+      const done = typeof progress === 'object' && progress.total ? (progress.step ?? 0) / progress.total : 0;
+      return sum + (job.data as GenerateJobData).estimatedSeconds * (1 - done);
+    }, 0);
+    const lanes = Math.max(1, workers.length);
+    return { position: ahead + 1, etaSeconds: Math.round((aheadSeconds + running) / lanes + ownSeconds) };
+  }
+
+  /** Cancels a job of this user's (or any, for admins): removed if still queued, aborted on its worker if running. */
+  async function cancel(
+    jobId: string,
+    by: { userId: string; admin?: boolean },
+  ): Promise<{ ok: true; state: 'cancelled' | 'cancelling' } | { ok: false; error: UserError }> {
+    const job = await store.job(jobId);
+    if (job === null || (job.userId !== by.userId && !by.admin))
+      return { ok: false, error: new UserError('NotFound', `job ${jobId} was not found among your requests`) };
+    if (job.status !== 'queued' && job.status !== 'running')
+      return { ok: false, error: new UserError('NotAllowed', `job ${jobId} already ${job.status}`) };
+    const queued = await generate.getJob(jobId);
+    const state = queued === undefined ? 'missing' : await queued.getState();
+    if (queued !== undefined && (state === 'waiting' || state === 'prioritized' || state === 'delayed')) {
+      try {
+        await queued.remove();
+        await store.cancel(jobId, now());
+        return { ok: true, state: 'cancelled' };
+      } catch {
+        // A worker took it between the two calls: fall through to the running case.
+      }
+    }
+    if (state === 'missing') {
+      await store.cancel(jobId, now());
+      return { ok: true, state: 'cancelled' };
+    }
+    await deps.publisher.publish(cancelChannel(deps.prefix), jobId);
+    return { ok: true, state: 'cancelling' };
+  }
+
+  return {
+    submit,
+    cancel,
+    queueEstimate,
+    quota: (userId: string, workspaceId: string) => store.quota(userId, workspaceId, now()),
+    history: (userId: string, limit = 10) => store.history(userId, { limit }),
+  };
+}
+export type FrontEnd = ReturnType<typeof createFrontEnd>;
+
+/**
+ * BullMQ priority (1 = first) from today's usage: a user who has used little goes ahead of one who has used a lot,
+ * so one user's burst cannot starve everyone else. Jobs of equal priority stay first-in, first-out.
+ */
+export function fairnessPriority(
+  quota: Pick<QuotaSnapshot, 'usedSeconds' | 'reservedSeconds' | 'limitSeconds'>,
+): number {
+  const share = (quota.usedSeconds + quota.reservedSeconds) / Math.max(1, quota.limitSeconds);
+  return 1 + Math.min(99, Math.floor(share * 100));
+}

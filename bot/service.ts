@@ -1,0 +1,68 @@
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { JobName } from '../commands/index.ts';
+import { createPrismaStore, migrateToLatest } from '../prisma/store.ts';
+import { createBlobStore } from '../queue/blobs.ts';
+import { loadModelPack } from '../worker/runtime/manifest.ts';
+import { createArtifactStore } from './artifacts.ts';
+import type { BotConfig } from './config.ts';
+import { startDelivery } from './core/delivery.ts';
+import type { Delivery, JobUpdate } from './core/events.ts';
+import { createFrontEnd } from './core/front-end.ts';
+
+/**
+ * The bot host's half of the service, without any chat platform: database (migrated at start), artifact store,
+ * queues, the front-end core and the delivery consumer. `bot/main.ts`, the demos and the tests all compose it.
+ */
+export async function startService(
+  config: BotConfig,
+  hooks: {
+    deliver: (d: Delivery) => Promise<void>;
+    onUpdate?: (u: JobUpdate) => void;
+    log?: { info(o: object, m: string): void; warn(o: object, m: string): void };
+  },
+) {
+  await migrateToLatest(config.DATABASE_URL);
+  const store = await createPrismaStore(config.DATABASE_URL);
+  const pack = await loadModelPack(config.MODEL_DIR);
+  const connection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  const publisher = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  const blobs = createBlobStore(connection, `${config.QUEUE_PREFIX}:blob`);
+  const artifacts = createArtifactStore(config.ARTIFACT_DIR);
+  const generate = new Queue(JobName.Generate, { connection, prefix: config.QUEUE_PREFIX });
+  const frontEnd = createFrontEnd({
+    store,
+    generate,
+    blobs,
+    publisher,
+    prefix: config.QUEUE_PREFIX,
+    manifest: pack.manifest,
+    artifacts,
+    jobAttempts: config.JOB_ATTEMPTS,
+  });
+  const delivery = startDelivery({
+    connection,
+    prefix: config.QUEUE_PREFIX,
+    store,
+    blobs,
+    artifacts,
+    redis: publisher,
+    deliver: hooks.deliver,
+    ...(hooks.onUpdate === undefined ? {} : { onUpdate: hooks.onUpdate }),
+    ...(hooks.log === undefined ? {} : { log: hooks.log }),
+  });
+  return {
+    store,
+    frontEnd,
+    generate,
+    pack,
+    artifacts,
+    async close() {
+      await delivery.close();
+      await generate.close();
+      await store.close();
+      await Promise.allSettled([connection.quit(), publisher.quit()]);
+    },
+  };
+}
+export type Service = Awaited<ReturnType<typeof startService>>;
