@@ -82,8 +82,20 @@ export function createFrontEnd(deps: FrontEndDeps) {
   const now = deps.now ?? (() => new Date());
   const [width, height] = manifest.video.sizes[0] as [number, number];
 
+  let draining = false;
+
   async function submit(input: SubmitInput): Promise<SubmitAnswer> {
     const requestId = randomUUID();
+    if (draining) {
+      return {
+        ok: false,
+        requestId,
+        error: new UserError(
+          'Unavailable',
+          'the bot is restarting and takes no new requests right now; please try again in a minute',
+        ),
+      };
+    }
     try {
       return await submitOrThrow(input, requestId);
     } catch (error) {
@@ -323,6 +335,10 @@ export function createFrontEnd(deps: FrontEndDeps) {
   return {
     submit,
     cancel,
+    /** Stops taking requests (SIGTERM): queued and running jobs still finish and are delivered. */
+    drain: () => {
+      draining = true;
+    },
     queueEstimate,
     quota: (userId: string, workspaceId: string) => store.quota(userId, workspaceId, now()),
     history: (userId: string, limit = 10) => store.history(userId, { limit }),

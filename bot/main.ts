@@ -1,0 +1,68 @@
+import { createServer } from 'node:http';
+import process from 'node:process';
+import { pino } from 'pino';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { loadBotConfig } from './config.ts';
+import { startService } from './service.ts';
+
+/**
+ * `npm run bot`: the bot host. Owns the database and the artifact store, runs the front-end core and the delivery
+ * consumer, and serves health and metrics. Chat adapters (Discord, Slack) attach here when their credentials are
+ * configured; without any, the host still delivers jobs submitted by other front ends sharing its Redis and database.
+ */
+const config = loadBotConfig();
+const log = pino({ level: config.LOG_LEVEL, base: { service: 'bot' } });
+const service = await startService(config, {
+  deliver: async (delivery) => {
+    log.info({ jobId: delivery.jobId, requestId: delivery.requestId, kind: delivery.kind }, 'delivered');
+  },
+  log,
+});
+
+const registry = new Registry();
+collectDefaultMetrics({ register: registry });
+new Gauge({
+  name: 'pusa_queue_jobs',
+  help: 'generate jobs by state',
+  labelNames: ['state'],
+  registers: [registry],
+  async collect() {
+    const counts = await service.generate.getJobCounts(
+      'waiting',
+      'prioritized',
+      'active',
+      'delayed',
+      'failed',
+      'completed',
+    );
+    for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
+  },
+});
+
+const health = createServer(async (req, res) => {
+  if (req.url === '/metrics') {
+    res.writeHead(200, { 'content-type': registry.contentType });
+    res.end(await registry.metrics());
+    return;
+  }
+  const checks = await Promise.allSettled([service.store.ping(), service.generate.getJobCounts('waiting')]);
+  const ok = checks.every((c) => c.status === 'fulfilled');
+  res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+  res.end(
+    JSON.stringify({ ok, database: checks[0]?.status === 'fulfilled', queue: checks[1]?.status === 'fulfilled' }),
+  );
+});
+health.listen(config.BOT_HEALTH_PORT, '127.0.0.1', () => log.info({ port: config.BOT_HEALTH_PORT }, 'bot ready'));
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'draining: no new requests; deliveries in progress finish');
+  service.frontEnd.drain();
+  await service.close();
+  health.close();
+  process.exit(0);
+}
+process.once('SIGTERM', () => void shutdown('SIGTERM'));
+process.once('SIGINT', () => void shutdown('SIGINT'));

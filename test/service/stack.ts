@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Delivery, JobUpdate } from '../../bot/core/events.ts';
+import type { SubmitInput } from '../../bot/core/front-end.ts';
+import { type Service, startService } from '../../bot/service.ts';
+import { startWorker, type WorkerProcess } from '../../scripts/worker-pool.ts';
+import { PACK_DIR } from '../helpers/pack.ts';
+
+/** The service with a database and artifact store of its own, on a Redis prefix of its own, plus its workers. */
+export interface Stack {
+  readonly service: Service;
+  readonly prefix: string;
+  readonly deliveries: Delivery[];
+  readonly updates: JobUpdate[];
+  readonly workers: WorkerProcess[];
+  startWorker(id: string, env?: Record<string, string>): Promise<WorkerProcess>;
+  submit(
+    request: SubmitInput['request'],
+    options?: { user?: string; requestKey?: string },
+  ): ReturnType<Service['frontEnd']['submit']>;
+  waitFor(condition: () => boolean, what: string, timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startStack(options: { redisUrl: string; databaseUrl?: string }): Promise<Stack> {
+  const dir = await mkdtemp(join(tmpdir(), 'pusa-stack-'));
+  const prefix = `t-${randomUUID().slice(0, 8)}`;
+  const deliveries: Delivery[] = [];
+  const updates: JobUpdate[] = [];
+  const workers: WorkerProcess[] = [];
+  const service = await startService(
+    {
+      REDIS_URL: options.redisUrl,
+      QUEUE_PREFIX: prefix,
+      DATABASE_URL: options.databaseUrl ?? `file:${join(dir, 'pusa.db')}`,
+      ARTIFACT_DIR: join(dir, 'artifacts'),
+      MODEL_DIR: PACK_DIR,
+      BOT_HEALTH_PORT: 0,
+      JOB_ATTEMPTS: 3,
+      LOG_LEVEL: 'silent',
+    },
+    { deliver: async (d) => void deliveries.push(d), onUpdate: (u) => void updates.push(u) },
+  );
+  const workerEnv = {
+    REDIS_URL: options.redisUrl,
+    QUEUE_PREFIX: prefix,
+    MODEL_DIR: PACK_DIR,
+    LOG_LEVEL: 'warn',
+    LOCK_DURATION_MS: '3000',
+    STALLED_INTERVAL_MS: '1000',
+    ORT_THREADS: '1',
+  };
+  let n = 0;
+  return {
+    service,
+    prefix,
+    deliveries,
+    updates,
+    workers,
+    async startWorker(id, env = {}) {
+      const worker = await startWorker(id, { ...workerEnv, ...env });
+      workers.push(worker);
+      return worker;
+    },
+    submit(request, submitOptions = {}) {
+      n += 1;
+      const user = submitOptions.user ?? 'ada';
+      return service.frontEnd.submit({
+        requestKey: submitOptions.requestKey ?? `${prefix}-${n}`,
+        user: { platform: 'local', externalId: user, displayName: user },
+        workspace: { platform: 'local', externalId: 'tests', name: 'tests' },
+        origin: { platform: 'local', channelId: 'c' },
+        request,
+      });
+    },
+    async waitFor(condition, what, timeoutMs = 90_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!condition()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    async stop() {
+      await Promise.allSettled(
+        workers.map(async (w) => {
+          if (w.child.exitCode === null) w.child.kill('SIGKILL');
+          await w.exited;
+        }),
+      );
+      await service.generate.obliterate({ force: true }).catch(() => undefined);
+      await service.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const sample = (name: string) => readFile(new URL(`../../samples/${name}`, import.meta.url));
