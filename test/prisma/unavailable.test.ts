@@ -1,10 +1,11 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createPrismaStore, migrateToLatest, type Store, StoreUnavailableError } from '../../prisma/store.ts';
+import { pgProxy } from '../helpers/pg-proxy.ts';
 import { createTestDatabase, PG_ADMIN_URL, type TestDatabase } from './databases.ts';
 
 /** A TCP port nothing listens on. */
@@ -14,33 +15,6 @@ async function closedPort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
-}
-
-/** A TCP proxy to the PostgreSQL server that can be cut and restored, like a brief network or server outage. */
-function pgProxy(target: { host: string; port: number }) {
-  let server: Server | undefined;
-  const sockets = new Set<Socket>();
-  return {
-    port: 0,
-    async start(port = 0): Promise<number> {
-      server = createServer((client) => {
-        const upstream = tcpConnect(target.port, target.host);
-        for (const socket of [client, upstream]) {
-          sockets.add(socket);
-          socket.on('close', () => sockets.delete(socket));
-          socket.on('error', () => {});
-        }
-        client.pipe(upstream).pipe(client);
-      });
-      await new Promise<void>((resolve) => server?.listen(port, '127.0.0.1', resolve));
-      this.port = (server.address() as { port: number }).port;
-      return this.port;
-    },
-    async cut(): Promise<void> {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
-    },
-  };
 }
 
 const temps: string[] = [];

@@ -3,6 +3,8 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JobName } from '../../commands/index.ts';
 import { startLocalRedis } from '../../scripts/local-redis.ts';
+import { pgProxy } from '../helpers/pg-proxy.ts';
+import { createTestDatabase, PG_ADMIN_URL } from '../prisma/databases.ts';
 import { type Stack, sample, startStack } from './stack.ts';
 
 const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -193,5 +195,39 @@ describe('the service under faults (real Redis, SQLite, worker processes)', () =
     expect(!badImage.ok && badImage.error.message).toMatch(/cat\.jpg: .*not a supported image/);
     expect(noClip).toMatchObject({ ok: false, error: { code: 'NotFound' } });
     expect(badFrames).toMatchObject({ ok: false, error: { code: 'InvalidOption' } });
+  });
+});
+
+describe('the service when its database is briefly unreachable (PostgreSQL through a proxy that is cut)', () => {
+  it('answers "try again" without queueing or crashing, and delivers what was queued once the database is back', async () => {
+    const database = await createTestDatabase('postgresql');
+    const admin = new URL(PG_ADMIN_URL);
+    const proxy = pgProxy({ host: admin.hostname, port: Number(admin.port || 5432) });
+    const port = await proxy.start();
+    const url = new URL(database.url);
+    url.port = String(port);
+    try {
+      stack = await startStack({ redisUrl: REDIS_URL, databaseUrl: url.toString() });
+      const queued = await stack.submit({ ...t2v, steps: 2 });
+      expect(queued.ok).toBe(true);
+
+      await proxy.cut();
+      const refused = await stack.submit(t2v);
+      await stack.startWorker('during-outage');
+      await new Promise((r) => setTimeout(r, 4000));
+      await proxy.start(port);
+
+      expect(refused).toMatchObject({ ok: false, error: { code: 'Unavailable' } });
+      expect(!refused.ok && refused.error.message).toMatch(/try again/);
+      await stack.waitFor(() => stack!.deliveries.length === 1, 'the delivery after the outage', 120_000);
+      expect(stack.deliveries[0]).toMatchObject({ kind: 'succeeded' });
+      const after = await stack.submit({ ...t2v, steps: 2 });
+      expect(after.ok).toBe(true);
+    } finally {
+      await stack?.stop();
+      stack = undefined;
+      await proxy.cut();
+      await database.drop();
+    }
   });
 });
