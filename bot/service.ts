@@ -27,6 +27,9 @@ export async function startService(
   const pack = await loadModelPack(config.MODEL_DIR);
   const connection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   const publisher = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+  // ioredis reconnects by itself; without a listener each failed attempt is printed as "unhandled".
+  for (const client of [connection, publisher])
+    client.on('error', (error) => hooks.log?.warn({ err: error.message }, 'redis connection error'));
   const blobs = createBlobStore(connection, `${config.QUEUE_PREFIX}:blob`);
   const artifacts = createArtifactStore(config.ARTIFACT_DIR);
   const generate = new Queue(JobName.Generate, { connection, prefix: config.QUEUE_PREFIX });

@@ -118,6 +118,10 @@ for (let i = 0; i < 18; i++) {
     });
 }
 
+// The demo's users each queue five jobs at once: raise the workspace's per-user cap (default 3) as an admin would.
+const workspace = await service.store.ensureWorkspace({ platform: 'local', externalId: 'demo', name: 'demo' });
+await service.store.setWorkspaceLimits(workspace.id, { userMaxQueuedJobs: 8 });
+
 const started = performance.now();
 const submitted: string[] = [];
 const submitOne = async (request: SubmitInput['request'], i: number) => {

@@ -277,14 +277,15 @@ async function buildPlan(model: PusaModel, input: GenerationInput, ctx: PlanCont
     }
     case 'transition': {
       need(2, 'clips (from and to)');
-      const { head: headDefault, tail: tailDefault, multipliers: fallback } = defaults.noiseMultipliers.transition;
-      const head = input.overlap ?? headDefault;
-      const tail = input.overlap ?? tailDefault;
+      const { startFrames, endFrames, start, end } = defaults.noiseMultipliers.transition;
+      const head = input.overlap ?? startFrames;
+      const tail = input.overlap ?? endFrames;
       checkCount(head + tail);
       const [from, to] = await Promise.all([
         clipLatents(model, clips[0] as ClipSource, 'end', ctx),
         clipLatents(model, clips[1] as ClipSource, 'start', ctx),
       ]);
+      const fallback = (list: readonly number[], i: number) => list[Math.min(i, list.length - 1)] as number;
       return planTransition({
         frames: ctx.latentFrames,
         from,
@@ -292,7 +293,7 @@ async function buildPlan(model: PusaModel, input: GenerationInput, ctx: PlanCont
         head,
         tail,
         multipliers: Array.from({ length: head + tail }, (_, i) =>
-          pick(i, fallback[Math.min(i, fallback.length - 1)] as number),
+          pick(i, i < head ? fallback(start, i) : fallback(end, i - head)),
         ),
       });
     }

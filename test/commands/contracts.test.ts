@@ -88,4 +88,11 @@ describe('estimateSeconds', () => {
 
     expect(seconds).toBeCloseTo(10 * (0.1 + 0.001 * 576) + 0.5, 10);
   });
+
+  it('interpolates VAE decode time between measured frame counts', () => {
+    const cost = { secondsPerStep: { base: 0, perToken: 0 }, vaeDecodeSeconds: { '17': 0.2, '33': 0.4 } };
+
+    expect(estimateSeconds(cost, { steps: 1, latentFrames: 7, latentHeight: 2, latentWidth: 2 })).toBeCloseTo(0.3, 10);
+    expect(estimateSeconds(cost, { steps: 1, latentFrames: 9, latentHeight: 2, latentWidth: 2 })).toBeCloseTo(0.4, 10);
+  });
 });

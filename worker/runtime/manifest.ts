@@ -71,9 +71,10 @@ export const Manifest = z.object({
       keyframe: Multiplier,
       extend: CarriedFrames,
       transition: z.object({
-        head: z.int().positive(),
-        tail: z.int().positive(),
-        multipliers: z.array(Multiplier).min(1),
+        startFrames: z.int().positive(),
+        endFrames: z.int().positive(),
+        start: z.array(Multiplier).min(1),
+        end: z.array(Multiplier).min(1),
       }),
     }),
   }),
@@ -85,6 +86,8 @@ export const Manifest = z.object({
     .object({
       device: z.string(),
       secondsPerStep: z.object({ base: z.number().nonnegative(), perToken: z.number().nonnegative() }),
+      vaeDecodeSeconds: z.union([z.number().nonnegative(), z.record(z.string(), z.number().nonnegative())]).optional(),
+      textEncodeSeconds: z.number().nonnegative().optional(),
     })
     .loose(),
 });

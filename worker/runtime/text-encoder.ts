@@ -31,6 +31,8 @@ export async function createTextEncoder(
     const inputIds = new BigInt64Array(text.maxLength).fill(BigInt(text.padId));
     const mask = new BigInt64Array(text.maxLength);
     ids.forEach((id, i) => {
+      if (id === undefined || id === null)
+        throw new Error(`the tokenizer returned no id for token ${i} of "${prompt}"`);
       inputIds[i] = BigInt(id);
       mask[i] = 1n;
     });
@@ -89,12 +91,24 @@ function tokenize(tokenizer: Tokenizer, prompt: string, maxLength: number): numb
   return [...ids.slice(0, maxLength - specialTail), ...ids.slice(ids.length - specialTail)];
 }
 
-/** tokenizers.js reads the special tokens of WordLevel-style vocabularies from the config, not the JSON. */
+/**
+ * tokenizers.js takes the special tokens of WordLevel-style vocabularies from a tokenizer_config, not from the JSON:
+ * gather them from the model's `unk_token`, the added tokens and the post-processor, so unknown words become the
+ * unknown token instead of a missing id.
+ */
 function tokenizerConfigFor(json: unknown): Record<string, string> {
-  const added = (json as { added_tokens?: { content: string }[] }).added_tokens ?? [];
-  const find = (pattern: RegExp) => added.find((t) => pattern.test(t.content))?.content;
+  const spec = json as {
+    added_tokens?: { content: string }[];
+    model?: { unk_token?: string };
+    post_processor?: { special_tokens?: Record<string, unknown> };
+  };
+  const names = [
+    ...(spec.added_tokens ?? []).map((t) => t.content),
+    ...Object.keys(spec.post_processor?.special_tokens ?? {}),
+  ];
+  const find = (pattern: RegExp) => names.find((name) => pattern.test(name));
   const config: Record<string, string> = {};
-  const unk = find(/unk/i);
+  const unk = spec.model?.unk_token ?? find(/unk/i);
   const pad = find(/pad/i);
   const eos = find(/eos|<\/s>/i);
   if (unk !== undefined) config['unk_token'] = unk;
