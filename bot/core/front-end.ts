@@ -83,6 +83,35 @@ export function createFrontEnd(deps: FrontEndDeps) {
   const [width, height] = manifest.video.sizes[0] as [number, number];
 
   let draining = false;
+  // Users and workspaces change rarely (bans and limits are read by reserve itself): cache their ids briefly.
+  const users = new Map<string, { at: number; value: Promise<{ id: string }> }>();
+  const workspaces = new Map<string, { at: number; value: Promise<{ id: string }> }>();
+  const quotas = new Map<string, { at: number; value: Promise<QuotaSnapshot> }>();
+  const CACHE_MS = 30_000;
+  const known = <TValue extends { id: string }>(
+    cache: Map<string, { at: number; value: Promise<{ id: string }> }>,
+    key: { platform: string; externalId: string },
+    load: () => Promise<TValue>,
+  ) => {
+    const id = `${key.platform}:${key.externalId}`;
+    const hit = cache.get(id);
+    if (hit !== undefined && Date.now() - hit.at < CACHE_MS) return hit.value;
+    const value = load();
+    cache.set(id, { at: Date.now(), value });
+    value.catch(() => cache.delete(id));
+    if (cache.size > 10_000) cache.delete(cache.keys().next().value as string);
+    return value;
+  };
+  /** Today's usage for the fairness priority; a few seconds stale is fine for ordering. */
+  const recentQuota = (userId: string, workspaceId: string) => {
+    const hit = quotas.get(userId);
+    if (hit !== undefined && Date.now() - hit.at < 5_000) return hit.value;
+    const value = store.quota(userId, workspaceId, now());
+    quotas.set(userId, { at: Date.now(), value });
+    value.catch(() => quotas.delete(userId));
+    if (quotas.size > 10_000) quotas.delete(quotas.keys().next().value as string);
+    return value;
+  };
 
   async function submit(input: SubmitInput): Promise<SubmitAnswer> {
     const requestId = randomUUID();
@@ -148,7 +177,10 @@ export function createFrontEnd(deps: FrontEndDeps) {
     }
 
     // 2. Who is asking; a retried interaction gets the job it already made.
-    const [user, workspace] = await Promise.all([store.ensureUser(input.user), store.ensureWorkspace(input.workspace)]);
+    const [user, workspace] = await Promise.all([
+      known(users, input.user, () => store.ensureUser(input.user)),
+      known(workspaces, input.workspace, () => store.ensureWorkspace(input.workspace)),
+    ]);
     const existing = await store.jobByRequestKey(input.requestKey);
     if (existing !== null) return answer(existing, requestId, true);
 
@@ -234,7 +266,7 @@ export function createFrontEnd(deps: FrontEndDeps) {
     }
     if (!reserved.created) return answer(reserved.job, requestId, true);
 
-    const quota = await store.quota(user.id, workspace.id, now());
+    const quota = await recentQuota(user.id, workspace.id);
     const data: GenerateJobData = {
       v: 1,
       jobId: reserved.job.id,
@@ -281,27 +313,45 @@ export function createFrontEnd(deps: FrontEndDeps) {
     };
   }
 
+  /**
+   * Position and ETA without listing the queue: jobs ahead are the waiting jobs of an equal or better priority
+   * (BullMQ keeps per-priority counts), each assumed to cost about as much as this one; running jobs add what is
+   * left of their estimate; the total is spread over the workers online (counted at most every 5 s).
+   */
   async function queueEstimate(jobId: string, ownSeconds: number): Promise<{ position: number; etaSeconds: number }> {
-    const [waiting, active, workers] = await Promise.all([
-      generate.getJobs(['prioritized', 'waiting'], 0, 500, true),
-      generate.getJobs(['active'], 0, 100),
-      generate.getWorkers(),
+    const job = await generate.getJob(jobId);
+    const priority = job?.opts.priority ?? 0;
+    const [counts, active, lanes] = await Promise.all([
+      priority > 0
+        ? generate.getCountsPerPriority(Array.from({ length: priority }, (_, i) => i + 1))
+        : generate.getJobCounts('waiting'),
+      generate.getJobs(['active'], 0, 64),
+      workerCount(),
     ]);
-    let ahead = 0;
-    let aheadSeconds = 0;
-    for (const job of waiting) {
-      if (job.id === jobId) break;
-      ahead += 1;
-      aheadSeconds += (job.data as GenerateJobData).estimatedSeconds ?? 0;
-    }
-    const running = active.reduce((sum, job) => {
-      const progress = job.progress as { step?: number; total?: number } | number;
+    const queuedAhead = Math.max(0, Object.values(counts).reduce((a, b) => a + b, 0) - 1);
+    const running = active.reduce((sum, j) => {
+      const progress = j.progress as { step?: number; total?: number } | number;
       const done = typeof progress === 'object' && progress.total ? (progress.step ?? 0) / progress.total : 0;
-      return sum + (job.data as GenerateJobData).estimatedSeconds * (1 - done);
+      return sum + (j.data as GenerateJobData).estimatedSeconds * (1 - done);
     }, 0);
-    const lanes = Math.max(1, workers.length);
-    return { position: ahead + 1, etaSeconds: Math.round((aheadSeconds + running) / lanes + ownSeconds) };
+    return {
+      position: queuedAhead + 1,
+      etaSeconds: Math.round((queuedAhead * ownSeconds + running) / lanes + ownSeconds),
+    };
   }
+
+  let workers = { at: 0, count: Promise.resolve(1) };
+  const workerCount = () => {
+    if (Date.now() - workers.at > 5_000)
+      workers = {
+        at: Date.now(),
+        count: generate.getWorkers().then(
+          (list) => Math.max(1, list.length),
+          () => 1,
+        ),
+      };
+    return workers.count;
+  };
 
   /** Cancels a job of this user's (or any, for admins): removed if still queued, aborted on its worker if running. */
   async function cancel(
