@@ -11,7 +11,7 @@ export interface EvalSizes {
   readonly extend: number;
 }
 
-export const DEFAULT_SIZES: EvalSizes = { t2v: 24, i2v: 6, startEnd: 6, extend: 4 };
+export const DEFAULT_SIZES: EvalSizes = { t2v: 60, i2v: 6, startEnd: 6, extend: 4 };
 /** Seeds ≥ 9,000,000 are never used in training (training/evaluate.py); the TS evaluation starts past them. */
 export const EVAL_SEED = 9_500_000;
 

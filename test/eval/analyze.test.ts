@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { analyzeClip, frameDifference, meanStepDifference, psnr } from '../../eval/analyze.ts';
+import { heldOutScenes, moved, promptFor, renderScene } from '../../eval/scenes.ts';
+
+/** A clip of `count` frames of a scene moving `speed` px per frame, rendered like the evaluation's inputs. */
+async function movingClip(scene: Parameters<typeof renderScene>[0], count: number, speed: number) {
+  const frames = await Promise.all(Array.from({ length: count }, (_, t) => renderScene(moved(scene, t * speed))));
+  const rgb = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+  frames.forEach((f, t) => rgb.set(f, t * f.length));
+  return { width: 128, height: 128, count, rgb };
+}
+
+describe('analyzeClip', () => {
+  it.each(heldOutScenes(123, 8).map((scene) => [promptFor(scene), scene] as const))(
+    'reads "%s" off a rendered clip',
+    async (_prompt, scene) => {
+      const clip = await movingClip({ ...scene, x: 64, y: 64 }, 17, 1.2);
+
+      const verdict = analyzeClip(clip);
+
+      expect(verdict.color).toBe(scene.color);
+      expect(verdict.direction).toBe(scene.move);
+    },
+  );
+
+  it('calls a still object static and an empty clip none', async () => {
+    const scene = heldOutScenes(5, 1)[0]!;
+    const still = await movingClip(scene, 9, 0);
+    const empty = { width: 128, height: 128, count: 9, rgb: new Uint8Array(128 * 128 * 3 * 9).fill(20) };
+
+    expect(analyzeClip(still).direction).toBe('static');
+    expect(analyzeClip(empty)).toEqual({ color: null, direction: 'none', dx: 0, dy: 0 });
+  });
+});
+
+describe('image metrics', () => {
+  it('gives PSNR 99 for identical images and about 20 dB for a uniform error of 25.5', () => {
+    const a = new Uint8Array(300).fill(100);
+
+    expect(psnr(a, a)).toBe(99);
+    expect(psnr(a, new Uint8Array(300).fill(125))).toBeCloseTo(20 * Math.log10(255 / 25), 6);
+  });
+
+  it('measures frame-to-frame change', async () => {
+    const clip = await movingClip(heldOutScenes(9, 1)[0]!, 5, 2);
+
+    expect(meanStepDifference(clip)).toBeGreaterThan(0);
+    expect(frameDifference(clip, 0, clip, 0)).toBe(0);
+  });
+});
