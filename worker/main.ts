@@ -34,6 +34,8 @@ log.info(
 
 const connection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
 const subscriber = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+for (const client of [connection, subscriber])
+  client.on('error', (error) => log.warn({ err: error.message }, 'redis connection error'));
 const blobs = createBlobStore(connection, `${config.QUEUE_PREFIX}:blob`);
 const deliver = new Queue(JobName.Deliver, { connection, prefix: config.QUEUE_PREFIX });
 
