@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import process from 'node:process';
 import { z } from 'zod';
 
@@ -14,7 +15,7 @@ export const BotConfig = z.object({
 });
 export type BotConfig = z.infer<typeof BotConfig>;
 
-export function loadBotConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
+export function loadBotConfig(env: NodeJS.ProcessEnv = withDotEnv()): BotConfig {
   const parsed = BotConfig.safeParse(env);
   if (!parsed.success) {
     throw new Error(
@@ -22,4 +23,10 @@ export function loadBotConfig(env: NodeJS.ProcessEnv = process.env): BotConfig {
     );
   }
   return Object.freeze(parsed.data);
+}
+
+/** The environment, after an optional `.env` in the working directory (variables already set win). */
+function withDotEnv(): NodeJS.ProcessEnv {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  return process.env;
 }

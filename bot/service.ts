@@ -8,7 +8,7 @@ import { createArtifactStore } from './artifacts.ts';
 import type { BotConfig } from './config.ts';
 import { startDelivery } from './core/delivery.ts';
 import type { Delivery, JobUpdate } from './core/events.ts';
-import { createFrontEnd } from './core/front-end.ts';
+import { createFrontEnd, type ImageCheck } from './core/front-end.ts';
 
 /**
  * The bot host's half of the service, without any chat platform: database (migrated at start), artifact store,
@@ -18,6 +18,7 @@ export async function startService(
   config: BotConfig,
   hooks: {
     deliver: (d: Delivery) => Promise<void>;
+    imageCheck?: ImageCheck;
     onUpdate?: (u: JobUpdate) => void;
     log?: { info(o: object, m: string): void; warn(o: object, m: string): void };
   },
@@ -42,6 +43,7 @@ export async function startService(
     manifest: pack.manifest,
     artifacts,
     jobAttempts: config.JOB_ATTEMPTS,
+    ...(hooks.imageCheck === undefined ? {} : { imageCheck: hooks.imageCheck }),
   });
   const delivery = startDelivery({
     connection,

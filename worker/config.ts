@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import process from 'node:process';
 import { z } from 'zod';
@@ -26,7 +27,7 @@ export const WorkerConfig = z.object({
 export type WorkerConfig = z.infer<typeof WorkerConfig>;
 
 /** Parses the environment once; every problem is listed in one error. */
-export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = withDotEnv()): WorkerConfig {
   const parsed = WorkerConfig.safeParse(env);
   if (!parsed.success) {
     throw new Error(
@@ -34,4 +35,10 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     );
   }
   return Object.freeze(parsed.data);
+}
+
+/** The environment, after an optional `.env` in the working directory (variables already set win). */
+function withDotEnv(): NodeJS.ProcessEnv {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  return process.env;
 }

@@ -53,6 +53,23 @@ const runSeconds = new Histogram({
   buckets: [1, 2, 5, 10, 30, 60, 120, 300, 600],
   registers: [registry],
 });
+const waitSeconds = new Histogram({
+  name: 'pusa_worker_wait_seconds',
+  help: 'time a job waited in the queue before this worker took it',
+  buckets: [0.05, 0.5, 1, 5, 15, 60, 300, 900, 3600],
+  registers: [registry],
+});
+const gpuSeconds = new Counter({
+  name: 'pusa_worker_gpu_seconds_total',
+  help: 'seconds spent running jobs (what quotas charge)',
+  registers: [registry],
+});
+const failures = new Counter({
+  name: 'pusa_worker_failures_total',
+  help: 'failed jobs by cause',
+  labelNames: ['cause'],
+  registers: [registry],
+});
 const busy = new Gauge({ name: 'pusa_worker_busy', help: '1 while a job runs', registers: [registry] });
 
 let current: string | undefined;
@@ -69,13 +86,17 @@ const worker = new Worker(
   async (job, token, signal) => {
     current = job.id;
     busy.set(1);
+    waitSeconds.observe(Math.max(0, (Date.now() - job.timestamp) / 1000));
     const end = runSeconds.startTimer();
     try {
       const result = await process_(job, token, signal);
       jobsTotal.inc({ outcome: 'succeeded' });
+      gpuSeconds.inc(result.gpuSeconds);
       return result;
     } catch (error) {
       jobsTotal.inc({ outcome: signal?.aborted ? 'cancelled' : 'failed' });
+      if (!signal?.aborted)
+        failures.inc({ cause: (error as { code?: string; name?: string }).code ?? (error as Error).name ?? 'Error' });
       throw error;
     } finally {
       end();

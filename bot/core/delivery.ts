@@ -117,6 +117,9 @@ export function startDelivery(deps: DeliveryDeps) {
   );
 
   const events = new QueueEvents(JobName.Generate, { connection: deps.connection, prefix: deps.prefix });
+  // Connection errors while Redis restarts: BullMQ reconnects; log them instead of letting them surface unhandled.
+  worker.on('error', (error) => deps.log?.warn({ err: error.message }, 'delivery worker error'));
+  events.on('error', (error) => deps.log?.warn({ err: error.message }, 'queue events error'));
   events.on('active', ({ jobId }) => {
     store.markRunning(jobId, { workerId: 'worker', now: now() }).catch(() => undefined);
     deps.onUpdate?.({ kind: 'started', jobId, workerId: undefined });

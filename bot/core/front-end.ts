@@ -70,7 +70,20 @@ export interface FrontEndDeps {
   readonly artifacts: ArtifactStore;
   readonly now?: () => Date;
   readonly jobAttempts?: number;
+  /**
+   * Moderation hook for input images (e.g. an NSFW classifier), run on the normalised image before anything is
+   * queued. Absent by default; a refusal reaches the user with its reason.
+   */
+  readonly imageCheck?: ImageCheck;
 }
+
+/** Inspects one normalised image (`width × height × 3` sRGB bytes); `{ ok: false, reason }` refuses the request. */
+export type ImageCheck = (image: {
+  width: number;
+  height: number;
+  rgb: Uint8Array;
+  name: string;
+}) => Promise<{ ok: true } | { ok: false; reason: string }>;
 
 /**
  * The platform-neutral front-end core that every adapter (Discord, Slack, the playground) uses: it validates,
@@ -197,6 +210,16 @@ export function createFrontEnd(deps: FrontEndDeps) {
           throw error;
         },
       );
+      if (deps.imageCheck !== undefined) {
+        const verdict = await deps.imageCheck({
+          width,
+          height,
+          rgb: normalized.rgb,
+          name: image.name ?? `image ${i + 1}`,
+        });
+        if (!verdict.ok)
+          throw new UserError('BlockedPrompt', `${image.name ?? `image ${i + 1}`} was refused: ${verdict.reason}`);
+      }
       const key = await blobs.put('image', packImage(width, height, normalized.rgb));
       images.push(image.latentIndex === undefined ? { key } : { key, latentIndex: image.latentIndex });
     }

@@ -176,8 +176,15 @@ describe('the service under faults (real Redis, SQLite, worker processes)', () =
     expect(quota.reservedSeconds).toBe(0);
   });
 
-  it('refuses with a clear reason: a blocked prompt, a bad image, an unknown clip', async () => {
-    stack = await startStack({ redisUrl: REDIS_URL });
+  it('refuses with a clear reason: a blocked prompt, a bad image, an unknown clip, the image-check hook', async () => {
+    const checked: string[] = [];
+    stack = await startStack({
+      redisUrl: REDIS_URL,
+      imageCheck: async ({ name, width, rgb }) => {
+        checked.push(`${name}:${width}:${rgb.length}`);
+        return name === 'nsfw.png' ? { ok: false, reason: 'the image check flagged it' } : { ok: true };
+      },
+    });
     const ws = await stack.service.store.ensureWorkspace({ platform: 'local', externalId: 'tests', name: 'tests' });
     await stack.service.store.addBlockRule(ws.id, { pattern: 'forbidden', kind: 'word', createdBy: 'admin' });
 
@@ -189,12 +196,22 @@ describe('the service under faults (real Redis, SQLite, worker processes)', () =
     });
     const noClip = await stack.submit({ task: 'extend', prompt: 'p', clips: [{ clipId: 'nope' }] });
     const badFrames = await stack.submit({ ...t2v, frames: 18 });
+    const flagged = await stack.submit({
+      task: 'i2v',
+      prompt: 'p',
+      images: [{ bytes: await sample('yellow-star.png'), name: 'nsfw.png' }],
+    });
 
     expect(blocked).toMatchObject({ ok: false, error: { code: 'BlockedPrompt' } });
     expect(badImage).toMatchObject({ ok: false, error: { code: 'InvalidInput' } });
     expect(!badImage.ok && badImage.error.message).toMatch(/cat\.jpg: .*not a supported image/);
     expect(noClip).toMatchObject({ ok: false, error: { code: 'NotFound' } });
     expect(badFrames).toMatchObject({ ok: false, error: { code: 'InvalidOption' } });
+    expect(flagged).toMatchObject({
+      ok: false,
+      error: { code: 'BlockedPrompt', message: 'nsfw.png was refused: the image check flagged it' },
+    });
+    expect(checked).toEqual([`nsfw.png:128:${128 * 128 * 3}`]);
   });
 });
 

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Delivery, JobUpdate } from '../../bot/core/events.ts';
-import type { SubmitInput } from '../../bot/core/front-end.ts';
+import type { ImageCheck, SubmitInput } from '../../bot/core/front-end.ts';
 import { type Service, startService } from '../../bot/service.ts';
 import { startWorker, type WorkerProcess } from '../../scripts/worker-pool.ts';
 import { PACK_DIR } from '../helpers/pack.ts';
@@ -24,7 +24,11 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(options: { redisUrl: string; databaseUrl?: string }): Promise<Stack> {
+export async function startStack(options: {
+  redisUrl: string;
+  databaseUrl?: string;
+  imageCheck?: ImageCheck;
+}): Promise<Stack> {
   const dir = await mkdtemp(join(tmpdir(), 'pusa-stack-'));
   const prefix = `t-${randomUUID().slice(0, 8)}`;
   const deliveries: Delivery[] = [];
@@ -41,7 +45,11 @@ export async function startStack(options: { redisUrl: string; databaseUrl?: stri
       JOB_ATTEMPTS: 3,
       LOG_LEVEL: 'silent',
     },
-    { deliver: async (d) => void deliveries.push(d), onUpdate: (u) => void updates.push(u) },
+    {
+      deliver: async (d) => void deliveries.push(d),
+      onUpdate: (u) => void updates.push(u),
+      ...(options.imageCheck === undefined ? {} : { imageCheck: options.imageCheck }),
+    },
   );
   const workerEnv = {
     REDIS_URL: options.redisUrl,

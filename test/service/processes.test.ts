@@ -1,0 +1,100 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from '../../scripts/local-redis.ts';
+import { PACK_DIR } from '../helpers/pack.ts';
+
+const root = new URL('../..', import.meta.url).pathname;
+const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const children: ChildProcess[] = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+  for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+});
+
+/** Starts `bot/main.ts` or `worker/main.ts` as `npm run bot|worker` would, collecting its output. */
+function start(entry: 'bot' | 'worker', env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', `${entry}/main.ts`], {
+    cwd: root,
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const waitFor = async (pattern: RegExp, timeoutMs = 60_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!pattern.test(output)) {
+      if (Date.now() > deadline || child.exitCode !== null)
+        throw new Error(`${entry} never printed ${pattern}:\n${output}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  return { child, exited, waitFor, output: () => output };
+}
+
+describe('the bot and worker processes', () => {
+  it('serve health and Prometheus metrics, and exit 0 on SIGTERM', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pusa-proc-'));
+    dirs.push(dir);
+    const [botPort, workerPort] = [await freePort(), await freePort()];
+    const prefix = `proc-${process.pid}-${Date.now()}`;
+    const bot = start('bot', {
+      REDIS_URL,
+      QUEUE_PREFIX: prefix,
+      DATABASE_URL: `file:${join(dir, 'pusa.db')}`,
+      ARTIFACT_DIR: join(dir, 'artifacts'),
+      MODEL_DIR: PACK_DIR,
+      BOT_HEALTH_PORT: String(botPort),
+    });
+    const worker = start('worker', {
+      REDIS_URL,
+      QUEUE_PREFIX: prefix,
+      MODEL_DIR: PACK_DIR,
+      WORKER_HEALTH_PORT: String(workerPort),
+      WORKER_ID: 'health-check',
+    });
+    await Promise.all([bot.waitFor(/bot ready/), worker.waitFor(/worker ready/)]);
+
+    const botHealth = await fetch(`http://127.0.0.1:${botPort}/healthz`);
+    const botMetrics = await (await fetch(`http://127.0.0.1:${botPort}/metrics`)).text();
+    const workerHealth = await fetch(`http://127.0.0.1:${workerPort}/healthz`);
+    const workerMetrics = await (await fetch(`http://127.0.0.1:${workerPort}/metrics`)).text();
+
+    expect(botHealth.status).toBe(200);
+    expect(await botHealth.json()).toEqual({ ok: true, database: true, queue: true });
+    expect(botMetrics).toMatch(/pusa_queue_jobs\{state="waiting"\} 0/);
+    expect(workerHealth.status).toBe(200);
+    expect(await workerHealth.json()).toMatchObject({
+      ok: true,
+      workerId: 'health-check',
+      model: 'pusa-mini',
+      job: null,
+    });
+    expect(workerMetrics).toMatch(/pusa_worker_busy 0/);
+    expect(workerMetrics).toMatch(/pusa_worker_gpu_seconds_total/);
+
+    bot.child.kill('SIGTERM');
+    worker.child.kill('SIGTERM');
+    expect(await bot.exited).toBe(0);
+    expect(await worker.exited).toBe(0);
+    expect(bot.output()).toMatch(/draining: no new requests/);
+    expect(bot.output() + worker.output()).not.toMatch(/token|secret/i);
+  });
+
+  it('refuse to start with one message that lists every invalid setting', async () => {
+    const worker = start('worker', { EXECUTION_PROVIDER: 'tpu', WORKER_HEALTH_PORT: 'eighty', REDIS_URL: 'not a url' });
+
+    const code = await worker.exited;
+
+    expect(code).not.toBe(0);
+    expect(worker.output()).toMatch(
+      /invalid worker configuration:[\s\S]*REDIS_URL[\s\S]*EXECUTION_PROVIDER[\s\S]*WORKER_HEALTH_PORT/,
+    );
+  });
+});
