@@ -6,7 +6,7 @@ import { heldOutScenes, moved, promptFor, renderScene } from '../../eval/scenes.
 async function movingClip(scene: Parameters<typeof renderScene>[0], count: number, speed: number) {
   const frames = await Promise.all(Array.from({ length: count }, (_, t) => renderScene(moved(scene, t * speed))));
   const rgb = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
-  frames.forEach((f, t) => rgb.set(f, t * f.length));
+  for (const [t, f] of frames.entries()) rgb.set(f, t * f.length);
   return { width: 128, height: 128, count, rgb };
 }
 
