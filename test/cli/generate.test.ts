@@ -3,13 +3,13 @@ import { copyFile, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeFrames, probeClip } from '../../media/mp4.ts';
 import { readSidecar, writeSidecar } from '../../media/sidecar.ts';
 import { tensor } from '../../sampler/index.ts';
 import { PACK_DIR } from '../helpers/pack.ts';
+import { pngHeaderOnly } from '../helpers/png.ts';
 
 const run = promisify(execFile);
 const root = new URL('../..', import.meta.url).pathname;
@@ -189,25 +189,6 @@ describe('pusa generation commands refuse bad input with a clear message', () =>
   let files: Record<string, string>;
   beforeAll(async () => {
     const dir = await mkdtemp(join(tmpdir(), 'pusa-bad-'));
-    const png = (width: number, height: number) => {
-      const ihdr = Buffer.alloc(13);
-      ihdr.writeUInt32BE(width, 0);
-      ihdr.writeUInt32BE(height, 4);
-      ihdr.set([8, 2, 0, 0, 0], 8);
-      const chunk = (type: string, data: Buffer) => {
-        const length = Buffer.alloc(4);
-        length.writeUInt32BE(data.length);
-        const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-        const crc = Buffer.alloc(4);
-        crc.writeUInt32BE(crc32(body));
-        return Buffer.concat([length, body, crc]);
-      };
-      return Buffer.concat([
-        Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
-        chunk('IHDR', ihdr),
-        chunk('IDAT', deflateSync(Buffer.alloc(10))),
-      ]);
-    };
     files = {
       text: join(dir, 'notes.jpg'),
       empty: join(dir, 'empty.png'),
@@ -217,7 +198,7 @@ describe('pusa generation commands refuse bad input with a clear message', () =>
     };
     await writeFile(files['text']!, 'these are my notes, not a picture');
     await writeFile(files['empty']!, '');
-    await writeFile(files['huge']!, png(20000, 20000));
+    await writeFile(files['huge']!, pngHeaderOnly(20000, 20000));
     const jpeg = await sharp(join(root, 'samples/yellow-star.png')).jpeg().toBuffer();
     await writeFile(files['truncated']!, jpeg.subarray(0, Math.floor(jpeg.length / 3)));
     await writeFile(files['notVideo']!, 'not a video at all');

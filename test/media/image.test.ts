@@ -1,11 +1,11 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { MediaError } from '../../media/errors.ts';
 import { normalizeImage, rgbToModelInput } from '../../media/image.ts';
+import { pngHeaderOnly } from '../helpers/png.ts';
 
 const target = { width: 32, height: 32, fit: 'crop' as const };
 
@@ -24,27 +24,6 @@ function solid(width: number, height: number, rgb: [number, number, number], alp
 function pixel(rgb: Uint8Array, width: number, x: number, y: number): number[] {
   const i = (y * width + x) * 3;
   return [rgb[i]!, rgb[i + 1]!, rgb[i + 2]!];
-}
-
-/** A PNG that is only a signature and an IHDR chunk: huge dimensions, no pixels. */
-function pngHeaderOnly(width: number, height: number): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8);
-  const chunk = (type: string, data: Buffer) => {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([length, body, crc]);
-  };
-  return Buffer.concat([
-    Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(Buffer.alloc(10))),
-  ]);
 }
 
 describe('normalizeImage', () => {
