@@ -108,6 +108,8 @@ const worker = new Worker(
     connection,
     prefix: config.QUEUE_PREFIX,
     concurrency: 1,
+    // Shown by Queue.getWorkers() (the operator dashboard): which host and GPU this is.
+    name: config.WORKER_ID,
     lockDuration: config.LOCK_DURATION_MS,
     stalledInterval: config.STALLED_INTERVAL_MS,
     maxStalledCount: 3,

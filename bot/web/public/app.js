@@ -1,0 +1,218 @@
+// The playground page: a chat channel on the same front-end core as Discord and Slack.
+const $ = (id) => document.getElementById(id);
+const channel = $('channel');
+const userInput = $('user');
+userInput.value = localStorage.getItem('pusa-user') || 'you';
+let attachments = [];
+const jobs = new Map();
+let events;
+
+const user = () => userInput.value.trim() || 'you';
+const api = async (path, body) => {
+  const res = await fetch(
+    `${path}?user=${encodeURIComponent(user())}`,
+    body === undefined
+      ? {}
+      : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
+  );
+  return res.json();
+};
+
+function add(cls, html) {
+  const div = document.createElement('div');
+  div.className = `message ${cls}`;
+  div.innerHTML = html;
+  channel.append(div);
+  channel.scrollTop = channel.scrollHeight;
+  return div;
+}
+const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+
+function connect() {
+  events?.close();
+  events = new EventSource(`/api/events?user=${encodeURIComponent(user())}`);
+  events.addEventListener('update', (e) => onUpdate(JSON.parse(e.data)));
+  events.addEventListener('delivery', (e) => onDelivery(JSON.parse(e.data)));
+  refresh();
+}
+
+function jobCard(answer, label) {
+  const div = add(
+    'job',
+    `<div><b>${esc(label)}</b></div>
+    <div class="status">queued · position ${answer.position} · ETA ${answer.etaSeconds} s · job <code>${answer.jobId}</code></div>
+    <div class="bar"><div></div></div><canvas width="16" height="16" hidden></canvas>
+    <div class="result"></div>
+    <div class="buttons"><button class="secondary" data-action="cancel">Cancel</button></div>`,
+  );
+  div.dataset.job = answer.jobId;
+  div.querySelector('[data-action=cancel]').onclick = () => act('cancel', answer.jobId);
+  jobs.set(answer.jobId, div);
+}
+
+function onUpdate(u) {
+  const card = jobs.get(u.jobId);
+  if (!card) return;
+  const status = card.querySelector('.status');
+  if (u.kind === 'started') status.textContent = 'running…';
+  if (u.kind === 'requeued') status.textContent = `back in the queue: ${u.reason}`;
+  if (u.kind === 'progress') {
+    status.textContent = `step ${u.step}/${u.total} · ETA ${(u.etaMs / 1000).toFixed(1)} s`;
+    card.querySelector('.bar > div').style.width = `${(100 * u.step) / u.total}%`;
+    if (u.preview) {
+      const canvas = card.querySelector('canvas');
+      canvas.hidden = false;
+      canvas.width = u.preview.width;
+      canvas.height = u.preview.height;
+      const rgb = Uint8Array.from(atob(u.preview.rgbBase64), (c) => c.charCodeAt(0));
+      const image = canvas.getContext('2d').createImageData(u.preview.width, u.preview.height);
+      for (let i = 0; i < rgb.length / 3; i++) image.data.set([rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2], 255], 4 * i);
+      canvas.getContext('2d').putImageData(image, 0, 0);
+    }
+  }
+}
+
+function onDelivery(d) {
+  const card =
+    jobs.get(d.jobId) ||
+    add(
+      'job',
+      `<div class="status"></div><div class="bar"><div></div></div><div class="result"></div><div class="buttons"></div>`,
+    );
+  jobs.set(d.jobId, card);
+  card.dataset.job = d.jobId;
+  const status = card.querySelector('.status');
+  const buttons = card.querySelector('.buttons');
+  buttons.innerHTML = '';
+  if (d.kind === 'succeeded') {
+    status.textContent = `done · ${d.frames} frames · seed ${d.parameters.seed} · ${d.gpuSeconds.toFixed(1)} GPU s · clip ${d.clipId}`;
+    card.querySelector('.bar > div').style.width = '100%';
+    card.querySelector('.result').innerHTML = `<video src="${d.url}" controls autoplay loop muted playsinline></video>`;
+    for (const [action, label] of [
+      ['extend', 'Extend'],
+      ['reroll', 'Re-roll'],
+      ['remix', 'Remix'],
+      ['info', 'Info'],
+      ['delete', 'Delete'],
+    ]) {
+      const b = document.createElement('button');
+      b.textContent = label;
+      b.className = 'secondary';
+      b.dataset.action = action;
+      b.onclick = () => (action === 'delete' ? card.remove() : act(action, d.jobId));
+      buttons.append(b);
+    }
+  } else if (d.kind === 'failed') {
+    card.classList.add('error');
+    status.textContent = `failed: ${d.message} (request ${d.requestId})`;
+  } else {
+    status.textContent = 'cancelled';
+  }
+  refresh();
+}
+
+async function act(action, jobId) {
+  let prompt;
+  if (action === 'remix') {
+    prompt = window.prompt('New prompt', '');
+    if (!prompt) return;
+  }
+  const answer = await api('/api/action', { action, jobId, ...(prompt ? { prompt } : {}) });
+  if (!answer.ok) return add('error', esc(answer.error));
+  if (answer.info) return add('system', `<pre>${esc(JSON.stringify(answer.info, null, 2))}</pre>`);
+  if (answer.cancelled) {
+    const card = jobs.get(jobId);
+    if (card)
+      card.querySelector('.status').textContent = answer.cancelled === 'cancelled' ? 'cancelled' : 'cancelling…';
+    return;
+  }
+  jobCard(answer, `${action} of ${jobId.slice(0, 8)}`);
+}
+
+async function refresh() {
+  const me = await api('/api/me');
+  const q = me.quota;
+  $('quota').textContent =
+    `${q.remainingSeconds} of ${q.limitSeconds} GPU s left today · ${q.queued}/${q.maxQueued} queued`;
+  $('history').innerHTML = me.history
+    .map(
+      (h) =>
+        `<li>${esc(h.task)} · ${esc(h.status)} · ${h.url ? `<a href="${h.url}" target="_blank">clip</a>` : ''} <small>${esc(String(h.parameters.prompt ?? '').slice(0, 40))}</small></li>`,
+    )
+    .join('');
+}
+
+$('files').onchange = async (e) => {
+  for (const file of e.target.files) {
+    const data = await new Promise((resolve) => {
+      const reader = new FileReader();
+      reader.onload = () => resolve(String(reader.result).split(',')[1]);
+      reader.readAsDataURL(file);
+    });
+    attachments.push({ name: file.name, data });
+  }
+  e.target.value = '';
+  renderAttachments();
+};
+function renderAttachments() {
+  $('attachments').innerHTML = '';
+  attachments.forEach((a, i) => {
+    const chip = document.createElement('span');
+    chip.className = 'chip';
+    chip.innerHTML = `${esc(a.name)} <label>at <input type="number" min="0" value="${a.latentIndex ?? ''}" placeholder="idx" aria-label="latent index of ${esc(a.name)}"></label> <button type="button" class="secondary">×</button>`;
+    chip.querySelector('input').onchange = (ev) =>
+      (a.latentIndex = ev.target.value === '' ? undefined : Number(ev.target.value));
+    chip.querySelector('button').onclick = () => {
+      attachments.splice(i, 1);
+      renderAttachments();
+    };
+    $('attachments').append(chip);
+  });
+}
+
+$('composer').onsubmit = async (e) => {
+  e.preventDefault();
+  const text = $('text').value.trim();
+  if (!text) return;
+  add(
+    'user',
+    esc(text) +
+      (attachments.length ? ` <small>(${attachments.length} image${attachments.length > 1 ? 's' : ''})</small>` : ''),
+  );
+  const images = attachments.map((a) => ({
+    name: a.name,
+    data: a.data,
+    ...(a.latentIndex === undefined ? {} : { latentIndex: a.latentIndex }),
+  }));
+  $('text').value = '';
+  attachments = [];
+  renderAttachments();
+  const answer = await api('/api/command', { text, images });
+  if (!answer.ok)
+    return add(
+      'error',
+      `${esc(answer.error)}${answer.requestId ? ` <small>(request ${answer.requestId})</small>` : ''}`,
+    );
+  if (answer.help)
+    return add(
+      'system',
+      'Commands: <code>/t2v PROMPT</code>, <code>/animate PROMPT</code> with an image (<code>--motion 0.2</code>), <code>/start-end PROMPT</code> with two images, <code>/keyframes PROMPT</code> with images and their latent indices, <code>/extend CLIP PROMPT</code>, <code>/transition FROM TO PROMPT</code>, <code>/quota</code>, <code>/history</code>, <code>/cancel JOB</code>. Options: <code>--steps --seed --cfg --frames --negative</code>.',
+    );
+  if (answer.quota)
+    return add(
+      'system',
+      `${answer.quota.remainingSeconds} of ${answer.quota.limitSeconds} GPU seconds left today; ${answer.quota.queued} queued.`,
+    );
+  if (answer.history)
+    return add(
+      'system',
+      `<pre>${esc(answer.history.map((h) => `${h.jobId.slice(0, 8)} ${h.task} ${h.status}`).join('\n') || 'no jobs yet')}</pre>`,
+    );
+  if (answer.cancelled) return add('system', `cancel: ${answer.cancelled}`);
+  jobCard(answer, text);
+};
+userInput.onchange = () => {
+  localStorage.setItem('pusa-user', user());
+  connect();
+};
+connect();

@@ -1,0 +1,369 @@
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { extname, join } from 'node:path';
+import { type ChatCommand, parseChatCommand, UserError } from '../../commands/index.ts';
+import type { Delivery, JobUpdate } from '../core/events.ts';
+import type { SubmitInput } from '../core/front-end.ts';
+import type { Hub } from '../core/hub.ts';
+import type { Service } from '../service.ts';
+
+/** Where the playground listens, and who may use its operator endpoints. */
+export interface PlaygroundOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Required when `host` is not loopback; admin endpoints then demand it as a bearer token. */
+  readonly adminToken?: string;
+  /** Largest request body, bytes (images travel base64-encoded). */
+  readonly maxBodyBytes?: number;
+}
+
+const PUBLIC = new URL('./public/', import.meta.url).pathname;
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+};
+const WORKSPACE = { platform: 'local' as const, externalId: 'playground', name: 'playground' };
+const isLoopback = (host: string) => host === '127.0.0.1' || host === '::1' || host === 'localhost';
+
+/**
+ * The local playground and operator dashboard: a third front end on the same core as Discord and Slack. A chat-like
+ * page sends `/t2v …` commands and images; results, progress and previews come back over server-sent events.
+ */
+export async function startPlayground(service: Service, hub: Hub, options: PlaygroundOptions) {
+  if (!isLoopback(options.host) && (options.adminToken === undefined || options.adminToken.length < 16)) {
+    throw new Error(
+      `the playground binds to ${options.host}, which is not loopback: set PLAYGROUND_ADMIN_TOKEN (16+ characters) first`,
+    );
+  }
+  const maxBody = options.maxBodyBytes ?? 40 * 1024 * 1024;
+  const streams = new Map<string, Set<ServerResponse>>();
+  const owners = new Map<string, string>();
+
+  const send = (user: string, event: string, data: unknown) => {
+    for (const res of streams.get(user) ?? []) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  };
+  hub.register('local', {
+    async deliver(delivery: Delivery) {
+      const user = owners.get(delivery.jobId) ?? (await userOfJob(delivery.jobId));
+      if (user !== undefined)
+        send(
+          user,
+          'delivery',
+          delivery.kind === 'succeeded'
+            ? { ...delivery, mp4Absolute: undefined, url: `/clips/${delivery.clipId}.mp4` }
+            : delivery,
+        );
+    },
+    update(update: JobUpdate) {
+      const user = owners.get(update.jobId);
+      if (user !== undefined) send(user, 'update', update);
+    },
+  });
+  const userOfJob = async (jobId: string) => {
+    const job = await service.store.job(jobId);
+    const channel = (job?.origin as { channelId?: string } | undefined)?.channelId;
+    return channel?.startsWith('playground:') ? channel.slice('playground:'.length) : undefined;
+  };
+
+  const submit = async (user: string, request: SubmitInput['request'], key: string) => {
+    const answer = await service.frontEnd.submit({
+      requestKey: key,
+      user: { platform: 'local', externalId: user, displayName: user },
+      workspace: WORKSPACE,
+      origin: { platform: 'local', channelId: `playground:${user}` },
+      request,
+    });
+    if (answer.ok) owners.set(answer.jobId, user);
+    return answer;
+  };
+
+  async function command(
+    user: string,
+    body: { text?: string; key?: string; images?: { name?: string; data: string; latentIndex?: number }[] },
+  ) {
+    const parsed = parseChatCommand(String(body.text ?? ''));
+    if (!parsed.ok) return { ok: false, error: parsed.error.message };
+    const cmd: ChatCommand = parsed.value;
+    const ids = await identify(user);
+    if (cmd.kind === 'help') return { ok: true, help: true };
+    if (cmd.kind === 'quota') return { ok: true, quota: await service.frontEnd.quota(ids.userId, ids.workspaceId) };
+    if (cmd.kind === 'history')
+      return { ok: true, history: (await service.frontEnd.history(ids.userId, 10)).map(summary) };
+    if (cmd.kind === 'cancel') return cancel(user, cmd.jobId);
+    const images = (body.images ?? []).map((image) => ({
+      bytes: Buffer.from(image.data, 'base64'),
+      ...(image.name === undefined ? {} : { name: image.name }),
+      ...(image.latentIndex === undefined ? {} : { latentIndex: image.latentIndex }),
+    }));
+    const answer = await submit(
+      user,
+      { task: cmd.task, prompt: cmd.prompt, images, clips: cmd.clipIds.map((clipId) => ({ clipId })), ...cmd.options },
+      body.key ?? `pg:${user}:${Date.now()}:${Math.random()}`,
+    );
+    return answer.ok ? { ...answer } : { ok: false, error: answer.error.message, requestId: answer.requestId };
+  }
+
+  async function action(user: string, body: { action?: string; jobId?: string; prompt?: string; key?: string }) {
+    const ids = await identify(user);
+    const job = body.jobId === undefined ? null : await service.store.job(body.jobId);
+    if (job === null || job.userId !== ids.userId)
+      return { ok: false, error: `job ${body.jobId ?? ''} was not found among your requests` };
+    const params = job.parameters as Record<string, unknown> & { prompt: string };
+    const key = body.key ?? `pg:${user}:${body.action}:${job.id}:${Date.now()}`;
+    const base = {
+      prompt: String(params.prompt),
+      ...(typeof params['steps'] === 'number' ? { steps: params['steps'] } : {}),
+      ...(typeof params['frames'] === 'number' ? { frames: params['frames'] } : {}),
+    };
+    switch (body.action) {
+      case 'info':
+        return { ok: true, info: summary(job) };
+      case 'cancel':
+        return cancel(user, job.id);
+      case 'extend': {
+        if (job.clip === null) return { ok: false, error: 'only a finished clip can be extended' };
+        const answer = await submit(
+          user,
+          { ...base, task: 'extend', prompt: body.prompt ?? base.prompt, clips: [{ clipId: job.clip.id }] },
+          key,
+        );
+        return answer.ok ? { ...answer } : { ok: false, error: answer.error.message };
+      }
+      case 'reroll':
+      case 'remix': {
+        if (job.task !== 't2v')
+          return { ok: false, error: 'Re-roll and Remix work on text-to-video results; use Extend for the others' };
+        const seed = Math.floor(Math.random() * 2 ** 31);
+        const answer = await submit(
+          user,
+          { ...base, task: 't2v', seed, prompt: body.action === 'remix' ? (body.prompt ?? base.prompt) : base.prompt },
+          key,
+        );
+        return answer.ok ? { ...answer } : { ok: false, error: answer.error.message };
+      }
+      default:
+        return { ok: false, error: `unknown action ${body.action ?? ''}` };
+    }
+  }
+
+  async function cancel(user: string, jobId: string) {
+    const ids = await identify(user);
+    const result = await service.frontEnd.cancel(jobId, { userId: ids.userId });
+    return result.ok ? { ok: true, cancelled: result.state } : { ok: false, error: result.error.message };
+  }
+
+  async function identify(user: string) {
+    const [u, w] = await Promise.all([
+      service.store.ensureUser({ platform: 'local', externalId: user, displayName: user }),
+      service.store.ensureWorkspace(WORKSPACE),
+    ]);
+    return { userId: u.id, workspaceId: w.id };
+  }
+
+  async function adminState() {
+    const [counts, failed, workers, paused, active] = await Promise.all([
+      service.generate.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed'),
+      service.generate.getJobs(['failed'], 0, 20),
+      service.generate.getWorkers(),
+      service.generate.isPaused(),
+      service.generate.getJobs(['active'], 0, 50),
+    ]);
+    const running = new Map(active.map((j) => [j.processedBy ?? '', { jobId: j.id, progress: j.progress }]));
+    const workspace = await service.store.ensureWorkspace(WORKSPACE);
+    return {
+      paused,
+      counts,
+      failed: failed.map((j) => ({ id: j.id, reason: j.failedReason, attempts: j.attemptsMade })),
+      workers: workers.map((w) => {
+        const name = w['rawname']?.split(':w:')[1] ?? w['name'] ?? w['id'] ?? '?';
+        return { name, address: w['addr'], age: w['age'], job: running.get(name) ?? null };
+      }),
+      usage: await service.store.usageByUser(workspace.id, new Date(Date.now() - 86_400_000)),
+      workspace: {
+        id: workspace.id,
+        userDailyGpuSeconds: workspace.userDailyGpuSeconds,
+        userMaxQueuedJobs: workspace.userMaxQueuedJobs,
+        dailyBudgetSeconds: workspace.dailyBudgetSeconds,
+      },
+    };
+  }
+
+  async function admin(path: string, body: Record<string, unknown>) {
+    switch (path) {
+      case 'pause':
+        await service.generate.pause();
+        return { ok: true };
+      case 'resume':
+        await service.generate.resume();
+        return { ok: true };
+      case 'retry': {
+        const job = await service.generate.getJob(String(body['jobId']));
+        if (job === undefined) return { ok: false, error: 'no such queue job' };
+        await job.retry();
+        return { ok: true };
+      }
+      case 'limits': {
+        const workspace = await service.store.ensureWorkspace(WORKSPACE);
+        const limits: { userDailyGpuSeconds?: number; userMaxQueuedJobs?: number } = {};
+        if (typeof body['userDailyGpuSeconds'] === 'number') limits.userDailyGpuSeconds = body['userDailyGpuSeconds'];
+        if (typeof body['userMaxQueuedJobs'] === 'number') limits.userMaxQueuedJobs = body['userMaxQueuedJobs'];
+        await service.store.setWorkspaceLimits(workspace.id, limits);
+        return { ok: true };
+      }
+      case 'ban':
+      case 'unban': {
+        const user = await service.store.ensureUser({
+          platform: 'local',
+          externalId: String(body['user']),
+          displayName: String(body['user']),
+        });
+        if (path === 'ban') await service.store.ban(user.id, String(body['reason'] ?? 'banned by an operator'));
+        else await service.store.unban(user.id);
+        return { ok: true };
+      }
+      default:
+        return { ok: false, error: `unknown admin action ${path}` };
+    }
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      const message =
+        error instanceof UserError ? error.message : 'something went wrong on the bot host; please try again';
+      if (!res.headersSent) json(res, error instanceof UserError ? 400 : 500, { ok: false, error: message });
+      else res.end();
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://playground');
+    const path = url.pathname;
+    const user = sanitizeUser(url.searchParams.get('user') ?? String(req.headers['x-pusa-user'] ?? 'you'));
+    if (req.method === 'GET' && (path === '/' || path === '/admin' || /^\/[a-z-]+\.(js|css)$/.test(path))) {
+      const file = path === '/' ? 'index.html' : path === '/admin' ? 'admin.html' : path.slice(1);
+      const body = await readFile(join(PUBLIC, file));
+      res.writeHead(200, {
+        'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+        'cache-control': 'no-store',
+      });
+      res.end(body);
+      return;
+    }
+    if (req.method === 'GET' && path === '/api/events') {
+      res.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+      });
+      res.write(': connected\n\n');
+      const set = streams.get(user) ?? new Set<ServerResponse>();
+      set.add(res);
+      streams.set(user, set);
+      req.on('close', () => set.delete(res));
+      return;
+    }
+    if (req.method === 'GET' && path === '/api/me') {
+      const ids = await identify(user);
+      json(res, 200, {
+        user,
+        quota: await service.frontEnd.quota(ids.userId, ids.workspaceId),
+        history: (await service.frontEnd.history(ids.userId, 20)).map(summary),
+      });
+      return;
+    }
+    const clip = /^\/clips\/([\w-]+)\.mp4$/.exec(path);
+    if (req.method === 'GET' && clip !== null) {
+      const record = await service.store.clip(clip[1] as string);
+      if (record === null) return json(res, 404, { ok: false, error: 'no such clip' });
+      const file = service.artifacts.absolute(record.mp4Path);
+      const info = await stat(file);
+      res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': info.size, 'accept-ranges': 'none' });
+      createReadStream(file).pipe(res);
+      return;
+    }
+    if (req.method === 'POST' && path.startsWith('/api/')) {
+      const body = await readJson(req, maxBody);
+      if (path === '/api/command') return json(res, 200, await command(user, body as never));
+      if (path === '/api/action') return json(res, 200, await action(user, body as never));
+      if (path.startsWith('/api/admin/')) {
+        if (!authorized(req)) return json(res, 401, { ok: false, error: 'admin token required' });
+        return json(res, 200, await admin(path.slice('/api/admin/'.length), body as Record<string, unknown>));
+      }
+    }
+    if (req.method === 'GET' && path === '/api/admin/state') {
+      if (!authorized(req)) return json(res, 401, { ok: false, error: 'admin token required' });
+      return json(res, 200, await adminState());
+    }
+    json(res, 404, { ok: false, error: 'not found' });
+  }
+
+  const authorized = (req: IncomingMessage) =>
+    options.adminToken === undefined || req.headers.authorization === `Bearer ${options.adminToken}`;
+
+  await new Promise<void>((resolve) => server.listen(options.port, options.host, resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : options.port;
+  return {
+    url: `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`,
+    async close() {
+      for (const set of streams.values()) for (const res of set) res.end();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function summary(job: {
+  id: string;
+  task: string;
+  status: string;
+  parameters: unknown;
+  createdAt: Date;
+  chargedSeconds: number;
+  error: { message: string } | null;
+  clip: { id: string } | null;
+}) {
+  return {
+    jobId: job.id,
+    task: job.task,
+    status: job.status,
+    parameters: job.parameters,
+    createdAt: job.createdAt,
+    chargedSeconds: job.chargedSeconds,
+    error: job.error?.message ?? null,
+    url: job.clip === null ? null : `/clips/${job.clip.id}.mp4`,
+  };
+}
+
+function sanitizeUser(name: string): string {
+  const clean = name
+    .trim()
+    .slice(0, 32)
+    .replace(/[^\w.-]/g, '');
+  return clean === '' ? 'you' : clean;
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit)
+      throw new UserError(
+        'InvalidInput',
+        `the request is larger than ${Math.round(limit / 1024 / 1024)} MiB; send smaller images`,
+      );
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+  } catch {
+    throw new UserError('InvalidInput', 'the request body is not JSON');
+  }
+}
