@@ -11,6 +11,11 @@ export const BotConfig = z.object({
   MODEL_DIR: z.string().min(1).default('models/pusa-mini'),
   BOT_HEALTH_PORT: z.coerce.number().int().nonnegative().default(9464),
   JOB_ATTEMPTS: z.coerce.number().int().positive().default(3),
+  /** The web playground and operator dashboard; `off` disables it. */
+  PLAYGROUND: z.enum(['on', 'off']).default('on'),
+  PLAYGROUND_HOST: z.string().min(1).default('127.0.0.1'),
+  PLAYGROUND_PORT: z.coerce.number().int().nonnegative().default(8787),
+  PLAYGROUND_ADMIN_TOKEN: z.string().min(16).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type BotConfig = z.infer<typeof BotConfig>;

@@ -3,7 +3,9 @@ import process from 'node:process';
 import { pino } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { loadBotConfig } from './config.ts';
+import { createHub } from './core/hub.ts';
 import { startService } from './service.ts';
+import { startPlayground } from './web/server.ts';
 
 /**
  * `npm run bot`: the bot host. Owns the database and the artifact store, runs the front-end core and the delivery
@@ -12,12 +14,25 @@ import { startService } from './service.ts';
  */
 const config = loadBotConfig();
 const log = pino({ level: config.LOG_LEVEL, base: { service: 'bot' } });
+// Deliveries go to the front end that owns each job's origin: the playground here, Discord and Slack when configured.
+const hub = createHub();
 const service = await startService(config, {
   deliver: async (delivery) => {
+    await hub.deliver(delivery);
     log.info({ jobId: delivery.jobId, requestId: delivery.requestId, kind: delivery.kind }, 'delivered');
   },
+  onUpdate: (update) => hub.update(update),
   log,
 });
+const playground =
+  config.PLAYGROUND === 'on'
+    ? await startPlayground(service, hub, {
+        host: config.PLAYGROUND_HOST,
+        port: config.PLAYGROUND_PORT,
+        ...(config.PLAYGROUND_ADMIN_TOKEN === undefined ? {} : { adminToken: config.PLAYGROUND_ADMIN_TOKEN }),
+      })
+    : undefined;
+if (playground !== undefined) log.info({ url: playground.url }, 'playground ready');
 
 const registry = new Registry();
 collectDefaultMetrics({ register: registry });
@@ -60,6 +75,7 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   log.info({ signal }, 'draining: no new requests; deliveries in progress finish');
   service.frontEnd.drain();
+  await playground?.close();
   await service.close();
   health.close();
   process.exit(0);

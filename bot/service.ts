@@ -6,6 +6,14 @@ import { createBlobStore } from '../queue/blobs.ts';
 import { loadModelPack } from '../worker/runtime/manifest.ts';
 import { createArtifactStore } from './artifacts.ts';
 import type { BotConfig } from './config.ts';
+
+/** What the service itself needs of the bot's configuration (front ends read the rest). */
+export type ServiceConfig = Pick<
+  BotConfig,
+  'REDIS_URL' | 'QUEUE_PREFIX' | 'DATABASE_URL' | 'ARTIFACT_DIR' | 'MODEL_DIR' | 'JOB_ATTEMPTS'
+> &
+  Partial<BotConfig>;
+
 import { startDelivery } from './core/delivery.ts';
 import type { Delivery, JobUpdate } from './core/events.ts';
 import { createFrontEnd, type ImageCheck } from './core/front-end.ts';
@@ -15,7 +23,7 @@ import { createFrontEnd, type ImageCheck } from './core/front-end.ts';
  * queues, the front-end core and the delivery consumer. `bot/main.ts`, the demos and the tests all compose it.
  */
 export async function startService(
-  config: BotConfig,
+  config: ServiceConfig,
   hooks: {
     deliver: (d: Delivery) => Promise<void>;
     imageCheck?: ImageCheck;
