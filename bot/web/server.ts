@@ -172,6 +172,7 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
     ]);
     const running = new Map(active.map((j) => [j.processedBy ?? '', { jobId: j.id, progress: j.progress }]));
     const workspace = await service.store.ensureWorkspace(WORKSPACE);
+    const usage = await service.store.usageByUser(workspace.id, new Date(Date.now() - 86_400_000));
     return {
       paused,
       counts,
@@ -180,7 +181,12 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
         const name = w['rawname']?.split(':w:')[1] ?? w['name'] ?? w['id'] ?? '?';
         return { name, address: w['addr'], age: w['age'], job: running.get(name) ?? null };
       }),
-      usage: await service.store.usageByUser(workspace.id, new Date(Date.now() - 86_400_000)),
+      usage,
+      workspaceUsage: {
+        name: workspace.name,
+        chargedSeconds: usage.reduce((sum, u) => sum + u.chargedSeconds, 0),
+        jobs: usage.reduce((sum, u) => sum + u.jobs, 0),
+      },
       workspace: {
         id: workspace.id,
         userDailyGpuSeconds: workspace.userDailyGpuSeconds,

@@ -41,7 +41,9 @@ async function load() {
       ? `running ${esc(w.job.jobId)} (step ${esc(w.job.progress?.step ?? '?')}/${esc(w.job.progress?.total ?? '?')})`
       : 'idle',
   ]);
-  $('usage').innerHTML = rows(s.usage, (u) => [esc(u.displayName), `${u.chargedSeconds} GPU s`, `${u.jobs} jobs`]);
+  $('usage').innerHTML =
+    rows(s.usage, (u) => [esc(u.displayName), `${u.chargedSeconds} GPU s`, `${u.jobs} jobs`]) +
+    `<tr><th>workspace ${esc(s.workspaceUsage.name)}</th><th>${s.workspaceUsage.chargedSeconds} GPU s</th><th>${s.workspaceUsage.jobs} jobs</th></tr>`;
   $('daily').value = s.workspace.userDailyGpuSeconds;
   $('maxq').value = s.workspace.userMaxQueuedJobs;
   for (const b of document.querySelectorAll('[data-retry]'))
