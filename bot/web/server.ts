@@ -182,6 +182,7 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
         return { name, address: w['addr'], age: w['age'], job: running.get(name) ?? null };
       }),
       usage,
+      blocklist: await service.store.listBlockRules(workspace.id),
       workspaceUsage: {
         name: workspace.name,
         chargedSeconds: usage.reduce((sum, u) => sum + u.chargedSeconds, 0),
@@ -217,6 +218,19 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
         if (typeof body['userMaxQueuedJobs'] === 'number') limits.userMaxQueuedJobs = body['userMaxQueuedJobs'];
         await service.store.setWorkspaceLimits(workspace.id, limits);
         return { ok: true };
+      }
+      case 'block': {
+        const workspace = await service.store.ensureWorkspace(WORKSPACE);
+        const added = await service.store.addBlockRule(workspace.id, {
+          pattern: String(body['pattern'] ?? ''),
+          kind: body['kind'] === 'regex' ? 'regex' : 'word',
+          createdBy: 'dashboard',
+        });
+        return added.ok ? { ok: true, rule: added.rule } : { ok: false, error: added.message };
+      }
+      case 'unblock': {
+        const workspace = await service.store.ensureWorkspace(WORKSPACE);
+        return { ok: await service.store.removeBlockRule(workspace.id, String(body['ruleId'] ?? '')) };
       }
       case 'ban':
       case 'unban': {

@@ -185,6 +185,14 @@ describe('the playground in a real browser', () => {
     await page.locator('.job button[data-action=cancel]').last().click();
     await expect.poll(() => page.locator('.job .status').last().textContent(), { timeout: 60_000 }).toBe('cancelled');
 
+    await admin.fill('#pattern', 'forbidden');
+    await admin.click('#block');
+    await expect.poll(() => admin.locator('#blocklist').textContent(), { timeout: 10_000 }).toContain('forbidden');
+    await send('/t2v a forbidden circle');
+    await expect
+      .poll(() => page.locator('.message.error').last().textContent(), { timeout: 10_000 })
+      .toMatch(/forbidden/);
+
     await admin.click('#resume');
     await expect.poll(() => admin.locator('#paused').textContent(), { timeout: 60_000 }).toBe('(running)');
     await expect.poll(() => admin.locator('#workers').textContent(), { timeout: 60_000 }).toContain('web-worker');

@@ -6,6 +6,10 @@ const headers = () => ({
 });
 const post = async (path, body = {}) =>
   (await fetch(`/api/admin/${path}`, { method: 'POST', headers: headers(), body: JSON.stringify(body) })).json();
+const then = (fn) => async () => {
+  await fn();
+  await load();
+};
 const esc = (s) =>
   String(s ?? '').replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 const rows = (list, cells) =>
@@ -46,21 +50,32 @@ async function load() {
     `<tr><th>workspace ${esc(s.workspaceUsage.name)}</th><th>${s.workspaceUsage.chargedSeconds} GPU s</th><th>${s.workspaceUsage.jobs} jobs</th></tr>`;
   $('daily').value = s.workspace.userDailyGpuSeconds;
   $('maxq').value = s.workspace.userMaxQueuedJobs;
+  $('blocklist').innerHTML = rows(s.blocklist, (r) => [
+    esc(r.kind),
+    `<code>${esc(r.pattern)}</code>`,
+    `<button type="button" data-unblock="${esc(r.id)}" class="secondary">Remove</button>`,
+  ]);
+  for (const b of document.querySelectorAll('[data-unblock]'))
+    b.onclick = then(() => post('unblock', { ruleId: b.dataset.unblock }));
   for (const b of document.querySelectorAll('[data-retry]'))
-    b.onclick = async () => (await post('retry', { jobId: b.dataset.retry }), load());
+    b.onclick = then(() => post('retry', { jobId: b.dataset.retry }));
 }
-$('token').onchange = () => (localStorage.setItem('pusa-admin-token', $('token').value), load());
-$('pause').onclick = async () => (await post('pause'), load());
-$('resume').onclick = async () => (await post('resume'), load());
-$('limits').onclick = async () => (
-  await post('limits', { userDailyGpuSeconds: Number($('daily').value), userMaxQueuedJobs: Number($('maxq').value) }),
-  load()
+$('token').onchange = then(() => localStorage.setItem('pusa-admin-token', $('token').value));
+$('pause').onclick = then(() => post('pause'));
+$('resume').onclick = then(() => post('resume'));
+$('limits').onclick = then(() =>
+  post('limits', { userDailyGpuSeconds: Number($('daily').value), userMaxQueuedJobs: Number($('maxq').value) }),
 );
-$('ban').onclick = async () =>
-  ($('said').textContent = (await post('ban', { user: $('who').value })).ok ? `banned ${$('who').value}` : 'failed');
-$('unban').onclick = async () =>
-  ($('said').textContent = (await post('unban', { user: $('who').value })).ok
-    ? `unbanned ${$('who').value}`
-    : 'failed');
+$('block').onclick = async () => {
+  const answer = await post('block', { pattern: $('pattern').value, kind: $('kind').value });
+  $('blocksaid').textContent = answer.ok ? '' : answer.error;
+  await load();
+};
+const ban = (action, done) => async () => {
+  const answer = await post(action, { user: $('who').value });
+  $('said').textContent = answer.ok ? `${done} ${$('who').value}` : 'failed';
+};
+$('ban').onclick = ban('ban', 'banned');
+$('unban').onclick = ban('unban', 'unbanned');
 load();
 setInterval(load, 2000);
