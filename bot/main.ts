@@ -5,6 +5,7 @@ import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { loadBotConfig } from './config.ts';
 import { createHub } from './core/hub.ts';
 import { startService } from './service.ts';
+import { loadSlackConfig, startSlack } from './slack/index.ts';
 import { startPlayground } from './web/server.ts';
 
 /**
@@ -33,6 +34,14 @@ const playground =
       })
     : undefined;
 if (playground !== undefined) log.info({ url: playground.url }, 'playground ready');
+
+// Slack when SLACK_BOT_TOKEN is set (HTTP with signing, or Socket Mode with SLACK_APP_TOKEN).
+const slackConfig = loadSlackConfig(process.env);
+const slack = slackConfig === null ? undefined : await startSlack(service, slackConfig, log);
+if (slack !== undefined) {
+  hub.register('slack', { deliver: (d) => slack.deliver(d), update: (u) => slack.onUpdate(u) });
+  log.info({ mode: slack.eventsUrl === undefined ? 'socket' : 'http', url: slack.eventsUrl }, 'slack ready');
+}
 
 const registry = new Registry();
 collectDefaultMetrics({ register: registry });
@@ -76,6 +85,7 @@ async function shutdown(signal: string): Promise<void> {
   log.info({ signal }, 'draining: no new requests; deliveries in progress finish');
   service.frontEnd.drain();
   await playground?.close();
+  await slack?.stop();
   await service.close();
   health.close();
   process.exit(0);

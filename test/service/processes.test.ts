@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/local-redis.ts';
 import { PACK_DIR } from '../helpers/pack.ts';
+import { BOT_TOKEN, slashCommand, startFakeSlack } from '../slack/fake-slack.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -85,6 +86,46 @@ describe('the bot and worker processes', () => {
     expect(await worker.exited).toBe(0);
     expect(bot.output()).toMatch(/draining: no new requests/);
     expect(bot.output() + worker.output()).not.toMatch(/token|secret/i);
+  });
+
+  it('serves Slack from `npm run bot` when Slack credentials are configured', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pusa-proc-'));
+    dirs.push(dir);
+    const fake = await startFakeSlack();
+    const [botPort, slackPort] = [await freePort(), await freePort()];
+    try {
+      const bot = start('bot', {
+        REDIS_URL,
+        QUEUE_PREFIX: `proc-slack-${process.pid}-${Date.now()}`,
+        DATABASE_URL: `file:${join(dir, 'pusa.db')}`,
+        ARTIFACT_DIR: join(dir, 'artifacts'),
+        MODEL_DIR: PACK_DIR,
+        BOT_HEALTH_PORT: String(botPort),
+        PLAYGROUND: 'off',
+        SLACK_BOT_TOKEN: BOT_TOKEN,
+        SLACK_SIGNING_SECRET: 'process-test-secret',
+        SLACK_API_URL: fake.apiUrl,
+        SLACK_HOST: '127.0.0.1',
+        SLACK_PORT: String(slackPort),
+      });
+      await bot.waitFor(/slack ready/);
+
+      const signed = await fake.send(`http://127.0.0.1:${slackPort}/slack/events`, slashCommand('/quota', ''), {
+        secret: 'process-test-secret',
+        contentType: 'application/x-www-form-urlencoded',
+      });
+      const forged = await fake.send(`http://127.0.0.1:${slackPort}/slack/events`, slashCommand('/quota', ''), {
+        secret: 'wrong-secret',
+        contentType: 'application/x-www-form-urlencoded',
+      });
+
+      expect(signed.status).toBe(200);
+      expect(forged.status).toBe(401);
+      bot.child.kill('SIGTERM');
+      expect(await bot.exited).toBe(0);
+    } finally {
+      await fake.close();
+    }
   });
 
   it('refuse to start with one message that lists every invalid setting', async () => {

@@ -1,0 +1,614 @@
+import type { App, BlockAction, ButtonAction, types } from '@slack/bolt';
+import { UserError } from '../../commands/index.ts';
+import type { SubmitInput } from '../core/front-end.ts';
+import type { Service } from '../service.ts';
+import type { SlackConfig } from './config.ts';
+import { downloadSlackFile, type SlackFileLike } from './download.ts';
+import { parseCommandText } from './parse.ts';
+import { ACTION, type ClipButtonValue, errorText, escapeMrkdwn, parseButtonValue, queuedMessage } from './render.ts';
+
+export interface SlackLog {
+  info(o: object, m: string): void;
+  warn(o: object, m: string): void;
+}
+
+type Client = App['client'];
+
+/** Who asked, and where the job's message goes. */
+interface Requester {
+  userId: string;
+  userName: string;
+  teamId: string;
+  channelId: string;
+  /** Post in this thread (a shortcut or button on a message); absent: a new message in the channel. */
+  threadTs?: string;
+}
+
+/** A job this process posted, so progress edits need no database read. */
+export interface PostedJob {
+  channelId: string;
+  ts: string;
+  threadTs: string;
+  prompt: string;
+}
+
+const IMAGE_MODAL = 'v1:image-modal';
+const REMIX_MODAL = 'v1:remix-modal';
+const SHORTCUT_ANIMATE = 'v1:animate-image';
+const SHORTCUT_EXTEND = 'v1:extend-clip';
+
+interface ImageModalMeta {
+  kind: 'animate' | 'keyframes';
+  channelId: string;
+  threadTs?: string;
+  /** Files chosen already (the "Animate this image" shortcut); otherwise the modal's file_input. */
+  fileIds?: string[];
+  options: { steps?: number; frames?: number; seed?: number; guidance?: number };
+}
+
+/** Registers every Slack entry point on `app`; the jobs it posts are recorded in `posted`. */
+export function registerHandlers(
+  app: App,
+  deps: { service: Service; config: SlackConfig; log: SlackLog; posted: Map<string, PostedJob>; fetch?: typeof fetch },
+): void {
+  const { service, config, log, posted } = deps;
+  const fetchFn = deps.fetch ?? fetch;
+  const manifest = service.pack.manifest;
+  const isAdmin = (userId: string) => config.SLACK_ADMIN_USER_IDS.includes(userId);
+
+  const ephemeral = async (
+    client: Client,
+    who: { channelId: string; userId: string; threadTs?: string },
+    text: string,
+  ) => {
+    await client.chat
+      .postEphemeral({
+        channel: who.channelId,
+        user: who.userId,
+        text,
+        ...(who.threadTs === undefined ? {} : { thread_ts: who.threadTs }),
+      })
+      .catch((error: unknown) => log.warn({ err: (error as Error).message }, 'could not post an ephemeral message'));
+  };
+
+  /** Catches everything past `ack()`: the user hears about it, ephemerally, with an id to quote. */
+  const guard = async (client: Client, who: { channelId: string; userId: string }, work: () => Promise<void>) => {
+    try {
+      await work();
+    } catch (error) {
+      const requestId = crypto.randomUUID();
+      if (error instanceof UserError) {
+        await ephemeral(client, who, errorText(error.message, requestId));
+        return;
+      }
+      log.warn({ requestId, err: (error as Error).message }, 'slack handler failed');
+      await ephemeral(client, who, errorText('something went wrong on our side; nothing was charged', requestId));
+    }
+  };
+
+  /** Placeholder message → submit → "queued" (or the placeholder removed and an ephemeral refusal). */
+  async function startJob(client: Client, who: Requester, requestKey: string, request: SubmitInput['request']) {
+    const placeholder = await client.chat
+      .postMessage({
+        channel: who.channelId,
+        text: `⏳ Queuing: ${request.prompt}`,
+        ...(who.threadTs === undefined ? {} : { thread_ts: who.threadTs }),
+      })
+      .catch((error: unknown) => {
+        throw new UserError(
+          'NotAllowed',
+          `I cannot post in this channel (${(error as { data?: { error?: string } }).data?.error ?? 'unknown error'}); invite me first`,
+        );
+      });
+    const ts = placeholder.ts as string;
+    const threadTs = who.threadTs ?? ts;
+    const answer = await service.frontEnd.submit({
+      requestKey,
+      user: { platform: 'slack', externalId: who.userId, displayName: who.userName },
+      workspace: { platform: 'slack', externalId: who.teamId, name: who.teamId },
+      origin: { platform: 'slack', channelId: who.channelId, messageId: ts, threadId: threadTs },
+      request,
+      maxBytes: config.SLACK_UPLOAD_MAX_BYTES,
+    });
+    if (!answer.ok || answer.duplicate) {
+      await client.chat.delete({ channel: who.channelId, ts }).catch(() => undefined);
+      await ephemeral(
+        client,
+        who,
+        answer.ok
+          ? `This request is already queued as job \`${answer.jobId}\`; its message shows the progress.`
+          : errorText(answer.error.message, answer.requestId),
+      );
+      return;
+    }
+    posted.set(answer.jobId, { channelId: who.channelId, ts, threadTs, prompt: request.prompt });
+    log.info({ jobId: answer.jobId, requestId: answer.requestId, task: request.task }, 'slack job queued');
+    await client.chat.update({
+      channel: who.channelId,
+      ts,
+      ...queuedMessage({
+        prompt: request.prompt,
+        position: answer.position,
+        etaSeconds: answer.etaSeconds,
+        jobId: answer.jobId,
+      }),
+    });
+  }
+
+  const internalUser = (userId: string, userName: string) =>
+    service.store.ensureUser({ platform: 'slack', externalId: userId, displayName: userName });
+
+  /** The clip a result refers to, and the job that made it; `UserError` when either is gone. */
+  async function clipAndJob(clipId: string) {
+    const clip = await service.store.clip(clipId);
+    if (clip === null) throw new UserError('NotFound', `clip ${clipId} was not found; it may have been deleted`);
+    const job = await service.store.job(clip.jobId);
+    if (job === null) throw new UserError('NotFound', `the request that made clip ${clipId} was not found`);
+    return { clip, job, params: job.parameters as Record<string, unknown> };
+  }
+
+  /** A request like an earlier one (Re-roll, Remix); inputs must still exist, so images cannot be reused. */
+  async function repeatOf(clipId: string, prompt?: string): Promise<SubmitInput['request']> {
+    const { job, params } = await clipAndJob(clipId);
+    if (job.task !== 't2v' && job.task !== 'extend' && job.task !== 'transition')
+      throw new UserError(
+        'NotAllowed',
+        `re-roll and remix work for text and clip requests; for a ${job.task} request, run /animate or /keyframes again`,
+      );
+    const clips = Array.isArray(params['clips'])
+      ? (params['clips'] as { clipId?: string }[]).flatMap((c) =>
+          c.clipId === undefined ? [] : [{ clipId: c.clipId }],
+        )
+      : [];
+    return {
+      task: job.task,
+      prompt: prompt ?? String(params['prompt'] ?? ''),
+      ...numbers(params, ['steps', 'frames', 'guidance']),
+      seed: Math.floor(Math.random() * 2 ** 32),
+      ...(clips.length === 0 ? {} : { clips }),
+    };
+  }
+
+  // ---- Slash commands -------------------------------------------------------------------------------------------
+
+  app.command('/t2v', async ({ command, ack, client }) => {
+    await ack();
+    const who = requesterOf(command);
+    await guard(client, who, async () => {
+      const parsed = parseCommandText(command.text);
+      if (!parsed.ok) throw parsed.error;
+      await startJob(client, who, `slack:${command.trigger_id}`, {
+        task: 't2v',
+        ...parsed.value.options,
+        prompt: parsed.value.rest.join(' '),
+      });
+    });
+  });
+
+  for (const kind of ['animate', 'keyframes'] as const) {
+    app.command(`/${kind}`, async ({ command, ack, client }) => {
+      await ack();
+      const who = requesterOf(command);
+      await guard(client, who, async () => {
+        const parsed = parseCommandText(command.text);
+        if (!parsed.ok) throw parsed.error;
+        const meta: ImageModalMeta = { kind, channelId: command.channel_id, options: parsed.value.options };
+        await client.views.open({
+          trigger_id: command.trigger_id,
+          view: imageModal(meta, parsed.value.rest.join(' '), config),
+        });
+      });
+    });
+  }
+
+  app.command('/extend', async ({ command, ack, client }) => {
+    await ack();
+    const who = requesterOf(command);
+    await guard(client, who, async () => {
+      const parsed = parseCommandText(command.text);
+      if (!parsed.ok) throw parsed.error;
+      const [clipId, ...words] = parsed.value.rest;
+      if (clipId === undefined)
+        throw new UserError('InvalidOption', 'usage: /extend <clip id> [prompt]; /history lists your clips');
+      const { params } = await clipAndJob(clipId);
+      await startJob(client, who, `slack:${command.trigger_id}`, {
+        task: 'extend',
+        ...parsed.value.options,
+        prompt: words.length > 0 ? words.join(' ') : String(params['prompt'] ?? ''),
+        clips: [{ clipId }],
+      });
+    });
+  });
+
+  app.command('/transition', async ({ command, ack, client }) => {
+    await ack();
+    const who = requesterOf(command);
+    await guard(client, who, async () => {
+      const parsed = parseCommandText(command.text);
+      if (!parsed.ok) throw parsed.error;
+      const [from, to, ...words] = parsed.value.rest;
+      if (from === undefined || to === undefined)
+        throw new UserError('InvalidOption', 'usage: /transition <from clip id> <to clip id> [prompt]');
+      const { params } = await clipAndJob(from);
+      await startJob(client, who, `slack:${command.trigger_id}`, {
+        task: 'transition',
+        ...parsed.value.options,
+        prompt: words.length > 0 ? words.join(' ') : String(params['prompt'] ?? ''),
+        clips: [{ clipId: from }, { clipId: to }],
+      });
+    });
+  });
+
+  app.command('/quota', async ({ command, ack, client }) => {
+    await ack();
+    const who = requesterOf(command);
+    await guard(client, who, async () => {
+      const user = await internalUser(who.userId, who.userName);
+      const workspace = await service.store.ensureWorkspace({
+        platform: 'slack',
+        externalId: who.teamId,
+        name: who.teamId,
+      });
+      const q = await service.frontEnd.quota(user.id, workspace.id);
+      await ephemeral(
+        client,
+        who,
+        `📊 Today: ${q.usedSeconds} of ${q.limitSeconds} GPU s used, ${q.reservedSeconds} s reserved, ${q.remainingSeconds} s left · ${q.queued}/${q.maxQueued} jobs in flight · resets ${q.resetsAt.toISOString()}`,
+      );
+    });
+  });
+
+  app.command('/history', async ({ command, ack, client }) => {
+    await ack();
+    const who = requesterOf(command);
+    await guard(client, who, async () => {
+      const limit = Math.min(20, Math.max(1, Number.parseInt(command.text, 10) || 10));
+      const user = await internalUser(who.userId, who.userName);
+      const jobs = await service.frontEnd.history(user.id, limit);
+      const lines = jobs.map(
+        (j) =>
+          `• \`${j.id}\` ${j.task} · ${j.status}${j.clip === null ? '' : ` · clip \`${j.clip.id}\``} · ${escapeMrkdwn(String(j.parameters['prompt'] ?? '')).slice(0, 80)}`,
+      );
+      await ephemeral(
+        client,
+        who,
+        lines.length === 0 ? 'You have no requests yet.' : `🕘 Your last ${lines.length}:\n${lines.join('\n')}`,
+      );
+    });
+  });
+
+  app.command('/cancel', async ({ command, ack, client }) => {
+    await ack();
+    const who = requesterOf(command);
+    await guard(client, who, async () => {
+      const jobId = command.text.trim();
+      if (jobId === '') throw new UserError('InvalidOption', 'usage: /cancel <job id>; /history lists your jobs');
+      await cancelJob(client, who, jobId);
+    });
+  });
+
+  async function cancelJob(client: Client, who: Requester, jobId: string) {
+    const user = await internalUser(who.userId, who.userName);
+    const result = await service.frontEnd.cancel(jobId, { userId: user.id, admin: isAdmin(who.userId) });
+    if (!result.ok) throw result.error;
+    await ephemeral(
+      client,
+      who,
+      result.state === 'cancelled' ? `🚫 Job \`${jobId}\` cancelled.` : `🚫 Stopping job \`${jobId}\`…`,
+    );
+  }
+
+  // ---- Modals ---------------------------------------------------------------------------------------------------
+
+  app.view(IMAGE_MODAL, async ({ ack, view, body, client }) => {
+    const meta = JSON.parse(view.private_metadata) as ImageModalMeta;
+    const values = view.state.values;
+    const picked: SlackFileLike[] = meta.fileIds?.map((id) => ({ id })) ?? values['images']?.['files']?.files ?? [];
+    const prompt = values['prompt']?.['text']?.value ?? '';
+    const tooBig = picked.find((f) => (f.size ?? 0) > config.SLACK_DOWNLOAD_MAX_BYTES);
+    if (picked.length === 0 || tooBig !== undefined) {
+      const mb = (config.SLACK_DOWNLOAD_MAX_BYTES / 1024 / 1024).toFixed(0);
+      await ack({
+        response_action: 'errors',
+        errors: {
+          images:
+            tooBig === undefined
+              ? 'Choose an image'
+              : `${tooBig.name ?? 'That file'} is over ${mb} MB; choose a smaller image`,
+        },
+      });
+      return;
+    }
+    await ack();
+    const who: Requester = {
+      userId: body.user.id,
+      userName: body.user.name,
+      teamId: body.team?.id ?? body.user.team_id ?? 'unknown',
+      channelId: meta.channelId,
+      ...(meta.threadTs === undefined ? {} : { threadTs: meta.threadTs }),
+    };
+    await guard(client, who, async () => {
+      const images: { bytes: Buffer; name?: string }[] = [];
+      for (const file of picked) {
+        // Always ask Slack about the file: its download address comes from Slack, not from the payload.
+        const info = await client.files.info({ file: file.id ?? '' }).catch(() => {
+          throw new UserError('NotFound', `${file.name ?? file.id} is not visible to me; is files:read granted?`);
+        });
+        const described = info.file as SlackFileLike;
+        const bytes = await downloadSlackFile(fetchFn, described, config.SLACK_BOT_TOKEN, {
+          origins: config.SLACK_FILE_ORIGINS,
+          maxBytes: config.SLACK_DOWNLOAD_MAX_BYTES,
+          timeoutMs: config.SLACK_DOWNLOAD_TIMEOUT_MS,
+        });
+        images.push({ bytes, ...(described.name === undefined ? {} : { name: described.name }) });
+      }
+      const frames = meta.options.frames ?? manifest.video.defaultFrames;
+      const last = (frames - 1) / manifest.latent.temporalFactor;
+      const request: SubmitInput['request'] =
+        meta.kind === 'animate'
+          ? { task: 'i2v', ...meta.options, prompt, images: images.slice(0, 1) }
+          : {
+              task: 'keyframes',
+              ...meta.options,
+              prompt,
+              images: images.map((image, i) => ({
+                ...image,
+                latentIndex: images.length === 1 ? 0 : Math.round((i * last) / (images.length - 1)),
+              })),
+            };
+      await startJob(client, who, `slack:view:${view.id}`, request);
+    });
+  });
+
+  app.view(REMIX_MODAL, async ({ ack, view, body, client }) => {
+    await ack();
+    const meta = JSON.parse(view.private_metadata) as { clipId: string; channelId: string; threadTs: string };
+    const who: Requester = {
+      userId: body.user.id,
+      userName: body.user.name,
+      teamId: body.team?.id ?? body.user.team_id ?? 'unknown',
+      channelId: meta.channelId,
+      threadTs: meta.threadTs,
+    };
+    await guard(client, who, async () => {
+      const prompt = view.state.values['prompt']?.['text']?.value ?? '';
+      await startJob(client, who, `slack:view:${view.id}`, await repeatOf(meta.clipId, prompt));
+    });
+  });
+
+  // ---- Message shortcuts ----------------------------------------------------------------------------------------
+
+  app.shortcut({ callback_id: SHORTCUT_ANIMATE, type: 'message_action' }, async ({ shortcut, ack, client }) => {
+    await ack();
+    const who = requesterOfShortcut(shortcut);
+    await guard(client, who, async () => {
+      const files = ((shortcut.message['files'] ?? []) as SlackFileLike[]).filter((f) =>
+        f.mimetype?.startsWith('image/'),
+      );
+      const first = files[0];
+      if (first?.id === undefined)
+        throw new UserError(
+          'InvalidInput',
+          'that message has no image; use "Animate this image" on a message with a PNG, JPEG or WebP',
+        );
+      const meta: ImageModalMeta = {
+        kind: 'animate',
+        channelId: who.channelId,
+        ...(who.threadTs === undefined ? {} : { threadTs: who.threadTs }),
+        fileIds: [first.id],
+        options: {},
+      };
+      await client.views.open({ trigger_id: shortcut.trigger_id, view: imageModal(meta, '', config) });
+    });
+  });
+
+  app.shortcut({ callback_id: SHORTCUT_EXTEND, type: 'message_action' }, async ({ shortcut, ack, client }) => {
+    await ack();
+    const who = requesterOfShortcut(shortcut);
+    await guard(client, who, async () => {
+      const clipId = clipIdOf(shortcut.message);
+      if (clipId === undefined)
+        throw new UserError(
+          'InvalidInput',
+          'that message is not one of my clips; use "Extend this clip" on a result or its video',
+        );
+      const { params } = await clipAndJob(clipId);
+      await startJob(client, who, `slack:${shortcut.trigger_id}`, {
+        task: 'extend',
+        prompt: String(params['prompt'] ?? ''),
+        ...numbers(params, ['steps']),
+        clips: [{ clipId }],
+      });
+    });
+  });
+
+  // ---- Buttons: stateless, the clip in the value; a double click (same message, user, action) makes one job ------
+
+  const buttonContext = (body: BlockAction) => {
+    const value = (body.actions[0] as ButtonAction | undefined)?.value;
+    const messageTs = body.container['message_ts'] as string | undefined;
+    const threadTs = (body.message?.['thread_ts'] as string | undefined) ?? messageTs;
+    const who: Requester = {
+      userId: body.user.id,
+      userName: body.user.name ?? body.user.id,
+      teamId: body.team?.id ?? body.user.team_id ?? 'unknown',
+      channelId: body.channel?.id ?? (body.container['channel_id'] as string),
+      ...(threadTs === undefined ? {} : { threadTs }),
+    };
+    return { value, messageTs, who };
+  };
+  const clipButton = (
+    actionId: string,
+    run: (args: {
+      client: Client;
+      who: Requester;
+      clip: ClipButtonValue;
+      messageTs: string;
+      triggerId: string;
+    }) => Promise<void>,
+  ) =>
+    app.action<BlockAction>(actionId, async ({ ack, body, client }) => {
+      await ack();
+      const { value, messageTs, who } = buttonContext(body);
+      await guard(client, who, async () => {
+        const clip = parseButtonValue(value);
+        if (clip === null || messageTs === undefined)
+          throw new UserError('InvalidInput', 'this button is from an older version; run the command again');
+        await run({ client, who, clip, messageTs, triggerId: body.trigger_id });
+      });
+    });
+
+  clipButton(ACTION.extend, async ({ client, who, clip, messageTs }) => {
+    const { params } = await clipAndJob(clip.clipId);
+    await startJob(client, who, `slack:extend:${messageTs}:${who.userId}`, {
+      task: 'extend',
+      prompt: String(params['prompt'] ?? ''),
+      ...numbers(params, ['steps']),
+      clips: [{ clipId: clip.clipId }],
+    });
+  });
+  clipButton(ACTION.reroll, async ({ client, who, clip, messageTs }) => {
+    await startJob(client, who, `slack:reroll:${messageTs}:${who.userId}`, await repeatOf(clip.clipId));
+  });
+  clipButton(ACTION.remix, async ({ client, who, clip, triggerId }) => {
+    const { params } = await clipAndJob(clip.clipId);
+    await client.views.open({
+      trigger_id: triggerId,
+      view: {
+        type: 'modal',
+        callback_id: REMIX_MODAL,
+        private_metadata: JSON.stringify({ clipId: clip.clipId, channelId: who.channelId, threadTs: who.threadTs }),
+        title: { type: 'plain_text', text: 'Remix' },
+        submit: { type: 'plain_text', text: 'Generate' },
+        blocks: [promptInput(String(params['prompt'] ?? ''))],
+      },
+    });
+  });
+  clipButton(ACTION.info, async ({ client, who, clip }) => {
+    const { clip: record, job, params } = await clipAndJob(clip.clipId);
+    await ephemeral(
+      client,
+      who,
+      [
+        `ℹ️ Clip \`${record.id}\` (job \`${job.id}\`, ${job.task})`,
+        `prompt: ${escapeMrkdwn(String(params['prompt'] ?? ''))}`,
+        `seed ${record.seed} · steps ${String(params['steps'] ?? manifest.defaults.steps)} · ${record.frames} frames at ${record.fps} fps · ${record.width}×${record.height} · ${(record.sizeBytes / 1024).toFixed(0)} KB · ${job.chargedSeconds} GPU s charged`,
+        ...(record.parentClipId === null ? [] : [`extends clip \`${record.parentClipId}\``]),
+      ].join('\n'),
+    );
+  });
+  clipButton(ACTION.delete, async ({ client, who, clip, messageTs }) => {
+    const user = await internalUser(who.userId, who.userName);
+    const { job } = await clipAndJob(clip.clipId);
+    if (job.userId !== user.id && !isAdmin(who.userId))
+      throw new UserError('NotAllowed', 'only the person who made this clip, or a workspace admin, can delete it');
+    if (clip.fileId !== undefined) await client.files.delete({ file: clip.fileId }).catch(() => undefined);
+    await client.chat.update({
+      channel: who.channelId,
+      ts: messageTs,
+      text: `🗑️ Deleted by <@${who.userId}>`,
+      blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `🗑️ Deleted by <@${who.userId}>` } }],
+    });
+  });
+  app.action<BlockAction>(ACTION.cancel, async ({ ack, body, client }) => {
+    await ack();
+    const { value, who } = buttonContext(body);
+    await guard(client, who, () => cancelJob(client, who, value ?? ''));
+  });
+}
+
+function requesterOf(command: { user_id: string; user_name: string; team_id: string; channel_id: string }): Requester {
+  return {
+    userId: command.user_id,
+    userName: command.user_name,
+    teamId: command.team_id,
+    channelId: command.channel_id,
+  };
+}
+
+function requesterOfShortcut(shortcut: {
+  user: { id: string; name?: string; username?: string; team_id?: string };
+  team: { id: string } | null;
+  channel: { id: string };
+  message: { ts: string; thread_ts?: string; [key: string]: unknown };
+}): Requester {
+  return {
+    userId: shortcut.user.id,
+    userName: shortcut.user.name ?? shortcut.user.username ?? shortcut.user.id,
+    teamId: shortcut.team?.id ?? shortcut.user.team_id ?? 'unknown',
+    channelId: shortcut.channel.id,
+    threadTs: shortcut.message.thread_ts ?? shortcut.message.ts,
+  };
+}
+
+/** The clip id in a result message (its buttons) or a result video (its file name `pusa-<clip id>.mp4`). */
+export function clipIdOf(message: Record<string, unknown>): string | undefined {
+  for (const block of (message['blocks'] ?? []) as { elements?: { value?: string }[] }[])
+    for (const element of block.elements ?? []) {
+      const parsed = parseButtonValue(element.value);
+      if (parsed !== null) return parsed.clipId;
+    }
+  for (const file of (message['files'] ?? []) as { name?: string }[]) {
+    const match = /^pusa-([\w-]+)\.mp4$/.exec(file.name ?? '');
+    if (match?.[1] !== undefined) return match[1];
+  }
+  return undefined;
+}
+
+function numbers(params: Record<string, unknown>, keys: readonly ('steps' | 'frames' | 'guidance')[]) {
+  const out: { steps?: number; frames?: number; guidance?: number } = {};
+  for (const key of keys) {
+    const v = params[key];
+    if (typeof v === 'number') out[key] = v;
+  }
+  return out;
+}
+
+function promptInput(initial: string): types.KnownBlock {
+  return {
+    type: 'input',
+    block_id: 'prompt',
+    label: { type: 'plain_text', text: 'Prompt' },
+    element: {
+      type: 'plain_text_input',
+      action_id: 'text',
+      max_length: 500,
+      ...(initial === '' ? {} : { initial_value: initial }),
+    },
+  };
+}
+
+function imageModal(meta: ImageModalMeta, prompt: string, config: SlackConfig): types.ModalView {
+  const mb = Math.floor(config.SLACK_DOWNLOAD_MAX_BYTES / 1024 / 1024);
+  return {
+    type: 'modal',
+    callback_id: IMAGE_MODAL,
+    private_metadata: JSON.stringify(meta),
+    title: { type: 'plain_text', text: meta.kind === 'animate' ? 'Animate an image' : 'Keyframes' },
+    submit: { type: 'plain_text', text: 'Generate' },
+    blocks: [
+      ...(meta.fileIds === undefined
+        ? [
+            {
+              type: 'input' as const,
+              block_id: 'images',
+              label: {
+                type: 'plain_text' as const,
+                text:
+                  meta.kind === 'animate'
+                    ? `Image (PNG, JPEG or WebP, up to ${mb} MB)`
+                    : `Keyframes in order, first to last (up to 8, ${mb} MB each)`,
+              },
+              element: {
+                type: 'file_input' as const,
+                action_id: 'files',
+                filetypes: ['png', 'jpg', 'jpeg', 'webp'],
+                max_files: meta.kind === 'animate' ? 1 : 8,
+              },
+            },
+          ]
+        : []),
+      promptInput(prompt),
+    ],
+  };
+}

@@ -1,0 +1,239 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { App, HTTPReceiver, type Logger, LogLevel } from '@slack/bolt';
+import type { Delivery, JobUpdate } from '../core/events.ts';
+import type { Service } from '../service.ts';
+import { type PostedJob, registerHandlers, type SlackLog } from './app.ts';
+import type { SlackConfig } from './config.ts';
+import { endedMessage, errorText, progressMessage, resultMessage } from './render.ts';
+
+export { loadSlackConfig, SlackConfig } from './config.ts';
+
+export interface SlackFrontEnd {
+  /** Posts a finished job whose origin is Slack; other platforms' deliveries are ignored. Throwing retries it. */
+  deliver(delivery: Delivery): Promise<void>;
+  /** Edits the job's message with progress, at most once per `SLACK_PROGRESS_INTERVAL_MS`. */
+  onUpdate(update: JobUpdate): void;
+  /** `http://host:port/slack/events` in HTTP mode; undefined in Socket Mode. */
+  readonly eventsUrl: string | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the Slack front end on an existing service: a Bolt app over HTTP (signed requests; replays refused) or
+ * Socket Mode when `SLACK_APP_TOKEN` is set. The service's `deliver` and `onUpdate` hooks must reach the returned
+ * object (see `lateHooks`).
+ */
+export async function startSlack(service: Service, config: SlackConfig, log: SlackLog): Promise<SlackFrontEnd> {
+  const socketMode = config.SLACK_APP_TOKEN !== undefined;
+  const clientOptions = {
+    slackApiUrl: config.SLACK_API_URL,
+    retryConfig: { retries: config.SLACK_API_RETRIES, factor: 1.5, minTimeout: 200, maxTimeout: 5_000 },
+  };
+  const logger = boltLogger(log);
+  const receiver = socketMode
+    ? undefined
+    : new HTTPReceiver({ signingSecret: config.SLACK_SIGNING_SECRET ?? '', logger, processBeforeResponse: false });
+  const app = new App({
+    token: config.SLACK_BOT_TOKEN,
+    logger,
+    clientOptions,
+    deferInitialization: true,
+    ...(receiver === undefined ? { socketMode: true, appToken: config.SLACK_APP_TOKEN as string } : { receiver }),
+  });
+  const posted = new Map<string, PostedJob>();
+  registerHandlers(app, { service, config, log, posted });
+  await app.init();
+
+  let server: Server | undefined;
+  let eventsUrl: string | undefined;
+  if (receiver === undefined) {
+    await app.start();
+  } else {
+    const replays = createReplayGuard();
+    server = createServer((req, res) => {
+      if (!replays.admit(req, res)) return;
+      receiver.requestListener(req, res);
+    });
+    await new Promise<void>((resolve) => server?.listen(config.SLACK_PORT, config.SLACK_HOST, resolve));
+    const { port } = server.address() as AddressInfo;
+    const host = config.SLACK_HOST === '0.0.0.0' ? '127.0.0.1' : config.SLACK_HOST;
+    eventsUrl = `http://${host}:${port}/slack/events`;
+  }
+  log.info({ mode: socketMode ? 'socket' : 'http', eventsUrl }, 'slack front end ready');
+
+  /** Where a job's message is: this process's record, else the job's stored origin (after a restart). */
+  const notOurs = new Set<string>();
+  const targetOf = async (jobId: string): Promise<PostedJob | null> => {
+    const hit = posted.get(jobId);
+    if (hit !== undefined) return hit;
+    if (notOurs.has(jobId)) return null;
+    const job = await service.store.job(jobId);
+    if (job === null) return null;
+    const origin = job.origin as { platform?: string; channelId?: string; messageId?: string; threadId?: string };
+    if (origin.platform !== 'slack' || origin.channelId === undefined || origin.messageId === undefined) {
+      // Another front end's job (Discord shares the service): remember, so its progress costs no more reads.
+      notOurs.add(jobId);
+      if (notOurs.size > 10_000) notOurs.delete(notOurs.values().next().value as string);
+      return null;
+    }
+    const target = {
+      channelId: origin.channelId,
+      ts: origin.messageId,
+      threadTs: origin.threadId ?? origin.messageId,
+      prompt: String(job.parameters['prompt'] ?? ''),
+    };
+    posted.set(jobId, target);
+    return target;
+  };
+
+  const lastEdit = new Map<string, number>();
+  const finished = new Set<string>();
+  function onUpdate(update: JobUpdate): void {
+    if (finished.has(update.jobId)) return;
+    const at = Date.now();
+    if (update.kind !== 'requeued' && at - (lastEdit.get(update.jobId) ?? 0) < config.SLACK_PROGRESS_INTERVAL_MS)
+      return;
+    lastEdit.set(update.jobId, at);
+    void (async () => {
+      const target = await targetOf(update.jobId);
+      if (target === null || finished.has(update.jobId)) return;
+      const message =
+        update.kind === 'progress'
+          ? progressMessage({
+              prompt: target.prompt,
+              step: update.step,
+              total: update.total,
+              etaMs: update.etaMs,
+              jobId: update.jobId,
+            })
+          : update.kind === 'started'
+            ? progressMessage({ prompt: target.prompt, step: 0, total: 1, etaMs: 0, jobId: update.jobId })
+            : endedMessage(target.prompt, `↩️ Requeued: ${update.reason}`);
+      await app.client.chat.update({ channel: target.channelId, ts: target.ts, ...message });
+    })().catch((error: unknown) =>
+      log.warn({ jobId: update.jobId, err: (error as Error).message }, 'progress edit failed'),
+    );
+  }
+
+  async function deliver(delivery: Delivery): Promise<void> {
+    const origin = delivery.origin as { platform?: string };
+    lastEdit.delete(delivery.jobId);
+    notOurs.delete(delivery.jobId);
+    if (origin.platform !== 'slack') return;
+    // Late progress events must not overwrite the result; forget the job once they can no longer arrive.
+    finished.add(delivery.jobId);
+    setTimeout(() => finished.delete(delivery.jobId), 60_000).unref();
+    const target = await targetOf(delivery.jobId);
+    if (target === null) {
+      log.warn({ jobId: delivery.jobId }, 'slack delivery without a channel or message; dropped');
+      return;
+    }
+    const edit = (message: { text: string; blocks: object[] }) =>
+      app.client.chat.update({ channel: target.channelId, ts: target.ts, ...message } as Parameters<
+        typeof app.client.chat.update
+      >[0]);
+    if (delivery.kind === 'failed') {
+      await edit(endedMessage(target.prompt, `❌ ${errorText(delivery.message, delivery.requestId).slice(3)}`));
+    } else if (delivery.kind === 'cancelled') {
+      await edit(endedMessage(target.prompt, '🚫 Cancelled; nothing was charged.'));
+    } else {
+      const upload = await app.client.filesUploadV2({
+        channel_id: target.channelId,
+        thread_ts: target.threadTs,
+        file: delivery.mp4Absolute,
+        filename: `pusa-${delivery.clipId}.mp4`,
+        title: target.prompt.slice(0, 100),
+        initial_comment: `🎞️ ${target.prompt.slice(0, 200)}`,
+      });
+      const fileId = (upload.files as { files?: { id?: string }[] }[] | undefined)?.[0]?.files?.[0]?.id;
+      await edit(
+        resultMessage({
+          prompt: target.prompt,
+          frames: delivery.frames,
+          gpuSeconds: delivery.gpuSeconds,
+          value: { clipId: delivery.clipId, jobId: delivery.jobId, ...(fileId === undefined ? {} : { fileId }) },
+        }),
+      );
+    }
+    posted.delete(delivery.jobId);
+    log.info({ jobId: delivery.jobId, requestId: delivery.requestId, kind: delivery.kind }, 'slack delivered');
+  }
+
+  return {
+    deliver,
+    onUpdate,
+    eventsUrl,
+    async stop() {
+      if (server !== undefined) {
+        const closing = server;
+        await new Promise<void>((resolve) => closing.close(() => resolve()));
+        closing.closeAllConnections();
+      } else {
+        await app.stop();
+      }
+    },
+  };
+}
+
+/**
+ * Bolt checks the signature and the 5-minute window; a captured request could still be replayed inside that window.
+ * This remembers every signature seen in the window and refuses repeats with 401. Slack's own retries carry a new
+ * timestamp, hence a new signature.
+ */
+export function createReplayGuard(windowSeconds = 300) {
+  const seen = new Map<string, number>();
+  return {
+    admit(req: IncomingMessage, res: ServerResponse): boolean {
+      const signature = req.headers['x-slack-signature'];
+      const timestamp = Number(req.headers['x-slack-request-timestamp']);
+      if (typeof signature !== 'string' || !Number.isFinite(timestamp)) return true; // Bolt refuses these itself
+      const now = Date.now() / 1000;
+      for (const [key, at] of seen) if (now - at > windowSeconds) seen.delete(key);
+      if (seen.has(signature)) {
+        res.writeHead(401, { 'content-type': 'text/plain' });
+        res.end('replayed request');
+        return false;
+      }
+      seen.set(signature, now);
+      // A forged signature is refused by Bolt anyway; do not keep it.
+      res.once('finish', () => {
+        if (res.statusCode === 401) seen.delete(signature);
+      });
+      return true;
+    },
+  };
+}
+
+/**
+ * Hooks for `startService` that forward to a Slack front end started afterwards (the service must exist first).
+ * Deliveries that arrive before `bind` throw, so the delivery queue retries them.
+ */
+export function lateHooks() {
+  let target: Pick<SlackFrontEnd, 'deliver' | 'onUpdate'> | undefined;
+  return {
+    deliver: async (delivery: Delivery) => {
+      if (target === undefined) throw new Error('the Slack front end is not started yet');
+      await target.deliver(delivery);
+    },
+    onUpdate: (update: JobUpdate) => target?.onUpdate(update),
+    bind(frontEnd: Pick<SlackFrontEnd, 'deliver' | 'onUpdate'> | undefined) {
+      target = frontEnd;
+    },
+  };
+}
+
+function boltLogger(log: SlackLog): Logger {
+  let level = LogLevel.WARN;
+  return {
+    debug: () => undefined,
+    info: () => undefined,
+    warn: (...msg: unknown[]) => log.warn({ source: 'bolt' }, msg.map(String).join(' ')),
+    error: (...msg: unknown[]) => log.warn({ source: 'bolt', level: 'error' }, msg.map(String).join(' ')),
+    setLevel: (l: LogLevel) => {
+      level = l;
+    },
+    getLevel: () => level,
+    setName: () => undefined,
+  };
+}

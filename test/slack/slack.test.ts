@@ -1,0 +1,420 @@
+import { readFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { blockAction, messageAction, sign, slashCommand, viewSubmission } from './fake-slack.ts';
+import { SIGNING_SECRET, type SlackStack, startSlackStack } from './harness.ts';
+
+const sample = (name: string) => readFile(new URL(`../../samples/${name}`, import.meta.url));
+const FAST = '--steps 4 --frames 17';
+
+/** The latest message in channel C1 that is not in a thread, i.e. a job's placeholder. */
+const jobMessages = (stack: SlackStack) =>
+  [...stack.fake.messages.entries()].filter(([, m]) => m.threadTs === undefined);
+/** Uploads that went through all three steps (the entry exists from `files.getUploadURLExternal` on). */
+const completed = (stack: SlackStack) => [...stack.fake.uploads.values()].filter((u) => u.channel !== undefined).length;
+const ephemerals = (stack: SlackStack) => stack.fake.callsOf('chat.postEphemeral').map((c) => String(c.args['text']));
+const buttonsOf = (blocks: unknown[]) =>
+  (blocks as { type: string; elements?: { action_id: string; value: string }[] }[]).find((b) => b.type === 'actions')
+    ?.elements ?? [];
+
+describe('Slack front end over HTTP', () => {
+  let stack: SlackStack;
+  beforeAll(async () => {
+    stack = await startSlackStack();
+  }, 90_000);
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('acks /t2v at once, shows progress at most every 2 s and uploads the clip into the thread with buttons', async () => {
+    const uploadsBefore = completed(stack);
+
+    const res = await stack.command(slashCommand('/t2v', 'a red circle moves right --steps 40 --frames 17 --seed 3'));
+
+    expect(res.status).toBe(200);
+    expect(res.ms).toBeLessThan(3000);
+    await stack.fake.waitFor(() => completed(stack) > uploadsBefore, 'the upload');
+    const upload = [...stack.fake.uploads.values()].filter((u) => u.channel !== undefined).at(-1)!;
+    expect(upload.bytes.subarray(4, 8).toString()).toBe('ftyp');
+    expect(upload.filename).toMatch(/^pusa-.+\.mp4$/);
+    const placeholder = stack.fake.callsOf('chat.postMessage').at(-1)!;
+    expect(upload.channel).toBe('C1');
+    expect(placeholder.args['channel']).toBe('C1');
+    expect(upload.threadTs).toBe(placeholder.result?.['ts']);
+    await stack.fake.waitFor(
+      () => (stack.fake.messages.get(upload.threadTs!)?.text ?? '').startsWith('✅'),
+      'the result',
+    );
+    const result = stack.fake.messages.get(upload.threadTs!)!;
+    expect(buttonsOf(result.blocks).map((b) => b.action_id)).toEqual([
+      'v1:extend',
+      'v1:reroll',
+      'v1:remix',
+      'v1:info',
+      'v1:delete',
+    ]);
+    const edits = stack.fake.callsOf('chat.update').filter((c) => c.args['ts'] === upload.threadTs);
+    const progress = edits.filter((c) => String(c.args['text']).startsWith('🎬'));
+    for (let i = 1; i < progress.length; i++)
+      expect(progress[i]!.at - progress[i - 1]!.at).toBeGreaterThanOrEqual(1900);
+    expect(edits.some((c) => String(c.args['text']).startsWith('⏳ Queued'))).toBe(true);
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    expect(String(progress.at(-1)!.args['text'])).toMatch(/^🎬 [▰▱]{10} step \d+\/40 · ETA ~\d+ s$/);
+  });
+
+  it('rejects forged, stale and replayed signatures with 401 and queues nothing', async () => {
+    const body = slashCommand('/t2v', `forged ${FAST}`);
+    const url = stack.slack.eventsUrl!;
+    const now = Math.floor(Date.now() / 1000);
+    const posts = stack.fake.callsOf('chat.postMessage').length;
+
+    const forged = await stack.fake.send(url, body, {
+      secret: 'wrong-secret',
+      contentType: 'application/x-www-form-urlencoded',
+    });
+    const stale = await stack.fake.send(url, body, {
+      secret: SIGNING_SECRET,
+      contentType: 'application/x-www-form-urlencoded',
+      timestamp: now - 6 * 60,
+    });
+    const tampered = await stack.fake.send(url, `${body}x`, {
+      secret: SIGNING_SECRET,
+      contentType: 'application/x-www-form-urlencoded',
+      signature: sign(SIGNING_SECRET, now, body),
+      timestamp: now,
+    });
+    const original = await stack.fake.send(url, slashCommand('/quota', ''), {
+      secret: SIGNING_SECRET,
+      contentType: 'application/x-www-form-urlencoded',
+      timestamp: now,
+    });
+    const quotaBody = slashCommand('/quota', '', { trigger: 'fixed' });
+    const first = await stack.fake.send(url, quotaBody, {
+      secret: SIGNING_SECRET,
+      contentType: 'application/x-www-form-urlencoded',
+      timestamp: now,
+    });
+    const replayed = await stack.fake.send(url, quotaBody, {
+      secret: SIGNING_SECRET,
+      contentType: 'application/x-www-form-urlencoded',
+      timestamp: now,
+    });
+
+    expect([forged.status, stale.status, tampered.status, replayed.status]).toEqual([401, 401, 401, 401]);
+    expect([original.status, first.status]).toEqual([200, 200]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(stack.fake.callsOf('chat.postMessage').length).toBe(posts);
+  });
+
+  it('animates an image chosen in the /animate modal, downloading it from Slack with the bot token', async () => {
+    const file = stack.fake.addFile({
+      id: 'FSTAR',
+      name: 'yellow-star.png',
+      mimetype: 'image/png',
+      bytes: await sample('yellow-star.png'),
+    });
+    const uploadsBefore = completed(stack);
+
+    const open = await stack.command(slashCommand('/animate', `a yellow star moves up ${FAST}`));
+    await stack.fake.waitFor(() => stack.fake.callsOf('views.open').length > 0, 'the modal');
+    const view = JSON.parse(String(stack.fake.callsOf('views.open').at(-1)!.args['view'])) as {
+      private_metadata: string;
+      callback_id: string;
+      blocks: { element: { type: string } }[];
+    };
+    const submit = await stack.interact(
+      viewSubmission(view.callback_id, view.private_metadata, {
+        images: { files: { type: 'file_input', files: [file] } },
+        prompt: { text: { type: 'plain_text_input', value: 'a yellow star moves up' } },
+      }),
+    );
+
+    expect(open.status).toBe(200);
+    expect(view.blocks[0]!.element.type).toBe('file_input');
+    expect(submit.status).toBe(200);
+    await stack.fake.waitFor(() => completed(stack) > uploadsBefore, 'the animated clip', 60_000);
+    expect(stack.fake.callsOf('files.info').at(-1)!.args['file']).toBe('FSTAR');
+  });
+
+  it('refuses an oversized file in the modal and a shortcut on a message without an image', async () => {
+    const big = stack.fake.addFile({
+      id: 'FBIG',
+      name: 'huge.png',
+      mimetype: 'image/png',
+      bytes: Buffer.alloc(16),
+      size: 11 * 1024 * 1024,
+    });
+    const meta = JSON.stringify({ kind: 'animate', channelId: 'C1', options: {} });
+
+    const res = await stack.interact(
+      viewSubmission('v1:image-modal', meta, {
+        images: { files: { type: 'file_input', files: [big] } },
+        prompt: { text: { type: 'plain_text_input', value: 'x' } },
+      }),
+    );
+    const shortcut = await stack.interact(messageAction('v1:animate-image', { ts: '1.1', text: 'no image here' }));
+
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.text ?? '{}')).toEqual({
+      response_action: 'errors',
+      errors: { images: 'huge.png is over 10 MB; choose a smaller image' },
+    });
+    expect(shortcut.status).toBe(200);
+    await stack.fake.waitFor(() => ephemerals(stack).some((t) => t.includes('has no image')), 'the ephemeral error');
+  });
+
+  it('answers /quota, /history and /cancel ephemerally', async () => {
+    await stack.command(slashCommand('/quota', ''));
+    await stack.command(slashCommand('/history', '5'));
+    await stack.command(slashCommand('/cancel', 'no-such-job'));
+
+    await stack.fake.waitFor(
+      () => ephemerals(stack).some((t) => t.includes('was not found among your requests')),
+      'cancel',
+    );
+    expect(ephemerals(stack).some((t) => t.startsWith('📊 Today'))).toBe(true);
+    expect(ephemerals(stack).some((t) => t.startsWith('🕘 Your last'))).toBe(true);
+  });
+
+  it('extends a result from its button after a bot restart, and a double click makes one job', async () => {
+    const [ts, message] = jobMessages(stack).find(([, m]) => m.text.startsWith('✅'))!;
+    const extend = buttonsOf(message.blocks).find((b) => b.action_id === 'v1:extend')!;
+    await stack.restartSlack();
+    const uploadsBefore = completed(stack);
+
+    const clicks = await Promise.all([
+      stack.interact(blockAction('v1:extend', extend.value, { ts, channel: 'C1', blocks: message.blocks })),
+      stack.interact(blockAction('v1:extend', extend.value, { ts, channel: 'C1', blocks: message.blocks })),
+    ]);
+
+    expect(clicks.map((c) => c.status)).toEqual([200, 200]);
+    await stack.fake.waitFor(() => completed(stack) > uploadsBefore, 'the extension', 60_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(completed(stack)).toBe(uploadsBefore + 1);
+    expect(ephemerals(stack).some((t) => t.startsWith('This request is already queued as job'))).toBe(true);
+    const upload = [...stack.fake.uploads.values()].filter((u) => u.channel !== undefined).at(-1)!;
+    expect(upload.threadTs).toBe(ts);
+  });
+
+  it('delivers a job requested before a bot restart to its message after it', async () => {
+    const posted = stack.fake.callsOf('chat.postMessage').length;
+    await stack.command(slashCommand('/t2v', 'a red circle moves left --steps 30 --frames 17'));
+    await stack.fake.waitFor(() => stack.fake.callsOf('chat.postMessage').length > posted, 'the placeholder');
+    const ts = String(stack.fake.callsOf('chat.postMessage').at(-1)!.result?.['ts']);
+
+    await stack.restartSlack();
+
+    await stack.fake.waitFor(() => stack.fake.messages.get(ts)?.text.startsWith('✅') === true, 'the result');
+    expect([...stack.fake.uploads.values()].some((u) => u.threadTs === ts)).toBe(true);
+  });
+
+  it('retries a rate-limited chat.update after its Retry-After', async () => {
+    stack.fake.rateLimit('chat.update', 1, 1);
+    const before = stack.fake.callsOf('chat.update').length;
+
+    await stack.command(slashCommand('/t2v', `a green square moves down ${FAST}`));
+
+    await stack.fake.waitFor(
+      () =>
+        stack.fake
+          .callsOf('chat.update')
+          .slice(before)
+          .some((c, i, all) => i > 0 && c.args['text'] === all[0]!.args['text']),
+      'the retried update',
+    );
+    const limited = stack.fake.callsOf('chat.update').slice(before);
+    expect(limited[0]!.status).toBe(429);
+    const retried = limited.find((c, i) => i > 0 && c.args['text'] === limited[0]!.args['text']);
+    expect(retried?.status).toBe(200);
+    expect(retried!.at - limited[0]!.at).toBeGreaterThanOrEqual(950);
+  });
+
+  it('makes keyframes from a /keyframes modal with two files, spread over the clip', async () => {
+    const top = stack.fake.addFile({
+      id: 'FTOP',
+      name: 'top.png',
+      mimetype: 'image/png',
+      bytes: await sample('green-square-top.png'),
+    });
+    const bottom = stack.fake.addFile({
+      id: 'FBOTTOM',
+      name: 'bottom.png',
+      mimetype: 'image/png',
+      bytes: await sample('green-square-bottom.png'),
+    });
+    const opened = stack.fake.callsOf('views.open').length;
+    await stack.command(slashCommand('/keyframes', FAST));
+    await stack.fake.waitFor(() => stack.fake.callsOf('views.open').length > opened, 'the modal');
+    const view = JSON.parse(String(stack.fake.callsOf('views.open').at(-1)!.args['view'])) as {
+      private_metadata: string;
+    };
+    const uploadsBefore = completed(stack);
+
+    await stack.interact(
+      viewSubmission('v1:image-modal', view.private_metadata, {
+        images: { files: { type: 'file_input', files: [top, bottom] } },
+        prompt: { text: { type: 'plain_text_input', value: 'a green square moves down' } },
+      }),
+    );
+
+    await stack.fake.waitFor(() => completed(stack) > uploadsBefore, 'the keyframes clip');
+    const user = await stack.service.store.ensureUser({ platform: 'slack', externalId: 'U1', displayName: 'U1' });
+    const [job] = await stack.service.store.history(user.id, { limit: 1 });
+    expect(job?.task).toBe('keyframes');
+    const images = (job?.parameters['images'] ?? []) as { latentIndex: number }[];
+    expect(images.map((i) => i.latentIndex)).toEqual([0, 4]);
+  });
+
+  it('animates the image of a message through the "Animate this image" shortcut', async () => {
+    const star = stack.fake.addFile({
+      id: 'FSHORT',
+      name: 'star.png',
+      mimetype: 'image/png',
+      bytes: await sample('yellow-star.png'),
+    });
+    const opened = stack.fake.callsOf('views.open').length;
+    await stack.interact(messageAction('v1:animate-image', { ts: '1699999999.000100', text: 'look', files: [star] }));
+    await stack.fake.waitFor(() => stack.fake.callsOf('views.open').length > opened, 'the prompt modal');
+    const view = JSON.parse(String(stack.fake.callsOf('views.open').at(-1)!.args['view'])) as {
+      private_metadata: string;
+    };
+    const uploadsBefore = completed(stack);
+
+    await stack.interact(
+      viewSubmission('v1:image-modal', view.private_metadata, {
+        prompt: { text: { type: 'plain_text_input', value: 'a yellow star moves up' } },
+      }),
+    );
+
+    await stack.fake.waitFor(() => completed(stack) > uploadsBefore, 'the clip');
+    expect([...stack.fake.uploads.values()].filter((u) => u.channel !== undefined).at(-1)!.threadTs).toBe(
+      '1699999999.000100',
+    );
+  });
+
+  it('extends a clip from the "Extend this clip" shortcut on its video, and refuses other messages', async () => {
+    const [fileId, video] = [...stack.fake.uploads.entries()].find(([, u]) => u.channel !== undefined)!;
+    const uploadsBefore = completed(stack);
+
+    await stack.interact(
+      messageAction('v1:extend-clip', {
+        ts: '1.5',
+        thread_ts: video.threadTs,
+        files: [{ id: fileId, name: video.filename }],
+      }),
+    );
+    await stack.interact(messageAction('v1:extend-clip', { ts: '1.6', text: 'just words' }));
+
+    await stack.fake.waitFor(() => completed(stack) > uploadsBefore, 'the extension', 60_000);
+    expect([...stack.fake.uploads.values()].filter((u) => u.channel !== undefined).at(-1)!.threadTs).toBe(
+      video.threadTs,
+    );
+    expect(ephemerals(stack).some((t) => t.includes('That message is not one of my clips'))).toBe(true);
+  });
+
+  it('answers Info ephemerally, refuses Delete to others and deletes for the owner', async () => {
+    const [ts, message] = jobMessages(stack).find(([, m]) => m.text.startsWith('✅'))!;
+    const value = buttonsOf(message.blocks).find((b) => b.action_id === 'v1:info')!.value;
+    const before = ephemerals(stack).length;
+
+    await stack.interact(blockAction('v1:info', value, { ts, channel: 'C1' }));
+    await stack.interact(blockAction('v1:delete', value, { ts, channel: 'C1' }, 'U2'));
+    await stack.fake.waitFor(() => ephemerals(stack).length >= before + 2, 'two ephemeral answers');
+    await stack.interact(blockAction('v1:delete', value, { ts, channel: 'C1' }));
+
+    const answers = ephemerals(stack).slice(before).join('\n');
+    expect(answers).toMatch(/ℹ️ Clip `.+`[\s\S]*seed 3/);
+    expect(answers).toContain('Only the person who made this clip');
+    await stack.fake.waitFor(() => stack.fake.messages.get(ts)?.text.startsWith('🗑️') === true, 'the deletion');
+    expect(stack.fake.callsOf('files.delete').length).toBe(1);
+  });
+
+  it('re-rolls, remixes through a modal and runs /extend and /transition on clip ids', {
+    timeout: 120_000,
+  }, async () => {
+    const posted = stack.fake.callsOf('chat.postMessage').length;
+    await stack.command(slashCommand('/t2v', `a blue circle moves right ${FAST}`));
+    await stack.fake.waitFor(() => stack.fake.callsOf('chat.postMessage').length > posted, 'the placeholder');
+    const placeholderTs = [...stack.fake.messages.keys()].at(-1)!;
+    await stack.fake.waitFor(() => stack.fake.messages.get(placeholderTs)?.text.startsWith('✅') === true, 'the t2v');
+    const done = jobMessages(stack).filter(([, m]) => m.text.startsWith('✅'));
+    const clipIds = done.map(([, m]) => JSON.parse(buttonsOf(m.blocks)[0]!.value).clipId as string);
+    const ts = placeholderTs;
+    const message = stack.fake.messages.get(ts)!;
+    const value = buttonsOf(message.blocks).find((b) => b.action_id === 'v1:reroll')!.value;
+    const uploadsBefore = completed(stack);
+    const opened = stack.fake.callsOf('views.open').length;
+    const warnings = ephemerals(stack).filter((t) => t.startsWith('⚠️')).length;
+    // Four jobs at once: raise the per-user cap (default 3) as a workspace admin would.
+    const workspace = await stack.service.store.ensureWorkspace({ platform: 'slack', externalId: 'T1', name: 'T1' });
+    await stack.service.store.setWorkspaceLimits(workspace.id, { userMaxQueuedJobs: 8 });
+
+    await stack.interact(blockAction('v1:reroll', value, { ts, channel: 'C1' }));
+    await stack.interact(blockAction('v1:remix', value, { ts, channel: 'C1' }));
+    await stack.fake.waitFor(() => stack.fake.callsOf('views.open').length > opened, 'the remix modal');
+    const view = JSON.parse(String(stack.fake.callsOf('views.open').at(-1)!.args['view'])) as {
+      private_metadata: string;
+    };
+    await stack.interact(
+      viewSubmission('v1:remix-modal', view.private_metadata, {
+        prompt: { text: { type: 'plain_text_input', value: 'a blue circle moves left' } },
+      }),
+    );
+    await stack.command(slashCommand('/extend', `${clipIds[0]} --steps 4`));
+    await stack.command(slashCommand('/transition', `${clipIds[0]} ${clipIds[1]} --steps 4 a morph`));
+
+    await stack.fake.waitFor(() => completed(stack) >= uploadsBefore + 4, 'four clips', 100_000);
+    const user = await stack.service.store.ensureUser({ platform: 'slack', externalId: 'U1', displayName: 'U1' });
+    const tasks = (await stack.service.store.history(user.id, { limit: 4 })).map((j) => j.task).sort();
+    expect(tasks).toContain('transition');
+    expect(tasks.filter((t) => t === 'extend').length).toBeGreaterThanOrEqual(1);
+    expect(ephemerals(stack).filter((t) => t.startsWith('⚠️')).length).toBe(warnings);
+  });
+
+  it('acknowledged every request within 3 s', () => {
+    expect(stack.ackMs.length).toBeGreaterThan(5);
+    expect(Math.max(...stack.ackMs)).toBeLessThan(3000);
+  });
+});
+
+describe('Slack front end over Socket Mode', () => {
+  let stack: SlackStack;
+  beforeAll(async () => {
+    stack = await startSlackStack({ socketMode: true });
+  }, 90_000);
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('connects through apps.connections.open and runs /t2v to the uploaded clip', async () => {
+    const res = await stack.command(slashCommand('/t2v', `a red circle moves right ${FAST}`));
+
+    expect(res.ms).toBeLessThan(3000);
+    expect(stack.fake.callsOf('apps.connections.open').length).toBeGreaterThan(0);
+    await stack.fake.waitFor(() => [...stack.fake.uploads.values()].some((u) => u.channel === 'C1'), 'the upload');
+  });
+
+  it('takes interactive payloads over the socket too: a modal submission with a file', async () => {
+    const star = stack.fake.addFile({
+      id: 'FSOCK',
+      name: 'star.png',
+      mimetype: 'image/png',
+      bytes: await sample('yellow-star.png'),
+    });
+    const uploadsBefore = completed(stack);
+
+    const res = await stack.interact(
+      viewSubmission(
+        'v1:image-modal',
+        JSON.stringify({ kind: 'animate', channelId: 'C2', options: { steps: 4, frames: 17 } }),
+        {
+          images: { files: { type: 'file_input', files: [star] } },
+          prompt: { text: { type: 'plain_text_input', value: 'a yellow star moves up' } },
+        },
+      ),
+    );
+
+    expect(res.ms).toBeLessThan(3000);
+    await stack.fake.waitFor(() => completed(stack) > uploadsBefore, 'the clip');
+    expect([...stack.fake.uploads.values()].filter((u) => u.channel !== undefined).at(-1)!.channel).toBe('C2');
+  });
+});
