@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { loadBotConfig } from './config.ts';
 import { createHub } from './core/hub.ts';
+import { parseDiscordConfig, startDiscord, wantsDiscord } from './discord/index.ts';
 import { startService } from './service.ts';
 import { loadSlackConfig, startSlack } from './slack/index.ts';
 import { startPlayground } from './web/server.ts';
@@ -34,6 +35,15 @@ const playground =
       })
     : undefined;
 if (playground !== undefined) log.info({ url: playground.url }, 'playground ready');
+
+// Discord when DISCORD_TOKEN is set (REST at DISCORD_API_URL, gateway from its /gateway/bot).
+const discord = wantsDiscord(process.env)
+  ? await startDiscord(service, parseDiscordConfig(process.env), log)
+  : undefined;
+if (discord !== undefined) {
+  hub.register('discord', { deliver: (d) => discord.deliver(d), update: (u) => discord.onUpdate(u) });
+  log.info({}, 'discord ready');
+}
 
 // Slack when SLACK_BOT_TOKEN is set (HTTP with signing, or Socket Mode with SLACK_APP_TOKEN).
 const slackConfig = loadSlackConfig(process.env);
@@ -86,6 +96,7 @@ async function shutdown(signal: string): Promise<void> {
   service.frontEnd.drain();
   await playground?.close();
   await slack?.stop();
+  await discord?.close();
   await service.close();
   health.close();
   process.exit(0);

@@ -89,8 +89,11 @@ export async function startSlack(service: Service, config: SlackConfig, log: Sla
 
   const lastEdit = new Map<string, number>();
   const finished = new Set<string>();
+  // The newest preview of each job: previews come every few steps, progress edits every 2 s.
+  const previews = new Map<string, { width: number; height: number; rgbBase64: string }>();
   function onUpdate(update: JobUpdate): void {
     if (finished.has(update.jobId)) return;
+    if (update.kind === 'progress' && update.preview !== undefined) previews.set(update.jobId, update.preview);
     const at = Date.now();
     if (update.kind !== 'requeued' && at - (lastEdit.get(update.jobId) ?? 0) < config.SLACK_PROGRESS_INTERVAL_MS)
       return;
@@ -106,6 +109,7 @@ export async function startSlack(service: Service, config: SlackConfig, log: Sla
               total: update.total,
               etaMs: update.etaMs,
               jobId: update.jobId,
+              preview: previews.get(update.jobId),
             })
           : update.kind === 'started'
             ? progressMessage({ prompt: target.prompt, step: 0, total: 1, etaMs: 0, jobId: update.jobId })
@@ -123,6 +127,7 @@ export async function startSlack(service: Service, config: SlackConfig, log: Sla
     if (origin.platform !== 'slack') return;
     // Late progress events must not overwrite the result; forget the job once they can no longer arrive.
     finished.add(delivery.jobId);
+    previews.delete(delivery.jobId);
     setTimeout(() => finished.delete(delivery.jobId), 60_000).unref();
     const target = await targetOf(delivery.jobId);
     if (target === null) {

@@ -51,12 +51,76 @@ export function queuedMessage(input: { prompt: string; position: number; etaSeco
   };
 }
 
-export function progressMessage(input: { prompt: string; step: number; total: number; etaMs: number; jobId: string }) {
+/** Square emoji with their approximate colours: Slack shows no image without a public URL, but it shows these. */
+const SWATCHES: readonly [string, number, number, number][] = [
+  ['🟥', 221, 46, 68],
+  ['🟧', 244, 144, 12],
+  ['🟨', 253, 203, 88],
+  ['🟩', 120, 177, 89],
+  ['🟦', 85, 172, 238],
+  ['🟪', 170, 142, 214],
+  ['🟫', 193, 105, 79],
+  ['⬛', 49, 55, 61],
+  ['⬜', 230, 231, 232],
+];
+
+/**
+ * The worker's latent preview (RGB bytes, base64) as a small grid of coloured square emoji, `cells × cells`: each
+ * cell averages its block of pixels and takes the nearest swatch. Enough to see the shape and where it moves.
+ */
+export function emojiPreview(preview: { width: number; height: number; rgbBase64: string }, cells = 8): string {
+  const rgb = Buffer.from(preview.rgbBase64, 'base64');
+  const rows: string[] = [];
+  for (let cy = 0; cy < cells; cy++) {
+    let row = '';
+    for (let cx = 0; cx < cells; cx++) {
+      const sum = [0, 0, 0];
+      let n = 0;
+      for (
+        let y = Math.floor((cy * preview.height) / cells);
+        y < Math.floor(((cy + 1) * preview.height) / cells);
+        y++
+      ) {
+        for (
+          let x = Math.floor((cx * preview.width) / cells);
+          x < Math.floor(((cx + 1) * preview.width) / cells);
+          x++
+        ) {
+          for (let c = 0; c < 3; c++) sum[c] = (sum[c] ?? 0) + (rgb[(y * preview.width + x) * 3 + c] ?? 0);
+          n++;
+        }
+      }
+      const [r, g, b] = sum.map((v) => v / Math.max(1, n)) as [number, number, number];
+      let best = SWATCHES[0] as (typeof SWATCHES)[number];
+      let bestDistance = Number.POSITIVE_INFINITY;
+      for (const swatch of SWATCHES) {
+        const d = (swatch[1] - r) ** 2 + (swatch[2] - g) ** 2 + (swatch[3] - b) ** 2;
+        if (d < bestDistance) {
+          best = swatch;
+          bestDistance = d;
+        }
+      }
+      row += best[0];
+    }
+    rows.push(row);
+  }
+  return rows.join('\n');
+}
+
+export function progressMessage(input: {
+  prompt: string;
+  step: number;
+  total: number;
+  etaMs: number;
+  jobId: string;
+  preview?: { width: number; height: number; rgbBase64: string } | undefined;
+}) {
   const line = `${progressBar(input.step / Math.max(1, input.total))} step ${input.step}/${input.total} · ETA ~${Math.ceil(input.etaMs / 1000)} s`;
+  const preview = input.preview === undefined ? '' : `\n${emojiPreview(input.preview)}`;
   return {
     text: `🎬 ${line}`,
     blocks: [
-      text(`*${escapeMrkdwn(input.prompt)}*\n🎬 ${line}`),
+      text(`*${escapeMrkdwn(input.prompt)}*\n🎬 ${line}${preview}`),
       {
         type: 'actions',
         elements: [

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/local-redis.ts';
+import { startLocalDiscord } from '../discord/local-discord.ts';
 import { PACK_DIR } from '../helpers/pack.ts';
 import { BOT_TOKEN, slashCommand, startFakeSlack } from '../slack/fake-slack.ts';
 
@@ -125,6 +126,38 @@ describe('the bot and worker processes', () => {
       expect(await bot.exited).toBe(0);
     } finally {
       await fake.close();
+    }
+  });
+
+  it('serves Discord from `npm run bot` when a Discord token is configured', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pusa-proc-'));
+    dirs.push(dir);
+    const local = await startLocalDiscord({
+      token: 'process-test-token',
+      applicationId: '800000000000000009',
+      heartbeatIntervalMs: 1000,
+    });
+    try {
+      const bot = start('bot', {
+        REDIS_URL,
+        QUEUE_PREFIX: `proc-discord-${process.pid}-${Date.now()}`,
+        DATABASE_URL: `file:${join(dir, 'pusa.db')}`,
+        ARTIFACT_DIR: join(dir, 'artifacts'),
+        MODEL_DIR: PACK_DIR,
+        BOT_HEALTH_PORT: String(await freePort()),
+        PLAYGROUND: 'off',
+        DISCORD_TOKEN: 'process-test-token',
+        DISCORD_APPLICATION_ID: '800000000000000009',
+        DISCORD_API_URL: local.apiUrl,
+      });
+      await bot.waitFor(/discord ready/);
+
+      expect(local.gatewayStats().identifies).toBe(1);
+      bot.child.kill('SIGTERM');
+      expect(await bot.exited).toBe(0);
+      expect(bot.output()).not.toContain('process-test-token');
+    } finally {
+      await local.close();
     }
   });
 

@@ -59,6 +59,14 @@ describe('Slack front end over HTTP', () => {
     expect(edits.some((c) => String(c.args['text']).startsWith('⏳ Queued'))).toBe(true);
     expect(progress.length).toBeGreaterThanOrEqual(2);
     expect(String(progress.at(-1)!.args['text'])).toMatch(/^🎬 [▰▱]{10} step \d+\/40 · ETA ~\d+ s$/);
+    // The latent preview rides along as an 8×8 grid of coloured squares (Slack shows no image without a public URL).
+    const swatches = (c: { args: Record<string, unknown> }) =>
+      [
+        ...String(typeof c.args['blocks'] === 'string' ? c.args['blocks'] : JSON.stringify(c.args['blocks'])).matchAll(
+          /[🟥🟧🟨🟩🟦🟪🟫⬛⬜]/gu,
+        ),
+      ].length;
+    expect(progress.some((c) => swatches(c) === 64)).toBe(true);
   });
 
   it('rejects forged, stale and replayed signatures with 401 and queues nothing', async () => {

@@ -1,0 +1,544 @@
+import { randomUUID } from 'node:crypto';
+import {
+  ActionRowBuilder,
+  type Attachment,
+  type AutocompleteInteraction,
+  type ButtonInteraction,
+  type ChatInputCommandInteraction,
+  type Client,
+  type Interaction,
+  type MessageContextMenuCommandInteraction,
+  MessageFlags,
+  ModalBuilder,
+  type ModalSubmitInteraction,
+  PermissionFlagsBits,
+  type RepliableInteraction,
+  Routes,
+  TextInputBuilder,
+  TextInputStyle,
+} from 'discord.js';
+import { UserError } from '../../commands/index.ts';
+import type { SubmitInput } from '../core/front-end.ts';
+import type { Service } from '../service.ts';
+import { MenuName, MOTION, type Motion } from './commands.ts';
+import type { DiscordConfig } from './config.ts';
+import { Action, customId, parseCustomId } from './custom-id.ts';
+import { type AttachmentLike, checkAttachment, type DownloadLimits, downloadAttachment } from './download.ts';
+import { createInputStore } from './inputs.ts';
+import { type JobMessages, replyError } from './jobs.ts';
+import type { DiscordLog } from './log.ts';
+import { queuedText } from './render.ts';
+
+type Request = SubmitInput['request'];
+type Interactive =
+  | ChatInputCommandInteraction
+  | ButtonInteraction
+  | MessageContextMenuCommandInteraction
+  | ModalSubmitInteraction;
+
+const IMAGE_TASKS = new Set(['i2v', 'start-end', 'keyframes']);
+/** A second press of the same button by the same member within this window is answered, not queued again. */
+const DOUBLE_CLICK_MS = 10_000;
+
+/**
+ * Routes every interaction: defers before anything slow (downloads, database, queue), then hands the work to the
+ * front-end core. Refusals are ephemeral, specific and carry the request id.
+ */
+export function createInteractionHandler(deps: {
+  client: Client;
+  service: Service;
+  config: DiscordConfig;
+  jobs: JobMessages;
+  log: DiscordLog;
+}) {
+  const { service, config, jobs, log, client } = deps;
+  const limits: DownloadLimits = {
+    hosts: config.DISCORD_ATTACHMENT_HOSTS,
+    maxBytes: config.DISCORD_DOWNLOAD_MAX_BYTES,
+    timeoutMs: config.DISCORD_DOWNLOAD_TIMEOUT_MS,
+  };
+  const latentFrames = (frames: number) => (frames - 1) / service.pack.manifest.latent.temporalFactor + 1;
+  const recentPresses = new Map<string, number>();
+  const inputs = createInputStore(service.artifacts.root);
+
+  const who = (i: Interaction) => ({
+    user: { platform: 'discord' as const, externalId: i.user.id, displayName: i.user.globalName ?? i.user.username },
+    workspace: {
+      platform: 'discord' as const,
+      externalId: i.guildId ?? `dm-${i.user.id}`,
+      name: i.guild?.name ?? i.guildId ?? 'direct messages',
+    },
+  });
+  const ids = async (i: Interaction) => {
+    const { user, workspace } = who(i);
+    const [u, w] = await Promise.all([service.store.ensureUser(user), service.store.ensureWorkspace(workspace)]);
+    return { userId: u.id, workspaceId: w.id };
+  };
+  const isAdmin = (i: Interaction) => i.memberPermissions?.has(PermissionFlagsBits.ManageGuild) === true;
+  const asAttachment = (a: Attachment): AttachmentLike => ({
+    url: a.url,
+    name: a.name,
+    size: a.size,
+    contentType: a.contentType,
+  });
+
+  /**
+   * The generation flow shared by every command, menu, button and modal that makes a clip: defer (privately when
+   * asked), build the request (downloads happen here), submit, and turn the reply into the job's queued message.
+   */
+  async function generate(i: Interactive, o: { ephemeral: boolean; build: () => Promise<Request> }): Promise<void> {
+    await i.deferReply(o.ephemeral ? { flags: MessageFlags.Ephemeral } : {});
+    const built = await o.build();
+    // A seed of our own when none was given, so every run differs and Info shows how to reproduce it.
+    const request = { ...built, seed: built.seed ?? Math.floor(Math.random() * 2 ** 32) };
+    const reply = await i.fetchReply();
+    const release = jobs.expect(reply.id);
+    try {
+      const answer = await service.frontEnd.submit({
+        requestKey: i.id,
+        ...who(i),
+        origin: {
+          platform: 'discord',
+          ...(i.channelId === null ? {} : { channelId: i.channelId }),
+          messageId: reply.id,
+          ephemeral: o.ephemeral,
+        },
+        request,
+        maxBytes: i.attachmentSizeLimit,
+      });
+      if (!answer.ok) {
+        await replyError(i, answer.error.message, answer.requestId);
+        return;
+      }
+      const queued = jobs.track(answer.jobId, {
+        prompt: request.prompt,
+        interaction: i,
+        messageId: reply.id,
+        ephemeral: o.ephemeral,
+        queued: queuedText({
+          prompt: request.prompt,
+          position: answer.position,
+          etaSeconds: answer.etaSeconds,
+          requestId: answer.requestId,
+        }),
+      });
+      release();
+      if (!answer.duplicate && (request.images?.length ?? 0) > 0)
+        await inputs
+          .save(answer.jobId, request.images ?? [])
+          .catch((error: unknown) =>
+            log.warn({ jobId: answer.jobId, err: (error as Error).message }, 'could not keep the input images'),
+          );
+      await queued;
+    } finally {
+      release();
+    }
+  }
+
+  const common = (i: ChatInputCommandInteraction) => {
+    const steps = i.options.getInteger('steps');
+    const seed = i.options.getInteger('seed');
+    const frames = i.options.getInteger('frames');
+    return {
+      ...(steps === null ? {} : { steps }),
+      ...(seed === null ? {} : { seed }),
+      ...(frames === null ? {} : { frames }),
+    };
+  };
+
+  /** A clip id from an id, an autocomplete value, or a link to one of our result messages. */
+  async function resolveClip(value: string): Promise<string> {
+    const link = /channels\/[^/]+\/(\d+)\/(\d+)/.exec(value);
+    if (link === null) return value.trim();
+    const message = (await client.rest.get(Routes.channelMessage(link[1] ?? '', link[2] ?? '')).catch(() => null)) as {
+      components?: { components?: { custom_id?: string }[] }[];
+    } | null;
+    const found = clipIdIn(message?.components ?? []);
+    if (found === undefined)
+      throw new UserError('NotFound', 'that link is not to one of my results with an Extend button');
+    return found;
+  }
+
+  async function commandT2v(i: ChatInputCommandInteraction) {
+    const negative = i.options.getString('negative');
+    await generate(i, {
+      ephemeral: i.options.getBoolean('private') === true,
+      build: async () => ({
+        task: 't2v',
+        prompt: i.options.getString('prompt', true),
+        ...(negative === null ? {} : { negativePrompt: negative }),
+        ...common(i),
+      }),
+    });
+  }
+
+  async function commandAnimate(i: ChatInputCommandInteraction) {
+    const image = asAttachment(i.options.getAttachment('image', true));
+    const refused = checkAttachment(image, limits);
+    if (refused !== undefined) return await replyError(i, refused.message, randomUUID());
+    const motion = (i.options.getString('motion') ?? undefined) as Motion | undefined;
+    await generate(i, {
+      ephemeral: i.options.getBoolean('private') === true,
+      build: async () => ({
+        task: 'i2v',
+        prompt: i.options.getString('prompt') ?? 'the scene comes to life',
+        ...common(i),
+        ...(motion === undefined || !(motion in MOTION) ? {} : { noiseMultipliers: [MOTION[motion]] }),
+        images: [{ bytes: await downloadAttachment(image, limits), name: image.name }],
+      }),
+    });
+  }
+
+  async function commandKeyframes(i: ChatInputCommandInteraction) {
+    const start = asAttachment(i.options.getAttachment('start', true));
+    const end = asAttachment(i.options.getAttachment('end', true));
+    const middleOption = i.options.getAttachment('middle');
+    const middle = middleOption === null ? undefined : asAttachment(middleOption);
+    for (const image of [start, end, ...(middle === undefined ? [] : [middle])]) {
+      const refused = checkAttachment(image, limits);
+      if (refused !== undefined) return await replyError(i, refused.message, randomUUID());
+    }
+    const options = common(i);
+    const last = latentFrames(options.frames ?? service.pack.manifest.video.defaultFrames) - 1;
+    await generate(i, {
+      ephemeral: false,
+      build: async () => {
+        const download = (a: AttachmentLike) => downloadAttachment(a, limits);
+        const images = [
+          { bytes: await download(start), latentIndex: 0, name: start.name },
+          ...(middle === undefined
+            ? []
+            : [{ bytes: await download(middle), latentIndex: Math.round(last / 2), name: middle.name }]),
+          { bytes: await download(end), latentIndex: last, name: end.name },
+        ];
+        return { task: 'keyframes', prompt: i.options.getString('prompt', true), ...options, images };
+      },
+    });
+  }
+
+  async function commandExtend(i: ChatInputCommandInteraction) {
+    await generate(i, {
+      ephemeral: false,
+      build: async () => ({
+        task: 'extend',
+        prompt: i.options.getString('prompt') ?? 'the motion continues',
+        clips: [{ clipId: await resolveClip(i.options.getString('clip', true)) }],
+      }),
+    });
+  }
+
+  async function commandTransition(i: ChatInputCommandInteraction) {
+    await generate(i, {
+      ephemeral: false,
+      build: async () => ({
+        task: 'transition',
+        prompt: i.options.getString('prompt') ?? 'a smooth transition',
+        clips: [
+          { clipId: await resolveClip(i.options.getString('from', true)) },
+          { clipId: await resolveClip(i.options.getString('to', true)) },
+        ],
+      }),
+    });
+  }
+
+  async function commandQuota(i: ChatInputCommandInteraction) {
+    await i.deferReply({ flags: MessageFlags.Ephemeral });
+    const { userId, workspaceId } = await ids(i);
+    const q = await service.frontEnd.quota(userId, workspaceId);
+    const ws = q.workspace;
+    await i.editReply(
+      [
+        `**GPU time today:** ${q.usedSeconds} s used, ${q.reservedSeconds} s reserved, ${q.remainingSeconds} s of ${q.limitSeconds} s left`,
+        `**Jobs in flight:** ${q.queued} of ${q.maxQueued}`,
+        `**Server budget:** ${ws.budgetSeconds === null ? 'none' : `${ws.remainingSeconds ?? 0} s of ${ws.budgetSeconds} s left`}`,
+        `Resets <t:${Math.floor(q.resetsAt.getTime() / 1000)}:R>`,
+      ].join('\n'),
+    );
+  }
+
+  async function commandHistory(i: ChatInputCommandInteraction) {
+    await i.deferReply({ flags: MessageFlags.Ephemeral });
+    const { userId } = await ids(i);
+    const list = await service.frontEnd.history(userId, i.options.getInteger('count') ?? 5);
+    if (list.length === 0) return void (await i.editReply('You have no requests yet; try `/t2v`.'));
+    const lines = list.map((job) => {
+      const origin = job.origin as { channelId?: string; messageId?: string };
+      const link =
+        origin.channelId && origin.messageId && i.guildId
+          ? ` · https://discord.com/channels/${i.guildId}/${origin.channelId}/${origin.messageId}`
+          : '';
+      const prompt = String(job.parameters['prompt'] ?? '');
+      return `\`${job.id}\` ${job.status} · ${job.task} · “${prompt.slice(0, 60)}”${job.clip ? ` · seed ${job.clip.seed}` : ''}${link}`;
+    });
+    await i.editReply(lines.join('\n'));
+  }
+
+  async function commandCancel(i: ChatInputCommandInteraction) {
+    await i.deferReply({ flags: MessageFlags.Ephemeral });
+    const { userId } = await ids(i);
+    let jobId = i.options.getString('job');
+    if (jobId === null) {
+      const list = await service.frontEnd.history(userId, 20);
+      jobId = list.find((j) => j.status === 'queued' || j.status === 'running')?.id ?? null;
+      if (jobId === null) return void (await i.editReply('You have nothing queued or running.'));
+    }
+    await cancelJob(i, jobId, userId);
+  }
+
+  async function cancelJob(i: RepliableInteraction, jobId: string, userId: string) {
+    const result = await service.frontEnd.cancel(jobId, { userId, admin: isAdmin(i) });
+    if (!result.ok) return await replyError(i, result.error.message, randomUUID());
+    if (result.state === 'cancelled') await jobs.cancelled(jobId);
+    await i.editReply(result.state === 'cancelled' ? `Cancelled \`${jobId}\`.` : `Cancelling \`${jobId}\`…`);
+  }
+
+  async function commandAdmin(i: ChatInputCommandInteraction) {
+    if (!isAdmin(i)) return await replyError(i, '`/admin` needs the Manage Server permission', randomUUID());
+    await i.deferReply({ flags: MessageFlags.Ephemeral });
+    const sub = i.options.getSubcommand();
+    const target = i.options.getUser('user');
+    const internal = async () => {
+      if (target === null) throw new UserError('InvalidOption', 'pick a member');
+      return await service.store.ensureUser({
+        platform: 'discord',
+        externalId: target.id,
+        displayName: target.globalName ?? target.username,
+      });
+    };
+    if (sub === 'pause' || sub === 'resume') {
+      await (sub === 'pause' ? service.generate.pause() : service.generate.resume());
+      log.info({ by: i.user.id, sub }, 'admin queue change');
+      return void (await i.editReply(sub === 'pause' ? 'The queue is paused.' : 'The queue is running again.'));
+    }
+    const user = await internal();
+    if (sub === 'quota') {
+      const seconds = i.options.getInteger('seconds', true);
+      await service.store.setUserLimits(user.id, { dailyGpuSeconds: seconds });
+      return void (await i.editReply(`<@${target?.id}> now has ${seconds} GPU seconds a day.`));
+    }
+    if (sub === 'ban') {
+      await service.store.ban(user.id, i.options.getString('reason') ?? `banned by ${i.user.username}`);
+      return void (await i.editReply(`<@${target?.id}> is banned.`));
+    }
+    await service.store.unban(user.id);
+    await i.editReply(`<@${target?.id}> is no longer banned.`);
+  }
+
+  async function menuAnimate(i: MessageContextMenuCommandInteraction) {
+    const first = i.targetMessage.attachments.first();
+    if (first === undefined)
+      return await replyError(
+        i,
+        'that message has no image; use this on a message with an image attached',
+        randomUUID(),
+      );
+    const image = asAttachment(first);
+    const refused = checkAttachment(image, limits);
+    if (refused !== undefined) return await replyError(i, refused.message, randomUUID());
+    await generate(i, {
+      ephemeral: false,
+      build: async () => ({
+        task: 'i2v',
+        prompt: i.targetMessage.content.trim() || 'the scene comes to life',
+        images: [{ bytes: await downloadAttachment(image, limits), name: image.name }],
+      }),
+    });
+  }
+
+  async function menuExtend(i: MessageContextMenuCommandInteraction) {
+    const clipId = clipIdIn(
+      i.targetMessage.components.map((row) => row.toJSON()) as { components?: { custom_id?: string }[] }[],
+    );
+    if (clipId === undefined)
+      return await replyError(
+        i,
+        'that message is not one of my results; use this on a clip with an Extend button',
+        randomUUID(),
+      );
+    await generate(i, {
+      ephemeral: false,
+      build: async () => ({ task: 'extend', prompt: await promptOfClip(clipId), clips: [{ clipId }] }),
+    });
+  }
+
+  async function promptOfClip(clipId: string): Promise<string> {
+    const clip = await service.store.clip(clipId);
+    if (clip === null) throw new UserError('NotFound', `clip ${clipId} was not found`);
+    const job = await service.store.job(clip.jobId);
+    return String(job?.parameters['prompt'] ?? 'the motion continues');
+  }
+
+  /** Answers a repeated press at once (the first one is still being handled), so one click makes one job. */
+  function doubleClick(key: string): boolean {
+    const at = Date.now();
+    for (const [k, t] of recentPresses) if (at - t > DOUBLE_CLICK_MS) recentPresses.delete(k);
+    if (recentPresses.has(key)) return true;
+    recentPresses.set(key, at);
+    return false;
+  }
+
+  /** The parameters of an earlier job for Re-roll and Remix, with its kept input images. */
+  async function again(jobId: string, change: { seed?: number; prompt?: string }): Promise<Request> {
+    const job = await service.store.job(jobId);
+    if (job === null) throw new UserError('NotFound', `job ${jobId} was not found`);
+    const images = IMAGE_TASKS.has(job.task) ? await inputs.load(jobId) : [];
+    if (images === undefined)
+      throw new UserError(
+        'NotFound',
+        'the input images of that clip are no longer kept; run `/animate` or `/keyframes` again with them',
+      );
+    const p = job.parameters as Record<string, unknown>;
+    const pick = <TValue>(key: string) => (p[key] === undefined ? {} : { [key]: p[key] as TValue });
+    const clips = (p['clips'] as { clipId?: string }[] | undefined) ?? [];
+    return {
+      task: job.task,
+      prompt: change.prompt ?? String(p['prompt'] ?? ''),
+      ...pick<string>('negativePrompt'),
+      ...pick<number>('steps'),
+      ...pick<number>('guidance'),
+      ...pick<number>('frames'),
+      ...pick<number[]>('noiseMultipliers'),
+      ...(change.seed !== undefined ? { seed: change.seed } : pick<number>('seed')),
+      clips: clips.flatMap((c) => (c.clipId === undefined ? [] : [{ clipId: c.clipId }])),
+      ...(images.length === 0 ? {} : { images }),
+    };
+  }
+
+  async function onButton(i: ButtonInteraction) {
+    const parsed = parseCustomId(i.customId);
+    if (parsed === undefined)
+      return await replyError(i, 'this button is from an older version; run the command again', randomUUID());
+    const { action, id } = parsed;
+    if (action === Action.Remix) {
+      // The modal must be the first response: prefill from the database only if it answers fast.
+      const prompt = await Promise.race([
+        service.store.job(id).then((job) => String(job?.parameters['prompt'] ?? '')),
+        new Promise<string>((resolve) => setTimeout(() => resolve(''), 1500)),
+      ]).catch(() => '');
+      const input = new TextInputBuilder()
+        .setCustomId('prompt')
+        .setLabel('New prompt')
+        .setStyle(TextInputStyle.Paragraph)
+        .setMaxLength(500)
+        .setRequired(true);
+      if (prompt !== '') input.setValue(prompt);
+      await i.showModal(
+        new ModalBuilder()
+          .setCustomId(customId(Action.Remix, id))
+          .setTitle('Remix')
+          .addComponents(new ActionRowBuilder<TextInputBuilder>().addComponents(input)),
+      );
+      return;
+    }
+    if (action === Action.Extend || action === Action.Reroll) {
+      if (doubleClick(`${action}:${id}:${i.user.id}`))
+        return void (await i.reply({
+          content: 'Already on it: that press was counted once.',
+          flags: MessageFlags.Ephemeral,
+        }));
+      await generate(i, {
+        ephemeral: false,
+        build: async () =>
+          action === Action.Extend
+            ? { task: 'extend', prompt: await promptOfClip(id), clips: [{ clipId: id }] }
+            : await again(id, { seed: Math.floor(Math.random() * 2 ** 32) }),
+      });
+      return;
+    }
+    await i.deferReply({ flags: MessageFlags.Ephemeral });
+    const { userId } = await ids(i);
+    if (action === Action.Cancel) return await cancelJob(i, id, userId);
+    const job = await service.store.job(id);
+    if (job === null) return await replyError(i, `job ${id} was not found`, randomUUID());
+    if (action === Action.Info) {
+      const info = { jobId: job.id, task: job.task, status: job.status, ...job.parameters, clip: job.clip };
+      return void (await i.editReply(`\`\`\`json\n${JSON.stringify(info, null, 1).slice(0, 1900)}\n\`\`\``));
+    }
+    // Delete: the owner or an admin.
+    if (job.userId !== userId && !isAdmin(i))
+      return await replyError(i, 'only the person who made this clip, or an admin, can delete it', randomUUID());
+    await client.rest.delete(Routes.channelMessage(i.message.channelId, i.message.id));
+    await i.editReply('Deleted.');
+  }
+
+  async function onModal(i: ModalSubmitInteraction) {
+    const parsed = parseCustomId(i.customId);
+    if (parsed?.action !== Action.Remix) return await replyError(i, 'unknown form', randomUUID());
+    const prompt = i.fields.getTextInputValue('prompt');
+    await generate(i, { ephemeral: false, build: () => again(parsed.id, { prompt }) });
+  }
+
+  async function onAutocomplete(i: AutocompleteInteraction) {
+    const focused = i.options.getFocused(true);
+    const { userId } = await ids(i);
+    if (i.commandName === 'cancel') {
+      const list = await service.frontEnd.history(userId, 25);
+      return void (await i.respond(
+        list
+          .filter((j) => j.status === 'queued' || j.status === 'running')
+          .map((j) => ({ name: `${j.status} · ${String(j.parameters['prompt'] ?? '').slice(0, 80)}`, value: j.id })),
+      ));
+    }
+    const clips = await service.store.recentClips(userId, 25);
+    const text = String(focused.value).toLowerCase();
+    await i.respond(
+      clips
+        .filter((c) => c.id.toLowerCase().includes(text) || text === '')
+        .map((c) => ({
+          name: `${c.createdAt.toISOString().slice(0, 16).replace('T', ' ')} · seed ${c.seed} · ${c.frames} frames`,
+          value: c.id,
+        })),
+    );
+  }
+
+  async function route(i: Interaction): Promise<void> {
+    if (i.isAutocomplete()) return await onAutocomplete(i);
+    if (i.isButton()) return await onButton(i);
+    if (i.isModalSubmit()) return await onModal(i);
+    if (i.isMessageContextMenuCommand()) {
+      if (i.commandName === MenuName.Animate) return await menuAnimate(i);
+      if (i.commandName === MenuName.Extend) return await menuExtend(i);
+    }
+    if (i.isChatInputCommand()) {
+      const handlers: Record<string, (x: ChatInputCommandInteraction) => Promise<void>> = {
+        t2v: commandT2v,
+        animate: commandAnimate,
+        keyframes: commandKeyframes,
+        extend: commandExtend,
+        transition: commandTransition,
+        quota: commandQuota,
+        history: commandHistory,
+        cancel: commandCancel,
+        admin: commandAdmin,
+      };
+      const handler = handlers[i.commandName];
+      if (handler !== undefined) return await handler(i);
+    }
+    if (i.isRepliable())
+      await replyError(i, 'I do not know that command; it may be from an older version', randomUUID());
+  }
+
+  return async function handleInteraction(i: Interaction): Promise<void> {
+    try {
+      await route(i);
+    } catch (error) {
+      const requestId = randomUUID();
+      if (error instanceof UserError) {
+        await replyError(i, error.message, requestId).catch(() => undefined);
+        return;
+      }
+      log.error({ requestId, interactionId: i.id, err: (error as Error).message }, 'interaction failed');
+      await replyError(i, 'something went wrong on my side; nothing was charged', requestId).catch(() => undefined);
+    }
+  };
+}
+
+/** The clip id in a result message's components (the Extend button's `v1:extend:<clipId>`). */
+export function clipIdIn(rows: { components?: { custom_id?: string }[] }[]): string | undefined {
+  for (const row of rows)
+    for (const component of row.components ?? []) {
+      const parsed = parseCustomId(component.custom_id ?? '');
+      if (parsed?.action === Action.Extend) return parsed.id;
+    }
+  return undefined;
+}

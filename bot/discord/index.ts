@@ -1,0 +1,60 @@
+import { Client, Events, GatewayIntentBits } from 'discord.js';
+import type { Delivery, JobUpdate } from '../core/events.ts';
+import type { Service } from '../service.ts';
+import type { DiscordConfig } from './config.ts';
+import { createInteractionHandler } from './handle-interaction.ts';
+import { createJobMessages } from './jobs.ts';
+import type { DiscordLog } from './log.ts';
+
+export { buildCommands } from './commands.ts';
+export { DiscordConfig, parseDiscordConfig, wantsDiscord } from './config.ts';
+
+/**
+ * Connects the Discord front end: a discord.js client (REST at `DISCORD_API_URL`, gateway from its
+ * `GET /gateway/bot`), the interaction handler and the job messages. Resolves once the gateway is READY.
+ * Wire `deliver` and `onUpdate` into the service with {@link discordHooks}.
+ */
+export async function startDiscord(service: Service, config: DiscordConfig, log: DiscordLog) {
+  const client = new Client({
+    intents: [GatewayIntentBits.Guilds],
+    rest: { api: config.DISCORD_API_URL },
+    waitGuildTimeout: 1000,
+  });
+  const jobs = createJobMessages({ client, service, log, intervalMs: config.DISCORD_PROGRESS_INTERVAL_MS });
+  const handle = createInteractionHandler({ client, service, config, jobs, log });
+  client.on(Events.InteractionCreate, (interaction) => void handle(interaction));
+  client.on(Events.Error, (error) => log.warn({ err: error.message }, 'discord client error'));
+  const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
+  await client.login(config.DISCORD_TOKEN);
+  await ready;
+  log.info({ user: client.user?.id }, 'discord connected');
+  return {
+    client,
+    deliver: (delivery: Delivery) => jobs.deliver(delivery),
+    onUpdate: (update: JobUpdate) => jobs.onUpdate(update),
+    async close() {
+      await client.destroy();
+    },
+  };
+}
+export type DiscordFrontEnd = Awaited<ReturnType<typeof startDiscord>>;
+
+/**
+ * The service takes its hooks before Discord connects: these forward to the front end once bound. A delivery that
+ * arrives before then throws, so BullMQ retries it; updates before then are dropped (the next one is rendered).
+ */
+export function discordHooks(next?: (delivery: Delivery) => Promise<void>) {
+  let target: Pick<DiscordFrontEnd, 'deliver' | 'onUpdate'> | undefined;
+  return {
+    deliver: async (delivery: Delivery) => {
+      const origin = delivery.origin as { platform?: string } | null;
+      if (origin?.platform !== 'discord') return await next?.(delivery);
+      if (target === undefined) throw new Error('the Discord front end is not connected yet');
+      await target.deliver(delivery);
+    },
+    onUpdate: (update: JobUpdate) => target?.onUpdate(update),
+    bind(frontEnd: Pick<DiscordFrontEnd, 'deliver' | 'onUpdate'> | undefined) {
+      target = frontEnd;
+    },
+  };
+}

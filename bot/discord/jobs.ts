@@ -1,0 +1,312 @@
+import { readFile } from 'node:fs/promises';
+import {
+  type Client,
+  DiscordAPIError,
+  type Interaction,
+  MessageFlags,
+  type RepliableInteraction,
+  Routes,
+} from 'discord.js';
+import type { Delivery, JobUpdate } from '../core/events.ts';
+import type { Service } from '../service.ts';
+import type { DiscordLog } from './log.ts';
+import { encodePng } from './png.ts';
+import { cancelRow, errorText, progressText, resultRow, resultText } from './render.ts';
+
+/** A token older than this is not used any more: Discord's limit is 15 minutes, leave room for the upload. */
+const TOKEN_TTL_MS = 14 * 60_000;
+/** Discord codes meaning "this interaction token cannot be used"; the bot's own channel message is used instead. */
+const TOKEN_GONE = new Set([50027, 10015, 10062]);
+
+interface Tracked {
+  prompt: string;
+  channelId: string | undefined;
+  messageId: string | undefined;
+  ephemeral: boolean;
+  discordUserId: string | undefined;
+  interaction: RepliableInteraction | undefined;
+  tokenAt: number;
+  lastEditAt: number;
+  chain: Promise<void>;
+  done: boolean;
+  /** The newest preview seen, shown with the next progress edit (the throttle may skip the update that had it). */
+  preview: { width: number; height: number; rgbBase64: string } | undefined;
+}
+
+interface OriginLike {
+  platform?: string;
+  channelId?: string;
+  messageId?: string;
+  ephemeral?: boolean;
+}
+
+/**
+ * Job messages on Discord: remembers which message each job owns, edits it as the job moves (at most once per
+ * `intervalMs`), and posts the result. The interaction token is a shortcut while it lasts; after 14 minutes, after a
+ * restart, or when Discord says the token is gone, the bot's own channel message is used. Edits of one job are
+ * serialised, so a late progress edit never overwrites the result.
+ */
+export function createJobMessages(deps: {
+  client: Client;
+  service: Service;
+  log: DiscordLog;
+  intervalMs: number;
+  now?: () => number;
+}) {
+  const { client, service, log } = deps;
+  const now = deps.now ?? Date.now;
+  const jobs = new Map<string, Tracked>();
+
+  /** Messages whose job is being submitted: updates for them wait until the job is tracked. */
+  const pending = new Map<string, Promise<void>>();
+
+  /** Marks a message as about to own a job; call the returned function once `track` ran (or the submit failed). */
+  function expect(messageId: string): () => void {
+    let done: () => void = () => undefined;
+    pending.set(messageId, new Promise<void>((resolve) => (done = resolve)));
+    const timer = setTimeout(() => release(), 30_000);
+    const release = () => {
+      clearTimeout(timer);
+      pending.delete(messageId);
+      done();
+    };
+    return release;
+  }
+
+  /** Remembers the job's message and shows it as queued; later edits are chained after this one. */
+  function track(
+    jobId: string,
+    o: {
+      prompt: string;
+      interaction: RepliableInteraction;
+      messageId: string | undefined;
+      ephemeral: boolean;
+      queued: string;
+    },
+  ): Promise<void> {
+    const t: Tracked = jobs.get(jobId) ?? {
+      prompt: o.prompt,
+      channelId: o.interaction.channelId ?? undefined,
+      messageId: o.messageId,
+      ephemeral: o.ephemeral,
+      discordUserId: o.interaction.user.id,
+      interaction: o.interaction,
+      tokenAt: o.interaction.createdTimestamp,
+      lastEditAt: now(),
+      chain: Promise.resolve(),
+      done: false,
+      preview: undefined,
+    };
+    jobs.set(jobId, t);
+    return enqueue(t, async () => {
+      if (t.done) return;
+      await edit(t, { content: o.queued, components: [cancelRow(jobId)] });
+    });
+  }
+
+  /** The job's entry: in memory, or rebuilt from the database's origin after a restart. */
+  async function entry(jobId: string, origin?: unknown): Promise<Tracked | undefined> {
+    const known = jobs.get(jobId);
+    if (known !== undefined) return known;
+    let o = origin as OriginLike | undefined;
+    let prompt = '';
+    const record = await service.store.job(jobId).catch(() => null);
+    if (record !== null) {
+      o ??= record.origin as OriginLike;
+      prompt = String(record.parameters['prompt'] ?? '');
+    }
+    if (o === undefined || o.platform !== 'discord') return undefined;
+    const waiting = o.messageId === undefined ? undefined : pending.get(o.messageId);
+    if (waiting !== undefined) {
+      await waiting;
+      const tracked = jobs.get(jobId);
+      if (tracked !== undefined) return tracked;
+    }
+    const rebuilt: Tracked = {
+      prompt,
+      channelId: o.channelId,
+      messageId: o.messageId,
+      ephemeral: o.ephemeral === true,
+      discordUserId: undefined,
+      interaction: undefined,
+      tokenAt: 0,
+      lastEditAt: 0,
+      chain: Promise.resolve(),
+      done: false,
+      preview: undefined,
+    };
+    jobs.set(jobId, jobs.get(jobId) ?? rebuilt);
+    return jobs.get(jobId);
+  }
+
+  const tokenUsable = (t: Tracked) => t.interaction !== undefined && now() - t.tokenAt < TOKEN_TTL_MS;
+  const tokenGone = (error: unknown) => error instanceof DiscordAPIError && TOKEN_GONE.has(Number(error.code));
+
+  /** Edits the job's message: through the token while it lasts, else through the channel (not for private jobs). */
+  async function edit(t: Tracked, body: { content: string; components: unknown[] }, preview?: Buffer): Promise<void> {
+    // Without a preview the old one is removed (`attachments: []`); with one it replaces the old.
+    const files = preview === undefined ? [] : [{ name: 'preview.png', data: preview }];
+    if (tokenUsable(t)) {
+      try {
+        await t.interaction?.editReply({
+          ...body,
+          attachments: [],
+          files: files.map((f) => ({ attachment: f.data, name: f.name })),
+        } as Parameters<RepliableInteraction['editReply']>[0]);
+        return;
+      } catch (error) {
+        if (!tokenGone(error)) throw error;
+        t.interaction = undefined;
+      }
+    }
+    if (t.ephemeral || t.channelId === undefined || t.messageId === undefined) return;
+    await client.rest.patch(Routes.channelMessage(t.channelId, t.messageId), {
+      body: { ...body, attachments: [] },
+      ...(files.length === 0 ? {} : { files }),
+    });
+  }
+
+  const enqueue = (t: Tracked, work: () => Promise<void>) => {
+    const next = t.chain.then(work, work);
+    t.chain = next.catch(() => undefined);
+    return next;
+  };
+
+  function onUpdate(update: JobUpdate): void {
+    void (async () => {
+      const t = await entry(update.jobId);
+      if (t === undefined || t.done) return;
+      if (update.kind === 'progress' && update.preview !== undefined) t.preview = update.preview;
+      const at = now();
+      // Leading-edge throttle: one edit per interval at most; the result replaces whatever was skipped.
+      if (at - t.lastEditAt < deps.intervalMs) return;
+      t.lastEditAt = at;
+      const content =
+        update.kind === 'progress'
+          ? progressText({ prompt: t.prompt, step: update.step, total: update.total, etaMs: update.etaMs })
+          : update.kind === 'started'
+            ? `🎬 Started “${t.prompt}”`
+            : `⏳ Requeued: ${update.reason}`;
+      const shown = update.kind === 'progress' ? t.preview : undefined;
+      const preview =
+        shown === undefined ? undefined : encodePng(shown.width, shown.height, Buffer.from(shown.rgbBase64, 'base64'));
+      await enqueue(t, async () => {
+        if (t.done) return;
+        await edit(t, { content, components: [cancelRow(update.jobId)] }, preview);
+      });
+    })().catch((error: unknown) =>
+      log.warn({ jobId: update.jobId, err: (error as Error).message }, 'progress edit failed'),
+    );
+  }
+
+  async function deliver(delivery: Delivery): Promise<void> {
+    const origin = delivery.origin as OriginLike;
+    if (origin.platform !== 'discord') return;
+    const t = await entry(delivery.jobId, origin);
+    if (t === undefined) return;
+    await enqueue(t, async () => {
+      t.done = true;
+      if (delivery.kind === 'succeeded') await postResult(t, delivery);
+      else if (delivery.kind === 'failed')
+        await edit(t, {
+          content: errorText(`The clip failed: ${delivery.message}`, delivery.requestId),
+          components: [],
+        });
+      else await edit(t, { content: `🚫 Cancelled “${t.prompt}”; nothing was charged.`, components: [] });
+    });
+    log.info({ jobId: delivery.jobId, requestId: delivery.requestId, kind: delivery.kind }, 'delivered to discord');
+  }
+
+  /** A queued job removed by Cancel: no delivery follows, so its message is settled here. */
+  async function cancelled(jobId: string): Promise<void> {
+    const t = await entry(jobId);
+    if (t === undefined) return;
+    await enqueue(t, async () => {
+      if (t.done) return;
+      t.done = true;
+      await edit(t, { content: `🚫 Cancelled “${t.prompt}”; nothing was charged.`, components: [] });
+    });
+  }
+
+  async function postResult(t: Tracked, d: Extract<Delivery, { kind: 'succeeded' }>): Promise<void> {
+    const seed = Number(d.parameters['seed'] ?? 0);
+    const data = await readFile(d.mp4Absolute);
+    const name = `pusa-${seed}.mp4`;
+    const content = resultText({
+      prompt: t.prompt,
+      seed,
+      frames: d.frames,
+      gpuSeconds: d.gpuSeconds,
+      ...(t.discordUserId === undefined || t.ephemeral ? {} : { userId: t.discordUserId }),
+    });
+    const components = [resultRow(d.jobId, d.clipId)];
+    try {
+      if (tokenUsable(t)) {
+        try {
+          await t.interaction?.editReply({ content, components, files: [{ attachment: data, name }] });
+          return;
+        } catch (error) {
+          if (!tokenGone(error)) throw error;
+          t.interaction = undefined;
+        }
+      }
+      if (t.ephemeral || t.channelId === undefined) {
+        log.warn({ jobId: d.jobId }, 'a private result outlived its interaction token; it cannot be posted privately');
+        return;
+      }
+      await client.rest.post(Routes.channelMessages(t.channelId), {
+        body: {
+          content,
+          components,
+          ...(t.messageId === undefined
+            ? {}
+            : { message_reference: { message_id: t.messageId, fail_if_not_exists: false } }),
+        },
+        files: [{ name, data, contentType: 'video/mp4' }],
+      });
+      if (t.messageId !== undefined)
+        await client.rest
+          .patch(Routes.channelMessage(t.channelId, t.messageId), {
+            body: {
+              content: `✅ Finished “${t.prompt}”: the clip is in the reply below.`,
+              components: [],
+              attachments: [],
+            },
+          })
+          .catch(() => undefined);
+    } catch (error) {
+      // Over the upload limit: say so once instead of retrying the same upload (no 40005 loop).
+      if (error instanceof DiscordAPIError && (error.code === 40005 || error.status === 413)) {
+        await edit(t, {
+          content: errorText(
+            `The clip is ${(d.bytes / 1024 / 1024).toFixed(1)} MiB, over this channel's upload limit; ask for fewer frames.`,
+            d.requestId,
+          ),
+          components: [],
+        });
+        return;
+      }
+      throw error;
+    }
+  }
+
+  return { expect, track, onUpdate, deliver, cancelled, forget: (jobId: string) => jobs.delete(jobId) };
+}
+export type JobMessages = ReturnType<typeof createJobMessages>;
+
+/** Ephemeral error for an interaction in whatever state it is (answered or not, deferred publicly or privately). */
+export async function replyError(interaction: Interaction, message: string, requestId: string): Promise<void> {
+  if (!interaction.isRepliable()) return;
+  const content = errorText(message, requestId);
+  if (!interaction.deferred && !interaction.replied) {
+    await interaction.reply({ content, flags: MessageFlags.Ephemeral });
+    return;
+  }
+  if (interaction.ephemeral === true) {
+    await interaction.editReply({ content, components: [] });
+    return;
+  }
+  // The deferred reply is public and cannot become ephemeral: remove it and answer privately.
+  await interaction.deleteReply().catch(() => undefined);
+  await interaction.followUp({ content, flags: MessageFlags.Ephemeral });
+}

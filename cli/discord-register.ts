@@ -1,0 +1,29 @@
+import { readFile } from 'node:fs/promises';
+import process from 'node:process';
+import { REST, Routes } from 'discord.js';
+import { buildCommands, parseDiscordConfig } from '../bot/discord/index.ts';
+
+/**
+ * `npm run discord:register`: puts every command on Discord, for one guild when DISCORD_GUILD_ID is set (instant),
+ * else globally. Frame choices come from the model pack in MODEL_DIR.
+ */
+let config: ReturnType<typeof parseDiscordConfig>;
+try {
+  config = parseDiscordConfig(process.env);
+} catch (error) {
+  process.stderr.write(`${(error as Error).message}\n`);
+  process.exit(1);
+}
+const manifest = JSON.parse(
+  await readFile(`${process.env['MODEL_DIR'] ?? 'models/pusa-mini'}/manifest.json`, 'utf8'),
+) as { video: { frameCounts: number[] } };
+const rest = new REST({ api: config.DISCORD_API_URL }).setToken(config.DISCORD_TOKEN);
+const body = buildCommands({ frameCounts: manifest.video.frameCounts });
+const route =
+  config.DISCORD_GUILD_ID === undefined
+    ? Routes.applicationCommands(config.DISCORD_APPLICATION_ID)
+    : Routes.applicationGuildCommands(config.DISCORD_APPLICATION_ID, config.DISCORD_GUILD_ID);
+const saved = (await rest.put(route, { body })) as unknown[];
+process.stdout.write(
+  `registered ${saved.length} commands ${config.DISCORD_GUILD_ID === undefined ? 'globally' : `in guild ${config.DISCORD_GUILD_ID}`}\n`,
+);

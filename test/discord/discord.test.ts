@@ -1,0 +1,364 @@
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseDiscordConfig } from '../../bot/discord/config.ts';
+import {
+  APP_ID,
+  buttonIds,
+  type DiscordStack,
+  opt,
+  PROGRESS_MS,
+  resultOf,
+  startDiscordStack,
+  TOKEN,
+} from './harness.ts';
+import { GUILD_ID, type StoredMessage } from './local-discord.ts';
+
+const ada = { id: '700000000000000001', username: 'ada' };
+const grace = { id: '700000000000000002', username: 'grace' };
+const admin = { id: '700000000000000003', username: 'root', permissions: String(1n << 5n) };
+const STRING = 3;
+const INTEGER = 4;
+const ATTACHMENT = 11;
+
+let stack: DiscordStack;
+beforeAll(async () => {
+  stack = await startDiscordStack();
+}, 120_000);
+afterAll(async () => {
+  await stack?.stop();
+});
+
+/** The ephemeral text an interaction got (an immediate reply, an edited private deferral or a private follow-up). */
+function ephemeralText(interactionId: string): string | undefined {
+  for (const m of stack.local.messages.values())
+    if (m.interactionId === interactionId && (m.flags & 64) !== 0 && m.content !== '' && !m.deleted) return m.content;
+  return undefined;
+}
+const waitEphemeral = (id: string) =>
+  stack.local.waitFor(() => ephemeralText(id), `an ephemeral reply to ${id}`, 30_000);
+const waitResult = (id: string) => stack.local.waitFor(() => resultOf(stack.local, id), `the clip of ${id}`, 90_000);
+const answeredIn = (id: string) => {
+  const i = stack.local.interactions.get(id);
+  return i?.answeredAt === undefined ? Number.POSITIVE_INFINITY : i.answeredAt - i.dispatchedAt;
+};
+const t2v = (prompt: string, extra: unknown[] = [], user = ada, sizeLimit?: number) =>
+  stack.local.slash(
+    't2v',
+    [opt('prompt', STRING, prompt), opt('steps', INTEGER, 4), opt('frames', INTEGER, 17), ...extra],
+    user,
+    sizeLimit === undefined ? {} : { sizeLimit },
+  );
+const imageOption = (name: string, url: string, contentType: string, size: number) => ({
+  option: opt(name, ATTACHMENT, `${name}-att`),
+  resolved: {
+    [`${name}-att`]: {
+      id: `${name}-att`,
+      filename: `${name}.png`,
+      size,
+      url,
+      proxy_url: url,
+      content_type: contentType,
+    },
+  },
+});
+
+describe('Discord front end against the local Discord', () => {
+  it('connects the real discord.js client over the gateway', () => {
+    expect(stack.local.identifiedCount()).toBe(1);
+    expect(stack.local.requests.some((r) => r.path === '/api/v10/gateway/bot')).toBe(true);
+  });
+
+  it('runs /t2v from the deferral to the posted MP4, through a 429 on the first edit', async () => {
+    stack.local.rateLimit((method, route) => method === 'PATCH' && route.includes('/messages/@original'), 0.3);
+
+    const i = t2v('a red circle moves right on a dark blue background');
+    const queued = await stack.local.waitFor(
+      () => (stack.local.original(i)?.components.length ? stack.local.original(i) : undefined),
+      'the queued message',
+    );
+    const result = await waitResult(i.id);
+
+    expect(answeredIn(i.id)).toBeLessThan(3000);
+    expect(i.callbackType).toBe(5);
+    expect(stack.local.requests.some((r) => r.status === 429)).toBe(true);
+    expect(queued.editedAt.length).toBeGreaterThan(0);
+    expect(result.attachments[0]?.filename).toMatch(/^pusa-\d+\.mp4$/);
+    expect(buttonIds(result).map((id) => id.split(':')[1])).toEqual(['extend', 'reroll', 'remix', 'info', 'delete']);
+    expect(result.content).toContain('seed');
+  });
+
+  it('shows position, ETA and a Cancel button while queued, and cancels', async () => {
+    await stack.service.generate.pause();
+    setTimeout(() => void stack.service.generate.resume(), 20_000);
+    const i = t2v('a queued clip');
+    const queued = await stack.local.waitFor(
+      () => (stack.local.original(i)?.content.includes('position') ? stack.local.original(i) : undefined),
+      'the queued message',
+    );
+    expect(queued.content).toMatch(/position \d+ · ETA ~\d+/);
+    const cancelId = buttonIds(queued)[0] ?? '';
+    expect(cancelId).toMatch(/^v1:cancel:/);
+
+    const press = stack.local.button(queued, cancelId, ada);
+    expect(await waitEphemeral(press.id)).toMatch(/Cancel/);
+    await stack.local.waitFor(() => queued.content.includes('Cancelled'), 'the cancelled job message');
+    await stack.service.generate.resume();
+  });
+
+  it('throttles progress edits to the configured interval (2 s by default) and shows the preview', async () => {
+    const i = t2v('a slow clip', [opt('steps', INTEGER, 50), opt('frames', INTEGER, 33)]);
+    await waitResult(i.id);
+    const previews = stack.local.requests.filter(
+      (r) => r.path.includes(i.token) && r.files.some((f) => f.name === 'preview.png'),
+    );
+    expect(previews.length).toBeGreaterThan(0);
+    const png = previews[0]?.files.find((f) => f.name === 'preview.png')?.bytes ?? new Uint8Array();
+    expect((await sharp(png).metadata()).format).toBe('png');
+    const shown = (stack.local.original(i) as StoredMessage).editedAt.length;
+    expect(shown).toBeGreaterThan(2);
+    const original = stack.local.original(i) as StoredMessage;
+    // All edits but the first (queued) and the last (result) are progress edits.
+    const progress = original.editedAt.slice(1, -1);
+    for (let k = 1; k < progress.length; k++)
+      expect((progress[k] ?? 0) - (progress[k - 1] ?? 0)).toBeGreaterThanOrEqual(PROGRESS_MS - 20);
+    expect(
+      parseDiscordConfig({ DISCORD_TOKEN: 't', DISCORD_APPLICATION_ID: APP_ID }).DISCORD_PROGRESS_INTERVAL_MS,
+    ).toBe(2000);
+  });
+
+  it('animates an attachment downloaded from the allowed CDN host', async () => {
+    const png = await readFile(new URL('../../samples/yellow-star.png', import.meta.url));
+    const url = stack.local.serveFile('star.png', png, 'image/png');
+    const { option, resolved } = imageOption('image', url, 'image/png', png.length);
+
+    const i = stack.local.slash('animate', [option, opt('frames', INTEGER, 17), opt('motion', STRING, 'low')], ada, {
+      resolved: { attachments: resolved },
+    });
+    const result = await waitResult(i.id);
+
+    expect(answeredIn(i.id)).toBeLessThan(3000);
+    expect(result.attachments[0]?.size).toBeGreaterThan(0);
+  });
+
+  it.each([
+    ['a foreign host', 'https://evil.example.com/x.png', 'image/png', /only taken from Discord's CDN/],
+    ['a non-image', 'LOCAL', 'text/plain', /text\/plain file/],
+  ])('refuses %s with an ephemeral error and a request id', async (_what, where, type, message) => {
+    const url = where === 'LOCAL' ? stack.local.serveFile('notes.txt', Buffer.from('hello'), 'text/plain') : where;
+    const { option, resolved } = imageOption('image', url, type, 5);
+
+    const i = stack.local.slash('animate', [option], ada, { resolved: { attachments: resolved } });
+    const text = await waitEphemeral(i.id);
+
+    expect(text).toMatch(message);
+    expect(text).toMatch(/request [0-9a-f-]{36}/);
+  });
+
+  it('answers Info, and Re-roll once for a double click', async () => {
+    const first = t2v('a double clicked clip');
+    const result = await waitResult(first.id);
+    const [, reroll, , info] = buttonIds(result);
+
+    const infoPress = stack.local.button(result, info ?? '', ada);
+    expect(await waitEphemeral(infoPress.id)).toMatch(/"seed"/);
+
+    const a = stack.local.button(result, reroll ?? '', ada);
+    const b = stack.local.button(result, reroll ?? '', ada);
+    const answered = await Promise.race([waitResult(a.id).then(() => a), waitResult(b.id).then(() => b)]);
+    const other = answered === a ? b : a;
+    expect(await waitEphemeral(other.id)).toMatch(/Already on it/);
+    expect(answeredIn(a.id)).toBeLessThan(3000);
+    expect(answeredIn(b.id)).toBeLessThan(3000);
+    expect(stack.local.requests.filter((r) => r.status === 400).length).toBe(0);
+  });
+
+  it('lets only the owner or an admin delete a clip', async () => {
+    const i = t2v('a clip to delete');
+    const result = await waitResult(i.id);
+    const del = buttonIds(result)[4] ?? '';
+
+    expect(await waitEphemeral(stack.local.button(result, del, grace).id)).toMatch(/only the person who made/);
+    expect(result.deleted).toBe(false);
+    await waitEphemeral(stack.local.button(result, del, ada).id);
+    expect(result.deleted).toBe(true);
+  });
+
+  it('extends a clip from the context menu and remixes through the modal', async () => {
+    const i = t2v('a clip to extend');
+    const result = await waitResult(i.id);
+
+    const menu = stack.local.contextMenu('Extend this clip', result, ada);
+    await waitResult(menu.id);
+
+    const remix = stack.local.button(result, buttonIds(result)[2] ?? '', ada);
+    await stack.local.waitFor(() => remix.callbackType === 9, 'the Remix modal');
+    const submit = stack.local.modalSubmit(
+      buttonIds(result)[2] ?? '',
+      { prompt: 'a blue circle instead' },
+      ada,
+      result,
+    );
+    await waitResult(submit.id);
+
+    const auto = stack.local.autocomplete('extend', [{ name: 'clip', type: STRING, value: '', focused: true }], ada);
+    const choices = await stack.local.waitFor(() => auto.autocomplete, 'autocomplete choices');
+    expect(choices.length).toBeGreaterThan(0);
+  });
+
+  it('finishes a job that outlives its interaction token through the channel', async () => {
+    await stack.service.generate.pause();
+    const i = t2v('a long clip');
+    await stack.local.waitFor(() => stack.local.original(i)?.content.includes('position'), 'the queued message');
+    stack.local.expireTokens();
+    await stack.service.generate.resume();
+
+    const result = await waitResult(i.id);
+
+    expect(result.id).not.toBe(i.originalId);
+    expect(result.referenceId).toBe(i.originalId);
+  });
+
+  it('keeps buttons working after the bot restarts', async () => {
+    const i = t2v('a clip before the restart');
+    const result = await waitResult(i.id);
+
+    await stack.restart();
+    const press = stack.local.button(result, buttonIds(result)[0] ?? '', ada);
+
+    await waitResult(press.id);
+    expect(answeredIn(press.id)).toBeLessThan(3000);
+  });
+
+  it('fits the clip to a small attachment size limit', async () => {
+    const limit = 40_000;
+    const i = t2v('a small upload', [opt('frames', INTEGER, 33)], ada, limit);
+    const result = await waitResult(i.id);
+    expect(result.attachments[0]?.size ?? Infinity).toBeLessThanOrEqual(limit);
+  });
+
+  it('answers /quota and /history privately and keeps /admin to admins', async () => {
+    expect(await waitEphemeral(stack.local.slash('quota', [], ada).id)).toMatch(/GPU time today/);
+    expect(await waitEphemeral(stack.local.slash('history', [], ada).id)).toMatch(/succeeded · t2v/);
+    expect(await waitEphemeral(stack.local.slash('admin', [{ name: 'pause', type: 1, options: [] }], ada).id)).toMatch(
+      /Manage Server/,
+    );
+    expect(
+      await waitEphemeral(stack.local.slash('admin', [{ name: 'pause', type: 1, options: [] }], admin).id),
+    ).toMatch(/paused/);
+    expect(await stack.service.generate.isPaused()).toBe(true);
+    await waitEphemeral(stack.local.slash('admin', [{ name: 'resume', type: 1, options: [] }], admin).id);
+    expect(await stack.service.generate.isPaused()).toBe(false);
+  });
+
+  it('keeps a private request ephemeral to the end', async () => {
+    const i = t2v('a private clip', [opt('private', 5, true)]);
+    const result = await waitResult(i.id);
+    expect(result.flags & 64).toBe(64);
+    expect(i.callbackType).toBe(5);
+  });
+
+  it('says once that a clip is over the channel upload limit instead of retrying (no 40005 loop)', async () => {
+    await stack.service.generate.pause();
+    const i = t2v('an upload that does not fit');
+    await stack.local.waitFor(() => stack.local.original(i)?.content.includes('position'), 'the queued message');
+    stack.local.expireTokens();
+    stack.local.setUploadLimit(1000);
+    await stack.service.generate.resume();
+
+    const original = stack.local.original(i) as StoredMessage;
+    await stack.local.waitFor(() => original.content.includes('upload limit'), 'the too-large notice');
+    stack.local.setUploadLimit(10 * 1024 * 1024);
+    await new Promise((r) => setTimeout(r, 1500));
+
+    const uploads = stack.local.requests.filter((r) => r.status === 413);
+    expect(uploads.length).toBe(1);
+    expect(original.content).toMatch(/request [0-9a-f-]{36}/);
+  });
+
+  it('registers every command with npm run discord:register', async () => {
+    await promisify(execFile)('node_modules/.bin/tsx', ['cli/discord-register.ts'], {
+      env: {
+        ...process.env,
+        DISCORD_TOKEN: TOKEN,
+        DISCORD_APPLICATION_ID: APP_ID,
+        DISCORD_GUILD_ID: GUILD_ID,
+        DISCORD_API_URL: stack.local.apiUrl,
+      },
+    });
+    const names = (stack.local.commands.get(GUILD_ID) as { name: string }[]).map((c) => c.name);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        't2v',
+        'animate',
+        'keyframes',
+        'extend',
+        'transition',
+        'quota',
+        'history',
+        'cancel',
+        'admin',
+        'Animate this image',
+        'Extend this clip',
+      ]),
+    );
+  });
+
+  it('runs /keyframes, "Animate this image", /transition and a Re-roll of an image clip', async () => {
+    const png = await readFile(new URL('../../samples/green-square-top.png', import.meta.url));
+    const url = stack.local.serveFile('top.png', png, 'image/png');
+    const images = ['start', 'middle', 'end'].map((name) => imageOption(name, url, 'image/png', png.length));
+    const keyframes = stack.local.slash(
+      'keyframes',
+      [...images.map((x) => x.option), opt('prompt', STRING, 'a green square moves down'), opt('frames', INTEGER, 17)],
+      ada,
+      { resolved: { attachments: Object.assign({}, ...images.map((x) => x.resolved)) } },
+    );
+    const menu = stack.local.contextMenu(
+      'Animate this image',
+      stack.local.userMessage(grace, { filename: 'top.png', url, contentType: 'image/png', size: png.length }),
+      grace,
+    );
+    const [a, b] = await Promise.all([waitResult(keyframes.id), waitResult(menu.id)]);
+    const clipOf = (m: StoredMessage) => buttonIds(m)[0]?.split(':')[2] ?? '';
+
+    const transition = stack.local.slash(
+      'transition',
+      [opt('from', STRING, clipOf(a)), opt('to', STRING, clipOf(a))],
+      ada,
+    );
+    const reroll = stack.local.button(b, buttonIds(b)[1] ?? '', grace);
+
+    await Promise.all([waitResult(transition.id), waitResult(reroll.id)]);
+    const job = await stack.service.store.job(buttonIds(b)[1]?.split(':')[2] ?? '');
+    expect(job?.task).toBe('i2v');
+  });
+
+  it('cancels the newest job with /cancel and offers it in autocomplete', async () => {
+    await stack.service.generate.pause();
+    try {
+      const i = t2v('cancel me with a command');
+      await stack.local.waitFor(() => stack.local.original(i)?.content.includes('position'), 'the queued message');
+      const auto = stack.local.autocomplete('cancel', [{ name: 'job', type: STRING, value: '', focused: true }], ada);
+      const choices = (await stack.local.waitFor(() => auto.autocomplete, 'choices')) as { name: string }[];
+      expect(choices.some((c) => c.name.includes('cancel me with a command'))).toBe(true);
+
+      expect(await waitEphemeral(stack.local.slash('cancel', [], ada).id)).toMatch(/Cancelled/);
+      await stack.local.waitFor(() => stack.local.original(i)?.content.includes('Cancelled'), 'the cancelled message');
+    } finally {
+      await stack.service.generate.resume();
+    }
+  });
+
+  it('answers gateway heartbeats so the client never reconnects', async () => {
+    await stack.local.waitFor(() => stack.local.gatewayStats().heartbeats > 0 || undefined, 'a heartbeat', 5000);
+    // One IDENTIFY per bot start: the first and the restart, no reconnects in between.
+    expect(stack.local.gatewayStats().identifies).toBe(2);
+  });
+
+  it('never leaks the token into logs', () => {
+    expect(stack.logs.join('\n')).not.toContain('test-bot-token');
+  });
+});

@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseDiscordConfig } from '../../bot/discord/config.ts';
+import { type DiscordFrontEnd, discordHooks, startDiscord } from '../../bot/discord/index.ts';
+import type { DiscordLog } from '../../bot/discord/log.ts';
+import { type Service, startService } from '../../bot/service.ts';
+import { startWorker, type WorkerProcess } from '../../scripts/worker-pool.ts';
+import { type LocalDiscord, type StoredMessage, startLocalDiscord } from './local-discord.ts';
+
+export const TOKEN = 'test-bot-token-not-secret';
+export const APP_ID = '800000000000000001';
+/** Progress edit interval in tests: pusa-mini finishes in under a second, so the production 2 s would show none. */
+export const PROGRESS_MS = 150;
+
+/** The local Discord, the service with its own database and Redis prefix, one pusa-mini worker and the bot. */
+export interface DiscordStack {
+  readonly local: LocalDiscord;
+  service: Service;
+  discord: DiscordFrontEnd;
+  readonly workers: WorkerProcess[];
+  readonly logs: string[];
+  /** Stops the bot (Discord client and service) and starts it again on the same database and queue. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startDiscordStack(options: { redisUrl?: string; modelDir?: string; dataDir?: string } = {}) {
+  const redisUrl = options.redisUrl ?? 'redis://127.0.0.1:6379';
+  const modelDir = options.modelDir ?? new URL('../../models/pusa-mini', import.meta.url).pathname;
+  const dir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'pusa-discord-')));
+  const prefix = `td-${randomUUID().slice(0, 8)}`;
+  const logs: string[] = [];
+  const log: DiscordLog = {
+    info: (o, m) => void logs.push(`info ${m} ${JSON.stringify(o)}`),
+    warn: (o, m) => void logs.push(`warn ${m} ${JSON.stringify(o)}`),
+    error: (o, m) => void logs.push(`error ${m} ${JSON.stringify(o)}`),
+  };
+  const local = await startLocalDiscord({ token: TOKEN, applicationId: APP_ID, heartbeatIntervalMs: 1000 });
+  const botConfig = {
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: prefix,
+    DATABASE_URL: `file:${join(dir, 'pusa.db')}`,
+    ARTIFACT_DIR: join(dir, 'artifacts'),
+    MODEL_DIR: modelDir,
+    BOT_HEALTH_PORT: 0,
+    JOB_ATTEMPTS: 3,
+    LOG_LEVEL: 'silent' as const,
+  };
+  const config = parseDiscordConfig({
+    DISCORD_TOKEN: TOKEN,
+    DISCORD_APPLICATION_ID: APP_ID,
+    DISCORD_API_URL: local.apiUrl,
+    DISCORD_ATTACHMENT_HOSTS: '127.0.0.1',
+    DISCORD_DOWNLOAD_MAX_BYTES: String(2 * 1024 * 1024),
+    DISCORD_PROGRESS_INTERVAL_MS: String(PROGRESS_MS),
+  });
+  const boot = async () => {
+    const hooks = discordHooks();
+    const service = await startService(botConfig, { deliver: hooks.deliver, onUpdate: hooks.onUpdate, log });
+    const discord = await startDiscord(service, config, log);
+    hooks.bind(discord);
+    return { service, discord };
+  };
+  const workers: WorkerProcess[] = [];
+  const booted = await boot();
+  workers.push(
+    await startWorker('w1', {
+      REDIS_URL: redisUrl,
+      QUEUE_PREFIX: prefix,
+      MODEL_DIR: modelDir,
+      LOG_LEVEL: 'warn',
+      ORT_THREADS: '2',
+    }),
+  );
+  const stack: DiscordStack = {
+    local,
+    service: booted.service,
+    discord: booted.discord,
+    workers,
+    logs,
+    async restart() {
+      await stack.discord.close();
+      await stack.service.close();
+      const next = await boot();
+      stack.service = next.service;
+      stack.discord = next.discord;
+    },
+    async stop() {
+      await Promise.allSettled(
+        workers.map(async (w) => {
+          if (w.child.exitCode === null) w.child.kill('SIGKILL');
+          await w.exited;
+        }),
+      );
+      await stack.discord.close();
+      await stack.service.generate.obliterate({ force: true }).catch(() => undefined);
+      await stack.service.close();
+      await local.close();
+      if (options.dataDir === undefined) await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return stack;
+}
+
+/** The posted result of an interaction: its original message with an MP4, or a channel reply to it. */
+export function resultOf(local: LocalDiscord, interactionId: string): StoredMessage | undefined {
+  const original = local.interactions.get(interactionId)?.originalId;
+  if (original === undefined) return undefined;
+  for (const m of local.messages.values())
+    if (
+      !m.deleted &&
+      (m.id === original || m.referenceId === original) &&
+      m.attachments.some((a) => a.filename.endsWith('.mp4'))
+    )
+      return m;
+  return undefined;
+}
+
+/** The custom ids of a message's buttons. */
+export const buttonIds = (m: StoredMessage) =>
+  (m.components as { components?: { custom_id?: string }[] }[]).flatMap((row) =>
+    (row.components ?? []).map((c) => c.custom_id ?? ''),
+  );
+
+export const opt = (name: string, type: number, value: unknown) => ({ name, type, value });
