@@ -39,9 +39,9 @@ const result = (id: string) =>
     });
 const answered = (id: string) => local.waitFor(() => local.interactions.get(id)?.answeredAt, `answer to ${id}`, 10_000);
 try {
-  await new REST({ api: local.apiUrl })
-    .setToken(TOKEN)
-    .put(Routes.applicationCommands(APP_ID), { body: buildCommands({ frameCounts: [17, 21, 25, 29, 33] }) });
+  await new REST({ api: local.apiUrl }).setToken(TOKEN).put(Routes.applicationCommands(APP_ID), {
+    body: buildCommands({ frameCounts: [17, 21, 25, 29, 33], sizes: [[128, 128]] }),
+  });
   const base = [opt('steps', 4, 4), opt('frames', 4, 17)];
   const t2v = track(local.slash('t2v', [opt('prompt', 3, 'a red circle moves right'), ...base], ada), true);
   const first = (await result(t2v.id)) as StoredMessage;

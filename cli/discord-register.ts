@@ -16,9 +16,9 @@ try {
 }
 const manifest = JSON.parse(
   await readFile(`${process.env['MODEL_DIR'] ?? 'models/pusa-mini'}/manifest.json`, 'utf8'),
-) as { video: { frameCounts: number[] } };
+) as { video: { frameCounts: number[]; sizes: [number, number][] } };
 const rest = new REST({ api: config.DISCORD_API_URL }).setToken(config.DISCORD_TOKEN);
-const body = buildCommands({ frameCounts: manifest.video.frameCounts });
+const body = buildCommands({ frameCounts: manifest.video.frameCounts, sizes: manifest.video.sizes });
 const route =
   config.DISCORD_GUILD_ID === undefined
     ? Routes.applicationCommands(config.DISCORD_APPLICATION_ID)

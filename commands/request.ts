@@ -52,6 +52,8 @@ export const GenerationRequest = z
       .optional(),
     seed: z.int().min(LIMITS.seed.min).max(LIMITS.seed.max).optional(),
     frames: z.int().min(1).max(1000).optional(),
+    /** Output size `[width, height]`, one of the pack's sizes; the pack's first size when left out. */
+    size: z.tuple([z.int().min(16).max(4096), z.int().min(16).max(4096)]).optional(),
     noiseMultipliers: z.array(Multiplier).min(1).max(16).optional(),
     overlap: z.int().min(1).max(16).optional(),
     images: z.array(InputRef).max(LIMITS.images.max).default([]),

@@ -241,6 +241,7 @@ async function resolveInputs(data: GenerateJobData, blobs: BlobStore): Promise<G
     ...(request.guidance === undefined ? {} : { guidance: request.guidance }),
     ...(request.seed === undefined ? {} : { seed: request.seed }),
     ...(request.frames === undefined ? {} : { frames: request.frames }),
+    ...(request.size === undefined ? {} : { size: request.size }),
     ...(request.noiseMultipliers === undefined ? {} : { noiseMultipliers: request.noiseMultipliers }),
     ...(request.overlap === undefined ? {} : { overlap: request.overlap }),
   };

@@ -38,6 +38,7 @@ export interface SubmitInput {
     guidance?: number;
     seed?: number;
     frames?: number;
+    size?: [number, number];
     noiseMultipliers?: number[];
     overlap?: number;
     images?: { bytes: Buffer; latentIndex?: number; name?: string }[];
@@ -93,7 +94,6 @@ export type ImageCheck = (image: {
 export function createFrontEnd(deps: FrontEndDeps) {
   const { store, generate, blobs, manifest, artifacts } = deps;
   const now = deps.now ?? (() => new Date());
-  const [width, height] = manifest.video.sizes[0] as [number, number];
 
   let draining = false;
   // Users and workspaces change rarely (bans and limits are read by reserve itself): cache their ids briefly.
@@ -171,6 +171,13 @@ export function createFrontEnd(deps: FrontEndDeps) {
       throw new UserError(
         'InvalidOption',
         `${issue?.path.length ? `${issue.path.join('.')}: ` : ''}${issue?.message ?? 'invalid request'}`,
+      );
+    }
+    const [width, height] = request.size ?? (manifest.video.sizes[0] as [number, number]);
+    if (!manifest.video.sizes.some(([w, h]) => w === width && h === height)) {
+      throw new UserError(
+        'InvalidOption',
+        `size must be one of ${manifest.video.sizes.map(([w, h]) => `${w}x${h}`).join(', ')} for ${manifest.name}; got ${width}x${height}`,
       );
     }
     const frames = request.frames ?? manifest.video.defaultFrames;

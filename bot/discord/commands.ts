@@ -20,8 +20,12 @@ const PROMPT_MAX = 500;
  * Every application command as Discord's JSON: slash commands with ranges and choices, the two message context
  * menus, and `/admin`, hidden from members without Manage Server (and checked again when run).
  */
-export function buildCommands(pack: { frameCounts: readonly number[] }): RESTPostAPIApplicationCommandsJSONBody[] {
+export function buildCommands(pack: {
+  frameCounts: readonly number[];
+  sizes?: readonly (readonly [number, number])[];
+}): RESTPostAPIApplicationCommandsJSONBody[] {
   const frames = pack.frameCounts.slice(0, 25).map((n) => ({ name: `${n} frames`, value: n }));
+  const sizes = (pack.sizes ?? []).slice(0, 25).map(([w, h]) => ({ name: `${w}×${h}`, value: `${w}x${h}` }));
   const guildOnly = [InteractionContextType.Guild];
   const t2v = new SlashCommandBuilder()
     .setName('t2v')
@@ -45,6 +49,10 @@ export function buildCommands(pack: { frameCounts: readonly number[] }): RESTPos
         .setDescription('Clip length in frames')
         .addChoices(...frames),
     )
+    .addStringOption((o) => {
+      const option = o.setName('size').setDescription('Output size (width × height)');
+      return sizes.length > 0 ? option.addChoices(...sizes) : option;
+    })
     .addBooleanOption((o) => o.setName('private').setDescription('Only you see the result'));
   const animate = new SlashCommandBuilder()
     .setName('animate')

@@ -139,10 +139,13 @@ export function createInteractionHandler(deps: {
     const steps = i.options.getInteger('steps');
     const seed = i.options.getInteger('seed');
     const frames = i.options.getInteger('frames');
+    // Only /t2v offers a size; its choices come from the pack, and the core checks them again.
+    const size = i.commandName === 't2v' ? /^(\d+)x(\d+)$/.exec(i.options.getString('size') ?? '') : null;
     return {
       ...(steps === null ? {} : { steps }),
       ...(seed === null ? {} : { seed }),
       ...(frames === null ? {} : { frames }),
+      ...(size === null ? {} : { size: [Number(size[1]), Number(size[2])] as [number, number] }),
     };
   };
 

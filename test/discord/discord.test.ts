@@ -71,6 +71,12 @@ describe('Discord front end against the local Discord', () => {
     expect(stack.local.requests.some((r) => r.path === '/api/v10/gateway/bot')).toBe(true);
   });
 
+  it('offers the pack sizes on /t2v and refuses a size the pack cannot make', async () => {
+    const i = t2v('a red circle moves right on a dark blue background', [opt('size', STRING, '256x256')]);
+
+    expect(await waitEphemeral(i.id)).toMatch(/size must be one of 128x128 for pusa-mini; got 256x256/);
+  });
+
   it('runs /t2v from the deferral to the posted MP4, through a 429 on the first edit', async () => {
     stack.local.rateLimit((method, route) => method === 'PATCH' && route.includes('/messages/@original'), 0.3);
 

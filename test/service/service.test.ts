@@ -196,6 +196,7 @@ describe('the service under faults (real Redis, SQLite, worker processes)', () =
     });
     const noClip = await stack.submit({ task: 'extend', prompt: 'p', clips: [{ clipId: 'nope' }] });
     const badFrames = await stack.submit({ ...t2v, frames: 18 });
+    const badSize = await stack.submit({ ...t2v, size: [256, 256] });
     const flagged = await stack.submit({
       task: 'i2v',
       prompt: 'p',
@@ -207,6 +208,10 @@ describe('the service under faults (real Redis, SQLite, worker processes)', () =
     expect(!badImage.ok && badImage.error.message).toMatch(/cat\.jpg: .*not a supported image/);
     expect(noClip).toMatchObject({ ok: false, error: { code: 'NotFound' } });
     expect(badFrames).toMatchObject({ ok: false, error: { code: 'InvalidOption' } });
+    expect(badSize).toMatchObject({
+      ok: false,
+      error: { code: 'InvalidOption', message: 'size must be one of 128x128 for pusa-mini; got 256x256' },
+    });
     expect(flagged).toMatchObject({
       ok: false,
       error: { code: 'BlockedPrompt', message: 'nsfw.png was refused: the image check flagged it' },
