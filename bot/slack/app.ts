@@ -287,6 +287,86 @@ export function registerHandlers(
     });
   });
 
+  /**
+   * `/admin …` for the user ids in SLACK_ADMIN_USER_IDS, mirroring Discord's `/admin`: `quota <@user|id> <seconds>`,
+   * `workspace-quota <seconds>`, `pause`, `resume`, `ban <@user|id> [reason]`, `unban <@user|id>`,
+   * `block <word>` and `unblock <rule id>`.
+   */
+  app.command('/admin', async ({ command, ack, client }) => {
+    await ack();
+    const who = requesterOf(command);
+    await guard(client, who, async () => {
+      if (!isAdmin(who.userId))
+        throw new UserError('NotAllowed', 'only workspace admins (SLACK_ADMIN_USER_IDS) may use /admin');
+      const [action = '', target = '', ...rest] = command.text.trim().split(/\s+/);
+      const workspace = await service.store.ensureWorkspace({
+        platform: 'slack',
+        externalId: who.teamId,
+        name: who.teamId,
+      });
+      const userIdOf = (mention: string) => /^<@([A-Z0-9]+)(?:\|[^>]*)?>$/.exec(mention)?.[1] ?? mention;
+      const member = async () => {
+        if (target === '') throw new UserError('InvalidOption', `usage: /admin ${action} <@user>`);
+        return internalUser(userIdOf(target), userIdOf(target));
+      };
+      const seconds = (text: string) => {
+        const value = Number(text);
+        if (!Number.isInteger(value) || value < 0)
+          throw new UserError('InvalidOption', `expected whole GPU seconds, got "${text}"`);
+        return value;
+      };
+      let said: string;
+      switch (action) {
+        case 'quota':
+          await service.store.setUserLimits((await member()).id, { dailyGpuSeconds: seconds(rest[0] ?? '') });
+          said = `daily quota of ${target} set to ${rest[0]} GPU s`;
+          break;
+        case 'workspace-quota':
+          await service.store.setWorkspaceLimits(workspace.id, { userDailyGpuSeconds: seconds(target) });
+          said = `default daily quota set to ${target} GPU s per user`;
+          break;
+        case 'pause':
+          await service.generate.pause();
+          said = 'queue paused: nothing new starts until /admin resume';
+          break;
+        case 'resume':
+          await service.generate.resume();
+          said = 'queue resumed';
+          break;
+        case 'ban':
+          await service.store.ban((await member()).id, rest.join(' ') || 'banned by a workspace admin');
+          said = `${target} banned`;
+          break;
+        case 'unban':
+          await service.store.unban((await member()).id);
+          said = `${target} unbanned`;
+          break;
+        case 'block': {
+          const added = await service.store.addBlockRule(workspace.id, {
+            pattern: [target, ...rest].join(' '),
+            kind: 'word',
+            createdBy: who.userId,
+          });
+          if (!added.ok) throw new UserError('InvalidOption', added.message);
+          said = `prompts containing "${added.rule.pattern}" are now refused (rule ${added.rule.id})`;
+          break;
+        }
+        case 'unblock':
+          said = (await service.store.removeBlockRule(workspace.id, target))
+            ? `rule ${target} removed`
+            : `no rule ${target}`;
+          break;
+        default:
+          throw new UserError(
+            'InvalidOption',
+            'usage: /admin quota <@user> <seconds> | workspace-quota <seconds> | pause | resume | ban <@user> [reason] | unban <@user> | block <word> | unblock <rule id>',
+          );
+      }
+      log.info({ admin: who.userId, action }, 'slack admin action');
+      await ephemeral(client, who, `🛠️ ${said}`);
+    });
+  });
+
   async function cancelJob(client: Client, who: Requester, jobId: string) {
     const user = await internalUser(who.userId, who.userName);
     const result = await service.frontEnd.cancel(jobId, { userId: user.id, admin: isAdmin(who.userId) });

@@ -426,3 +426,42 @@ describe('Slack front end over Socket Mode', () => {
     expect([...stack.fake.uploads.values()].filter((u) => u.channel !== undefined).at(-1)!.channel).toBe('C2');
   });
 });
+
+describe('Slack /admin', () => {
+  let stack: SlackStack;
+  beforeAll(async () => {
+    stack = await startSlackStack({ env: { SLACK_ADMIN_USER_IDS: 'UADMIN' } });
+  }, 90_000);
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('is refused to members and lets admins pause, resume, set quotas, ban and block', async () => {
+    const answer = async (text: string, user: string) => {
+      const before = ephemerals(stack).length;
+      await stack.command(slashCommand('/admin', text, { user }));
+      await stack.fake.waitFor(() => ephemerals(stack).length > before, `the answer to /admin ${text}`);
+      return ephemerals(stack).at(-1) as string;
+    };
+
+    expect(await answer('pause', 'U1')).toMatch(/only workspace admins/i);
+    expect(await answer('pause', 'UADMIN')).toContain('queue paused');
+    expect(await stack.service.generate.isPaused()).toBe(true);
+    expect(await answer('resume', 'UADMIN')).toContain('queue resumed');
+    expect(await stack.service.generate.isPaused()).toBe(false);
+    expect(await answer('quota <@U7|grace> 30', 'UADMIN')).toContain('daily quota of <@U7|grace> set to 30 GPU s');
+    const grace = await stack.service.store.ensureUser({ platform: 'slack', externalId: 'U7', displayName: 'U7' });
+    expect(grace.dailyGpuSeconds).toBe(30);
+    expect(await answer('ban <@U8> spamming', 'UADMIN')).toContain('banned');
+    expect(await answer('block forbidden', 'UADMIN')).toContain('prompts containing "forbidden" are now refused');
+    expect(await answer('frobnicate', 'UADMIN')).toMatch(/usage: \/admin/i);
+
+    const banned = ephemerals(stack).length;
+    await stack.command(slashCommand('/t2v', 'a red circle --steps 2', { user: 'U8' }));
+    await stack.command(slashCommand('/t2v', 'a forbidden circle --steps 2', { user: 'U1' }));
+    await stack.fake.waitFor(() => ephemerals(stack).length >= banned + 2, 'two refusals');
+    const refusals = ephemerals(stack).slice(banned).join('\n');
+    expect(refusals).toMatch(/not allowed to generate/);
+    expect(refusals).toMatch(/forbidden/);
+  });
+});
