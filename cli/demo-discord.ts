@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import process from 'node:process';
 import { REST, Routes } from 'discord.js';
 import { buildCommands } from '../bot/discord/index.ts';
-import { type LocalRedis, redisReachable, startLocalRedis } from '../scripts/local-redis.ts';
+import { reachableOrPrivateRedis } from '../scripts/local-redis.ts';
 import { APP_ID, buttonIds, opt, resultOf, startDiscordStack, TOKEN } from '../test/discord/harness.ts';
 import type { StoredMessage } from '../test/discord/local-discord.ts';
 
@@ -11,12 +11,14 @@ import type { StoredMessage } from '../test/discord/local-discord.ts';
  * command and button once and ends with one line:
  * `discord: N/N interactions answered within 3 s, M/M clips delivered, 0 errors`.
  */
-let privateRedis: LocalRedis | undefined;
-let redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-if (!(await redisReachable(redisUrl))) {
-  privateRedis = await startLocalRedis();
-  redisUrl = privateRedis.url;
+let redis: Awaited<ReturnType<typeof reachableOrPrivateRedis>>;
+try {
+  redis = await reachableOrPrivateRedis(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379');
+} catch (error) {
+  process.stderr.write(`${(error as Error).message}\n`);
+  process.exit(1);
 }
+const redisUrl = redis.url;
 const stack = await startDiscordStack({ redisUrl });
 const { local } = stack;
 const errors: string[] = [];
@@ -155,7 +157,7 @@ for (const m of local.messages.values())
     errors.push(`refused: ${m.content.split('\n')[0]}`);
 if (process.argv.includes('--verbose')) for (const e of errors) process.stderr.write(`${e}\n`);
 await stack.stop();
-await privateRedis?.stop();
+await redis.release();
 process.stdout.write(
   `discord: ${within}/${ids.length} interactions answered within 3 s, ${delivered.size}/${clips.length} clips delivered, ${errors.length} errors\n`,
 );

@@ -3,7 +3,7 @@ import process from 'node:process';
 import type { Delivery } from '../bot/core/events.ts';
 import type { SubmitInput } from '../bot/core/front-end.ts';
 import { startService } from '../bot/service.ts';
-import { type LocalRedis, redisReachable, startLocalRedis } from '../scripts/local-redis.ts';
+import { reachableOrPrivateRedis } from '../scripts/local-redis.ts';
 import { startWorker, type WorkerProcess } from '../scripts/worker-pool.ts';
 
 /**
@@ -18,12 +18,14 @@ const say = (line: string) => {
 const dataDir = 'out/service-demo';
 await rm(dataDir, { recursive: true, force: true });
 
-let privateRedis: LocalRedis | undefined;
-let redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-if (!(await redisReachable(redisUrl))) {
-  privateRedis = await startLocalRedis();
-  redisUrl = privateRedis.url;
+let redis: Awaited<ReturnType<typeof reachableOrPrivateRedis>>;
+try {
+  redis = await reachableOrPrivateRedis(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379');
+} catch (error) {
+  process.stderr.write(`${(error as Error).message}\n`);
+  process.exit(1);
 }
+const redisUrl = redis.url;
 const prefix = `demo-${process.pid}`;
 const config = {
   REDIS_URL: redisUrl,
@@ -170,7 +172,7 @@ await Promise.allSettled(
   }),
 );
 await service.close();
-await privateRedis?.destroy();
+await redis.release();
 process.stdout.write(
   `service: submitted ${submitted.length}, delivered ${delivered}, duplicates ${duplicates}, lost ${lost}, charged ${charged}\n`,
 );

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import process from 'node:process';
-import { type LocalRedis, redisReachable, startLocalRedis } from '../scripts/local-redis.ts';
+import { reachableOrPrivateRedis } from '../scripts/local-redis.ts';
 import { blockAction, messageAction, slashCommand, viewSubmission } from '../test/slack/fake-slack.ts';
 import { startSlackStack } from '../test/slack/harness.ts';
 
@@ -14,12 +14,14 @@ const say = (line: string) => {
   if (verbose) process.stderr.write(`${line}\n`);
 };
 
-let privateRedis: LocalRedis | undefined;
-let redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-if (!(await redisReachable(redisUrl))) {
-  privateRedis = await startLocalRedis();
-  redisUrl = privateRedis.url;
+let redis: Awaited<ReturnType<typeof reachableOrPrivateRedis>>;
+try {
+  redis = await reachableOrPrivateRedis(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379');
+} catch (error) {
+  process.stderr.write(`${(error as Error).message}\n`);
+  process.exit(1);
 }
+const redisUrl = redis.url;
 const stack = await startSlackStack({ redisUrl, log: say });
 const { fake } = stack;
 const FAST = '--steps 4 --frames 17';
@@ -183,5 +185,5 @@ try {
   process.exitCode = acked === stack.ackMs.length && clips === expectedClips && errors === 0 ? 0 : 1;
 } finally {
   await stack.stop();
-  await privateRedis?.destroy();
+  await redis.release();
 }

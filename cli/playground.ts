@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { createHub } from '../bot/core/hub.ts';
 import { startService } from '../bot/service.ts';
 import { startPlayground } from '../bot/web/server.ts';
-import { type LocalRedis, redisReachable, startLocalRedis } from '../scripts/local-redis.ts';
+import { reachableOrPrivateRedis } from '../scripts/local-redis.ts';
 import { startWorker } from '../scripts/worker-pool.ts';
 
 /**
@@ -22,19 +22,14 @@ const { values } = parseArgs({
 const dataDir = values.once ? 'out/playground-session' : 'data';
 if (values.once) await rm('out', { recursive: true, force: true });
 
-let privateRedis: LocalRedis | undefined;
-let redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-if (!(await redisReachable(redisUrl))) {
-  try {
-    privateRedis = await startLocalRedis();
-    redisUrl = privateRedis.url;
-  } catch {
-    process.stderr.write(
-      `no Redis at ${redisUrl} and no redis-server to start: install one (Debian: apt-get install redis-server) or set REDIS_URL\n`,
-    );
-    process.exit(1);
-  }
+let redis: Awaited<ReturnType<typeof reachableOrPrivateRedis>>;
+try {
+  redis = await reachableOrPrivateRedis(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379');
+} catch (error) {
+  process.stderr.write(`${(error as Error).message}\n`);
+  process.exit(1);
 }
+const redisUrl = redis.url;
 const prefix = values.once ? `playground-${process.pid}` : 'pusa';
 const hub = createHub();
 const service = await startService(
@@ -68,7 +63,7 @@ const stop = async () => {
   await worker.exited;
   await playground.close();
   await service.close();
-  await privateRedis?.destroy();
+  await redis.release();
 };
 process.once('SIGINT', () => void stop().then(() => process.exit(0)));
 process.once('SIGTERM', () => void stop().then(() => process.exit(0)));

@@ -107,3 +107,19 @@ export async function startLocalRedis(options: { appendOnly?: boolean } = {}): P
     },
   };
 }
+
+/**
+ * The Redis a demo should use: the one at `url` when it answers, else a private `redis-server` on a spare port.
+ * `release()` stops the private one (a no-op for a shared Redis).
+ */
+export async function reachableOrPrivateRedis(
+  url: string,
+): Promise<{ url: string; private: boolean; release(): Promise<void> }> {
+  if (await redisReachable(url)) return { url, private: false, release: async () => undefined };
+  const local = await startLocalRedis().catch((error: unknown) => {
+    throw new Error(
+      `no Redis at ${url} and none could be started (${(error as Error).message}); install one (Debian: apt-get install redis-server) or set REDIS_URL`,
+    );
+  });
+  return { url: local.url, private: true, release: () => local.destroy() };
+}

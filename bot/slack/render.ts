@@ -29,25 +29,27 @@ export function progressBar(fraction: number, width = 10): string {
   return `${'▰'.repeat(done)}${'▱'.repeat(width - done)}`;
 }
 
+/** The Cancel button row of a queued or running job. */
+function cancelActions(jobId: string): KnownBlock {
+  return {
+    type: 'actions',
+    elements: [
+      {
+        type: 'button',
+        action_id: ACTION.cancel,
+        text: { type: 'plain_text', text: 'Cancel' },
+        value: jobId,
+        style: 'danger',
+      },
+    ],
+  };
+}
+
 export function queuedMessage(input: { prompt: string; position: number; etaSeconds: number; jobId: string }) {
   const line = `⏳ Queued · position ${input.position} · ETA ~${input.etaSeconds} s`;
   return {
     text: `${line}: ${input.prompt}`,
-    blocks: [
-      text(`*${escapeMrkdwn(input.prompt)}*\n${line}`),
-      {
-        type: 'actions',
-        elements: [
-          {
-            type: 'button',
-            action_id: ACTION.cancel,
-            text: { type: 'plain_text', text: 'Cancel' },
-            value: input.jobId,
-            style: 'danger',
-          },
-        ],
-      },
-    ] satisfies KnownBlock[],
+    blocks: [text(`*${escapeMrkdwn(input.prompt)}*\n${line}`), cancelActions(input.jobId)] satisfies KnownBlock[],
   };
 }
 
@@ -121,18 +123,7 @@ export function progressMessage(input: {
     text: `🎬 ${line}`,
     blocks: [
       text(`*${escapeMrkdwn(input.prompt)}*\n🎬 ${line}${preview}`),
-      {
-        type: 'actions',
-        elements: [
-          {
-            type: 'button',
-            action_id: ACTION.cancel,
-            text: { type: 'plain_text', text: 'Cancel' },
-            value: input.jobId,
-            style: 'danger',
-          },
-        ],
-      },
+      cancelActions(input.jobId),
     ] satisfies KnownBlock[],
   };
 }
