@@ -156,4 +156,6 @@ async function shutdown(signal: string): Promise<void> {
   process.exit(0);
 }
 process.once('SIGTERM', () => void shutdown('SIGTERM'));
+// Started by a parent process (a demo or a test harness): leave with it rather than linger as an orphan.
+process.once('disconnect', () => void shutdown('parent exited'));
 process.once('SIGINT', () => void shutdown('SIGINT'));
