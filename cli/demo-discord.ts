@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import process from 'node:process';
 import { REST, Routes } from 'discord.js';
 import { buildCommands } from '../bot/discord/index.ts';
-import { reachableOrPrivateRedis } from '../scripts/local-redis.ts';
+import { redisForDemo } from '../scripts/local-redis.ts';
 import { APP_ID, buttonIds, opt, resultOf, startDiscordStack, TOKEN } from '../test/discord/harness.ts';
 import type { StoredMessage } from '../test/discord/local-discord.ts';
 
@@ -11,13 +11,7 @@ import type { StoredMessage } from '../test/discord/local-discord.ts';
  * command and button once and ends with one line:
  * `discord: N/N interactions answered within 3 s, M/M clips delivered, 0 errors`.
  */
-let redis: Awaited<ReturnType<typeof reachableOrPrivateRedis>>;
-try {
-  redis = await reachableOrPrivateRedis(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379');
-} catch (error) {
-  process.stderr.write(`${(error as Error).message}\n`);
-  process.exit(1);
-}
+const redis = await redisForDemo(process.env);
 const redisUrl = redis.url;
 const stack = await startDiscordStack({ redisUrl });
 const { local } = stack;

@@ -3,7 +3,7 @@ import process from 'node:process';
 import type { Delivery } from '../bot/core/events.ts';
 import type { SubmitInput } from '../bot/core/front-end.ts';
 import { startService } from '../bot/service.ts';
-import { reachableOrPrivateRedis } from '../scripts/local-redis.ts';
+import { redisForDemo } from '../scripts/local-redis.ts';
 import { startWorker, type WorkerProcess } from '../scripts/worker-pool.ts';
 
 /**
@@ -18,13 +18,7 @@ const say = (line: string) => {
 const dataDir = 'out/service-demo';
 await rm(dataDir, { recursive: true, force: true });
 
-let redis: Awaited<ReturnType<typeof reachableOrPrivateRedis>>;
-try {
-  redis = await reachableOrPrivateRedis(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379');
-} catch (error) {
-  process.stderr.write(`${(error as Error).message}\n`);
-  process.exit(1);
-}
+const redis = await redisForDemo(process.env);
 const redisUrl = redis.url;
 const prefix = `demo-${process.pid}`;
 const config = {

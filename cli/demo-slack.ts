@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import process from 'node:process';
-import { reachableOrPrivateRedis } from '../scripts/local-redis.ts';
+import { redisForDemo } from '../scripts/local-redis.ts';
 import { blockAction, messageAction, slashCommand, viewSubmission } from '../test/slack/fake-slack.ts';
 import { startSlackStack } from '../test/slack/harness.ts';
 
@@ -14,13 +14,7 @@ const say = (line: string) => {
   if (verbose) process.stderr.write(`${line}\n`);
 };
 
-let redis: Awaited<ReturnType<typeof reachableOrPrivateRedis>>;
-try {
-  redis = await reachableOrPrivateRedis(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379');
-} catch (error) {
-  process.stderr.write(`${(error as Error).message}\n`);
-  process.exit(1);
-}
+const redis = await redisForDemo(process.env);
 const redisUrl = redis.url;
 const stack = await startSlackStack({ redisUrl, log: say });
 const { fake } = stack;

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { createHub } from '../bot/core/hub.ts';
 import { startService } from '../bot/service.ts';
 import { startPlayground } from '../bot/web/server.ts';
-import { reachableOrPrivateRedis } from '../scripts/local-redis.ts';
+import { redisForDemo } from '../scripts/local-redis.ts';
 import { startWorker } from '../scripts/worker-pool.ts';
 
 /**
@@ -22,13 +22,7 @@ const { values } = parseArgs({
 const dataDir = values.once ? 'out/playground-session' : 'data';
 if (values.once) await rm('out', { recursive: true, force: true });
 
-let redis: Awaited<ReturnType<typeof reachableOrPrivateRedis>>;
-try {
-  redis = await reachableOrPrivateRedis(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379');
-} catch (error) {
-  process.stderr.write(`${(error as Error).message}\n`);
-  process.exit(1);
-}
+const redis = await redisForDemo(process.env);
 const redisUrl = redis.url;
 const prefix = values.once ? `playground-${process.pid}` : 'pusa';
 const hub = createHub();

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import process from 'node:process';
 import { Redis } from 'ioredis';
 
 /** A free TCP port on 127.0.0.1. */
@@ -122,4 +123,16 @@ export async function reachableOrPrivateRedis(
     );
   });
   return { url: local.url, private: true, release: () => local.destroy() };
+}
+
+/** For the demo commands: {@link reachableOrPrivateRedis} at `REDIS_URL`, or one line on stderr and exit 1. */
+export async function redisForDemo(
+  env: Record<string, string | undefined>,
+): Promise<Awaited<ReturnType<typeof reachableOrPrivateRedis>>> {
+  try {
+    return await reachableOrPrivateRedis(env['REDIS_URL'] ?? 'redis://127.0.0.1:6379');
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`);
+    process.exit(1);
+  }
 }
