@@ -15,7 +15,7 @@ import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { startService } from '../bot/service.ts';
+import { localServiceConfig, startService } from '../bot/service.ts';
 import { createAnalyticDenoiser } from '../cli/trace.ts';
 import { JobName } from '../commands/index.ts';
 import { createBlobStore } from '../queue/blobs.ts';
@@ -39,16 +39,7 @@ const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
 const delivered = new Map<string, number>();
 const lastStep = new Map<string, number>();
 const service = await startService(
-  {
-    REDIS_URL: values.redis,
-    QUEUE_PREFIX: prefix,
-    DATABASE_URL: values.database ?? `file:${join(dir, 'pusa.db')}`,
-    ARTIFACT_DIR: join(dir, 'artifacts'),
-    MODEL_DIR: 'models/pusa-mini',
-    BOT_HEALTH_PORT: 0,
-    JOB_ATTEMPTS: 3,
-    LOG_LEVEL: 'silent',
-  },
+  localServiceConfig({ redisUrl: values.redis, prefix, dir, databaseUrl: values.database }),
   {
     deliver: async (d) => void delivered.set(d.jobId, performance.now()),
     onUpdate: (u) => {

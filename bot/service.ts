@@ -19,6 +19,27 @@ import type { Delivery, JobUpdate } from './core/events.ts';
 import { createFrontEnd, type ImageCheck } from './core/front-end.ts';
 
 /**
+ * The settings of a self-contained service for demos, benchmarks and tests: its SQLite database (unless
+ * `databaseUrl` says otherwise) and its artifacts under `dir`, on a Redis key prefix of its own.
+ */
+export function localServiceConfig(options: {
+  redisUrl: string;
+  prefix: string;
+  dir: string;
+  databaseUrl?: string | undefined;
+  modelDir?: string;
+}): ServiceConfig {
+  return {
+    REDIS_URL: options.redisUrl,
+    QUEUE_PREFIX: options.prefix,
+    DATABASE_URL: options.databaseUrl ?? `file:${options.dir}/pusa.db`,
+    ARTIFACT_DIR: `${options.dir}/artifacts`,
+    MODEL_DIR: options.modelDir ?? 'models/pusa-mini',
+    JOB_ATTEMPTS: 3,
+  };
+}
+
+/**
  * The bot host's half of the service, without any chat platform: database (migrated at start), artifact store,
  * queues, the front-end core and the delivery consumer. `bot/main.ts`, the demos and the tests all compose it.
  */

@@ -2,7 +2,7 @@ import { readFile, rm } from 'node:fs/promises';
 import process from 'node:process';
 import type { Delivery } from '../bot/core/events.ts';
 import type { SubmitInput } from '../bot/core/front-end.ts';
-import { startService } from '../bot/service.ts';
+import { localServiceConfig, startService } from '../bot/service.ts';
 import { redisForDemo } from '../scripts/local-redis.ts';
 import { startWorker, type WorkerProcess } from '../scripts/worker-pool.ts';
 
@@ -21,16 +21,7 @@ await rm(dataDir, { recursive: true, force: true });
 const redis = await redisForDemo(process.env);
 const redisUrl = redis.url;
 const prefix = `demo-${process.pid}`;
-const config = {
-  REDIS_URL: redisUrl,
-  QUEUE_PREFIX: prefix,
-  DATABASE_URL: `file:./${dataDir}/pusa.db`,
-  ARTIFACT_DIR: `${dataDir}/artifacts`,
-  MODEL_DIR: 'models/pusa-mini',
-  BOT_HEALTH_PORT: 0,
-  JOB_ATTEMPTS: 3,
-  LOG_LEVEL: 'warn' as const,
-};
+const config = localServiceConfig({ redisUrl, prefix, dir: dataDir });
 
 const deliveries = new Map<string, Delivery[]>();
 let firstClip: string | undefined;

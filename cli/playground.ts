@@ -2,7 +2,7 @@ import { copyFile, mkdir, readFile, rm } from 'node:fs/promises';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { createHub } from '../bot/core/hub.ts';
-import { startService } from '../bot/service.ts';
+import { localServiceConfig, startService } from '../bot/service.ts';
 import { startPlayground } from '../bot/web/server.ts';
 import { redisForDemo } from '../scripts/local-redis.ts';
 import { startWorker } from '../scripts/worker-pool.ts';
@@ -26,19 +26,10 @@ const redis = await redisForDemo(process.env);
 const redisUrl = redis.url;
 const prefix = values.once ? `playground-${process.pid}` : 'pusa';
 const hub = createHub();
-const service = await startService(
-  {
-    REDIS_URL: redisUrl,
-    QUEUE_PREFIX: prefix,
-    DATABASE_URL: `file:./${dataDir}/pusa.db`,
-    ARTIFACT_DIR: `${dataDir}/artifacts`,
-    MODEL_DIR: 'models/pusa-mini',
-    BOT_HEALTH_PORT: 0,
-    JOB_ATTEMPTS: 3,
-    LOG_LEVEL: 'warn',
-  },
-  { deliver: (d) => hub.deliver(d), onUpdate: (u) => hub.update(u) },
-);
+const service = await startService(localServiceConfig({ redisUrl, prefix, dir: dataDir }), {
+  deliver: (d) => hub.deliver(d),
+  onUpdate: (u) => hub.update(u),
+});
 const adminToken = process.env['PLAYGROUND_ADMIN_TOKEN'];
 const playground = await startPlayground(service, hub, {
   host: values.host,

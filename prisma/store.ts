@@ -239,6 +239,19 @@ async function workspaceUsage(tx: Tx, workspaceId: string, now: Date): Promise<U
   };
 }
 
+/**
+ * Runs an upsert once more when it lost an insert race (two first requests for the same user or workspace at once):
+ * the second try finds the row and updates it.
+ */
+async function retryInsertRace<TResult>(upsert: () => Promise<TResult>): Promise<TResult> {
+  try {
+    return await upsert();
+  } catch (error) {
+    if (!isUniqueViolation(error)) throw error;
+    return upsert();
+  }
+}
+
 function promptOf(input: ReserveInput): string | undefined {
   if (input.prompt !== undefined) return input.prompt;
   const prompt = input.parameters['prompt'];
@@ -423,40 +436,33 @@ export function createPrismaStore(url: string, options: PrismaStoreOptions = {})
     ensureUser: (input) =>
       guard('ensureUser', async () => {
         const where = { platform_externalId: { platform: input.platform, externalId: input.externalId } };
-        const upsert = () =>
-          transaction((tx) =>
-            tx.user.upsert({
-              where,
-              create: { platform: input.platform, externalId: input.externalId, displayName: input.displayName },
-              update: { displayName: input.displayName },
-            }),
-          );
-        try {
-          return toUser(await upsert());
-        } catch (error) {
-          // Two first requests of a new user at once: the loser of the insert race updates instead.
-          if (!isUniqueViolation(error)) throw error;
-          return toUser(await upsert());
-        }
+        return toUser(
+          await retryInsertRace(() =>
+            transaction((tx) =>
+              tx.user.upsert({
+                where,
+                create: { platform: input.platform, externalId: input.externalId, displayName: input.displayName },
+                update: { displayName: input.displayName },
+              }),
+            ),
+          ),
+        );
       }),
 
     ensureWorkspace: (input) =>
       guard('ensureWorkspace', async () => {
         const where = { platform_externalId: { platform: input.platform, externalId: input.externalId } };
-        const upsert = () =>
-          transaction((tx) =>
-            tx.workspace.upsert({
-              where,
-              create: { platform: input.platform, externalId: input.externalId, name: input.name },
-              update: { name: input.name },
-            }),
-          );
-        try {
-          return toWorkspace(await upsert());
-        } catch (error) {
-          if (!isUniqueViolation(error)) throw error;
-          return toWorkspace(await upsert());
-        }
+        return toWorkspace(
+          await retryInsertRace(() =>
+            transaction((tx) =>
+              tx.workspace.upsert({
+                where,
+                create: { platform: input.platform, externalId: input.externalId, name: input.name },
+                update: { name: input.name },
+              }),
+            ),
+          ),
+        );
       }),
 
     reserve: (input) =>

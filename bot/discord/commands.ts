@@ -5,6 +5,7 @@ import {
   PermissionFlagsBits,
   type RESTPostAPIApplicationCommandsJSONBody,
   SlashCommandBuilder,
+  type SlashCommandIntegerOption,
 } from 'discord.js';
 
 /** Names of the message context-menu commands; handlers match on these. */
@@ -27,6 +28,18 @@ export function buildCommands(pack: {
   const frames = pack.frameCounts.slice(0, 25).map((n) => ({ name: `${n} frames`, value: n }));
   const sizes = (pack.sizes ?? []).slice(0, 25).map(([w, h]) => ({ name: `${w}×${h}`, value: `${w}x${h}` }));
   const guildOnly = [InteractionContextType.Guild];
+  // The same two options on every generating command.
+  const seedOption = (o: SlashCommandIntegerOption) =>
+    o
+      .setName('seed')
+      .setDescription('Seed, to reproduce a clip')
+      .setMinValue(0)
+      .setMaxValue(2 ** 32 - 1);
+  const framesOption = (o: SlashCommandIntegerOption) =>
+    o
+      .setName('frames')
+      .setDescription('Clip length in frames')
+      .addChoices(...frames);
   const t2v = new SlashCommandBuilder()
     .setName('t2v')
     .setDescription('Generate a video from text')
@@ -36,19 +49,8 @@ export function buildCommands(pack: {
     )
     .addStringOption((o) => o.setName('negative').setDescription('What to avoid').setMaxLength(PROMPT_MAX))
     .addIntegerOption((o) => o.setName('steps').setDescription('Denoising steps (1-50)').setMinValue(1).setMaxValue(50))
-    .addIntegerOption((o) =>
-      o
-        .setName('seed')
-        .setDescription('Seed, to reproduce a clip')
-        .setMinValue(0)
-        .setMaxValue(2 ** 32 - 1),
-    )
-    .addIntegerOption((o) =>
-      o
-        .setName('frames')
-        .setDescription('Clip length in frames')
-        .addChoices(...frames),
-    )
+    .addIntegerOption(seedOption)
+    .addIntegerOption(framesOption)
     .addStringOption((o) => {
       const option = o.setName('size').setDescription('Output size (width × height)');
       return sizes.length > 0 ? option.addChoices(...sizes) : option;
@@ -66,19 +68,8 @@ export function buildCommands(pack: {
         .setDescription('How far the clip may move away from the image')
         .addChoices(...Object.keys(MOTION).map((m) => ({ name: m, value: m }))),
     )
-    .addIntegerOption((o) =>
-      o
-        .setName('seed')
-        .setDescription('Seed')
-        .setMinValue(0)
-        .setMaxValue(2 ** 32 - 1),
-    )
-    .addIntegerOption((o) =>
-      o
-        .setName('frames')
-        .setDescription('Clip length in frames')
-        .addChoices(...frames),
-    )
+    .addIntegerOption(seedOption)
+    .addIntegerOption(framesOption)
     .addBooleanOption((o) => o.setName('private').setDescription('Only you see the result'));
   const keyframes = new SlashCommandBuilder()
     .setName('keyframes')
@@ -90,19 +81,8 @@ export function buildCommands(pack: {
       o.setName('prompt').setDescription('What happens').setRequired(true).setMaxLength(PROMPT_MAX),
     )
     .addAttachmentOption((o) => o.setName('middle').setDescription('Middle frame'))
-    .addIntegerOption((o) =>
-      o
-        .setName('seed')
-        .setDescription('Seed')
-        .setMinValue(0)
-        .setMaxValue(2 ** 32 - 1),
-    )
-    .addIntegerOption((o) =>
-      o
-        .setName('frames')
-        .setDescription('Clip length in frames')
-        .addChoices(...frames),
-    );
+    .addIntegerOption(seedOption)
+    .addIntegerOption(framesOption);
   const extend = new SlashCommandBuilder()
     .setName('extend')
     .setDescription('Continue one of your clips')

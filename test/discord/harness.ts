@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseDiscordConfig } from '../../bot/discord/config.ts';
 import { type DiscordFrontEnd, discordHooks, startDiscord } from '../../bot/discord/index.ts';
 import type { DiscordLog } from '../../bot/discord/log.ts';
-import { type Service, startService } from '../../bot/service.ts';
+import { localServiceConfig, type Service, startService } from '../../bot/service.ts';
 import { startWorker, type WorkerProcess } from '../../scripts/worker-pool.ts';
 import { type LocalDiscord, type StoredMessage, startLocalDiscord } from './local-discord.ts';
 
@@ -38,16 +38,7 @@ export async function startDiscordStack(options: { redisUrl?: string; modelDir?:
     error: (o, m) => void logs.push(`error ${m} ${JSON.stringify(o)}`),
   };
   const local = await startLocalDiscord({ token: TOKEN, applicationId: APP_ID, heartbeatIntervalMs: 1000 });
-  const botConfig = {
-    REDIS_URL: redisUrl,
-    QUEUE_PREFIX: prefix,
-    DATABASE_URL: `file:${join(dir, 'pusa.db')}`,
-    ARTIFACT_DIR: join(dir, 'artifacts'),
-    MODEL_DIR: modelDir,
-    BOT_HEALTH_PORT: 0,
-    JOB_ATTEMPTS: 3,
-    LOG_LEVEL: 'silent' as const,
-  };
+  const botConfig = localServiceConfig({ redisUrl, prefix, dir, modelDir });
   const config = parseDiscordConfig({
     DISCORD_TOKEN: TOKEN,
     DISCORD_APPLICATION_ID: APP_ID,

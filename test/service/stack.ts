@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Delivery, JobUpdate } from '../../bot/core/events.ts';
 import type { ImageCheck, SubmitInput } from '../../bot/core/front-end.ts';
-import { type Service, startService } from '../../bot/service.ts';
+import { localServiceConfig, type Service, startService } from '../../bot/service.ts';
 import { startWorker, type WorkerProcess } from '../../scripts/worker-pool.ts';
 import { PACK_DIR } from '../helpers/pack.ts';
 
@@ -35,16 +35,13 @@ export async function startStack(options: {
   const updates: JobUpdate[] = [];
   const workers: WorkerProcess[] = [];
   const service = await startService(
-    {
-      REDIS_URL: options.redisUrl,
-      QUEUE_PREFIX: prefix,
-      DATABASE_URL: options.databaseUrl ?? `file:${join(dir, 'pusa.db')}`,
-      ARTIFACT_DIR: join(dir, 'artifacts'),
-      MODEL_DIR: PACK_DIR,
-      BOT_HEALTH_PORT: 0,
-      JOB_ATTEMPTS: 3,
-      LOG_LEVEL: 'silent',
-    },
+    localServiceConfig({
+      redisUrl: options.redisUrl,
+      prefix,
+      dir,
+      databaseUrl: options.databaseUrl,
+      modelDir: PACK_DIR,
+    }),
     {
       deliver: async (d) => void deliveries.push(d),
       onUpdate: (u) => void updates.push(u),

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Service, startService } from '../../bot/service.ts';
+import { localServiceConfig, type Service, startService } from '../../bot/service.ts';
 import { SlackConfig } from '../../bot/slack/config.ts';
 import { lateHooks, type SlackFrontEnd, startSlack } from '../../bot/slack/index.ts';
 import { startWorker, type WorkerProcess } from '../../scripts/worker-pool.ts';
@@ -43,19 +43,11 @@ export async function startSlackStack(
     },
   };
   const hooks = lateHooks();
-  const service = await startService(
-    {
-      REDIS_URL: redisUrl,
-      QUEUE_PREFIX: prefix,
-      DATABASE_URL: `file:${join(dir, 'pusa.db')}`,
-      ARTIFACT_DIR: join(dir, 'artifacts'),
-      MODEL_DIR: PACK_DIR,
-      BOT_HEALTH_PORT: 0,
-      JOB_ATTEMPTS: 3,
-      LOG_LEVEL: 'silent',
-    },
-    { deliver: hooks.deliver, onUpdate: hooks.onUpdate, log },
-  );
+  const service = await startService(localServiceConfig({ redisUrl, prefix, dir, modelDir: PACK_DIR }), {
+    deliver: hooks.deliver,
+    onUpdate: hooks.onUpdate,
+    log,
+  });
   const config = SlackConfig.parse({
     SLACK_BOT_TOKEN: BOT_TOKEN,
     SLACK_SIGNING_SECRET: SIGNING_SECRET,

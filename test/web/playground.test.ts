@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createHub } from '../../bot/core/hub.ts';
-import { type Service, startService } from '../../bot/service.ts';
+import { localServiceConfig, type Service, startService } from '../../bot/service.ts';
 import { startPlayground } from '../../bot/web/server.ts';
 import { startWorker, type WorkerProcess } from '../../scripts/worker-pool.ts';
 import { PACK_DIR } from '../helpers/pack.ts';
@@ -30,19 +30,10 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'pusa-web-'));
   const prefix = `web-${process.pid}-${Date.now()}`;
   const hub = createHub();
-  service = await startService(
-    {
-      REDIS_URL,
-      QUEUE_PREFIX: prefix,
-      DATABASE_URL: `file:${join(dir, 'pusa.db')}`,
-      ARTIFACT_DIR: join(dir, 'artifacts'),
-      MODEL_DIR: PACK_DIR,
-      BOT_HEALTH_PORT: 0,
-      JOB_ATTEMPTS: 3,
-      LOG_LEVEL: 'silent',
-    },
-    { deliver: (d) => hub.deliver(d), onUpdate: (u) => hub.update(u) },
-  );
+  service = await startService(localServiceConfig({ redisUrl: REDIS_URL, prefix, dir, modelDir: PACK_DIR }), {
+    deliver: (d) => hub.deliver(d),
+    onUpdate: (u) => hub.update(u),
+  });
   playground = await startPlayground(service, hub, { host: '127.0.0.1', port: 0 });
   worker = await startWorker('web-worker', { REDIS_URL, QUEUE_PREFIX: prefix, MODEL_DIR: PACK_DIR, LOG_LEVEL: 'warn' });
   browser = await chromium.launch({
