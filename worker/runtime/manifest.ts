@@ -22,6 +22,14 @@ const OnnxFile = z.object({
 });
 const Multiplier = z.number().min(0).max(1);
 const CarriedFrames = z.object({ frames: z.int().positive(), multipliers: z.array(Multiplier).min(1) });
+const LatentPair = z.tuple([z.int().positive(), z.int().positive()]);
+/** Spatial VAE tiling in latents, `[height, width]` each (spec §A.6); tiles must overlap, as in the reference. */
+const VaeTiling = z
+  .object({ tile: LatentPair, stride: LatentPair })
+  .refine(
+    (t) => t.stride[0] < t.tile[0] && t.stride[1] < t.tile[1],
+    'stride must be smaller than tile (tiles overlap)',
+  );
 
 /** `manifest.json` of a model pack; docs/model-pack.md describes every field. */
 export const Manifest = z.object({
@@ -79,6 +87,7 @@ export const Manifest = z.object({
     }),
   }),
   files: z.object({ textEncoder: OnnxFile, dit: OnnxFile, vaeEncoder: OnnxFile, vaeDecoder: OnnxFile }),
+  vaeTiling: VaeTiling.optional(),
   preview: z.object({
     latentToRgb: z.object({ weights: z.array(z.array(z.number())).length(3), bias: z.array(z.number()).length(3) }),
   }),
@@ -149,6 +158,24 @@ export async function loadModelPack(dir: string, options: { verifyChecksums?: bo
       throw new ModelPackError(
         `invalid model pack manifest ${manifestPath}: preview.latentToRgb.weights rows need ${channels} values`,
       );
+  }
+  if (manifest.vaeTiling !== undefined) {
+    // A graph with a fixed height/width larger than one tile would be called on tiles it cannot take.
+    const { tile } = manifest.vaeTiling;
+    const factor = manifest.latent.spatialFactor;
+    for (const [key, spec, scale] of [
+      ['vaeDecoder', manifest.files.vaeDecoder.inputs[0], 1],
+      ['vaeEncoder', manifest.files.vaeEncoder.inputs[0], factor],
+    ] as const) {
+      const [, , , height, width] = spec?.shape ?? [];
+      if (
+        (typeof height === 'number' && height > tile[0] * scale) ||
+        (typeof width === 'number' && width > tile[1] * scale)
+      )
+        throw new ModelPackError(
+          `invalid model pack manifest ${manifestPath}: vaeTiling.tile ${tile.join('×')} is smaller than the fixed size of files.${key} (${height}×${width}); tiling needs a graph with dynamic height and width`,
+        );
+    }
   }
 
   const paths = { tokenizer: join(root, manifest.text.tokenizer) } as Record<ModelFileKey | 'tokenizer', string>;

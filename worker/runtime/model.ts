@@ -38,7 +38,7 @@ export async function loadPusaModel(dir: string, provider: ExecutionProvider = {
       pack,
       provider,
       text: await createTextEncoder(pack.paths.tokenizer, textSession, text),
-      vae: createVae(encoder, decoder, latent),
+      vae: createVae(encoder, decoder, latent, pack.manifest.vaeTiling),
       denoiser: (positive, negative) =>
         createOnnxDenoiser({
           dit,
