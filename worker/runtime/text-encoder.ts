@@ -22,8 +22,7 @@ export async function createTextEncoder(
   session: ModelSession,
   text: Manifest['text'],
 ): Promise<TextEncoder> {
-  const json = JSON.parse(await readFile(tokenizerPath, 'utf8')) as ConstructorParameters<typeof Tokenizer>[0];
-  const tokenizer = new Tokenizer(json, tokenizerConfigFor(json));
+  const tokenizer = createTokenizer(JSON.parse(await readFile(tokenizerPath, 'utf8')));
   const cache = new Map<string, Promise<PromptEmbedding>>();
 
   const run = async (prompt: string): Promise<PromptEmbedding> => {
@@ -65,10 +64,17 @@ export async function createTextEncoder(
 
 /**
  * The reference's prompt cleaning (§B.3) without ftfy: HTML entities unescaped twice, whitespace collapsed, trimmed.
+ * "Whitespace" is what Wan's Python means, not JavaScript's `\s`: `regex`'s `\s` (Unicode White_Space) for the collapse
+ * and `str.strip()` (which also drops U+001C–U+001F) for the trim; JavaScript's `\s` and `trim()` would also eat
+ * U+FEFF, which Wan keeps (the tokenizer's normaliser turns it into a space).
  */
 export function cleanPrompt(prompt: string): string {
-  return unescapeHtml(unescapeHtml(prompt)).replace(/\s+/g, ' ').trim();
+  return unescapeHtml(unescapeHtml(prompt)).replace(PY_WHITE_SPACE, ' ').replace(PY_STRIP_ENDS, '');
 }
+
+const PY_SPACE = String.raw`\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000`;
+const PY_WHITE_SPACE = new RegExp(`[${PY_SPACE}]+`, 'g');
+const PY_STRIP_ENDS = new RegExp(String.raw`^[${PY_SPACE}\x1c-\x1f]+|[${PY_SPACE}\x1c-\x1f]+$`, 'g');
 
 function unescapeHtml(text: string): string {
   const named: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };
@@ -82,8 +88,80 @@ function unescapeHtml(text: string): string {
   });
 }
 
+/** A pack's `tokenizer.json` (parsed) as a tokenizers.js tokenizer. */
+export function createTokenizer(json: unknown): Tokenizer {
+  const spec = json as ConstructorParameters<typeof Tokenizer>[0];
+  const tokenizer = new Tokenizer(spec, tokenizerConfigFor(spec));
+  useExactPrecompiled(tokenizer.normalizer as unknown as NormalizerNode);
+  return tokenizer;
+}
+
+/**
+ * SentencePiece tokenizers (umT5, T5) start their normaliser with `Precompiled`, a character map compiled into the
+ * tokenizer.json. tokenizers.js ignores that map and applies NFKC plus a fixed list of replacements instead, which is
+ * not the same map: umT5's nmt_nfkc map keeps U+200D ZERO WIDTH JOINER, tokenizers.js turns it into a space, so an
+ * emoji sequence like 👨‍👩‍👧 gives three `<unk>` words instead of Python's one. Swap in a reader of the real map.
+ */
+function useExactPrecompiled(normalizer: NormalizerNode | null): void {
+  for (const child of normalizer?.normalizers ?? []) useExactPrecompiled(child);
+  const charsmap = normalizer?.config?.type === 'Precompiled' ? normalizer.config.precompiled_charsmap : undefined;
+  if (normalizer && charsmap) normalizer.normalize = precompiledCharsmap(charsmap);
+}
+
+/** What `useExactPrecompiled` reads of tokenizers.js normaliser objects (Sequence holds `normalizers`). */
+interface NormalizerNode {
+  config?: { type?: string; precompiled_charsmap?: string | null };
+  normalizers?: (NormalizerNode | null)[];
+  normalize: (text: string) => string;
+}
+
+/**
+ * The Rust tokenizers' `Precompiled` normaliser (crate spm_precompiled): the charsmap is a little-endian u32 trie size,
+ * a darts-clone double-array trie over UTF-8 bytes, then NUL-terminated replacement strings. Text is taken grapheme by
+ * grapheme; a grapheme under 6 UTF-8 bytes is looked up whole, otherwise (or when it has no entry) char by char. A
+ * lookup takes the *shortest* key that prefixes the chunk and replaces the whole chunk with its value (as upstream).
+ */
+export function precompiledCharsmap(charsmapBase64: string): (text: string) => string {
+  const bytes = Buffer.from(charsmapBase64, 'base64');
+  const trieBytes = bytes.readUInt32LE(0);
+  const trie = new Uint32Array(trieBytes / 4);
+  for (let i = 0; i < trie.length; i++) trie[i] = bytes.readUInt32LE(4 + 4 * i);
+  const replacements = bytes.subarray(4 + trieBytes);
+  const offset = (unit: number) => (unit >>> 10) << ((unit & 0x200) >>> 6);
+  const label = (unit: number) => (unit & 0x800000ff) >>> 0;
+  const transform = (chunk: string): string | undefined => {
+    let pos = offset(trie[0] ?? 0);
+    for (const byte of Buffer.from(chunk, 'utf8')) {
+      if (byte === 0) break;
+      pos ^= byte;
+      const unit = trie[pos] ?? 0;
+      if (label(unit) !== byte) return undefined;
+      pos ^= offset(unit);
+      if ((unit >>> 8) & 1) {
+        const start = (trie[pos] ?? 0) & 0x7fffffff;
+        const end = replacements.indexOf(0, start);
+        return replacements.toString('utf8', start, end < 0 ? replacements.length : end);
+      }
+    }
+    return undefined;
+  };
+  const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+  return (text) => {
+    let out = '';
+    for (const { segment } of graphemes.segment(text)) {
+      const whole = Buffer.byteLength(segment, 'utf8') < 6 ? transform(segment) : undefined;
+      if (whole !== undefined) {
+        out += whole;
+        continue;
+      }
+      for (const char of segment) out += transform(char) ?? char;
+    }
+    return out;
+  };
+}
+
 /** Token ids with special tokens, truncated to `maxLength` while keeping the closing special token. */
-function tokenize(tokenizer: Tokenizer, prompt: string, maxLength: number): number[] {
+export function tokenize(tokenizer: Tokenizer, prompt: string, maxLength: number): number[] {
   const ids = tokenizer.encode(prompt).ids;
   if (ids.length <= maxLength) return ids;
   const plain = tokenizer.encode(prompt, { add_special_tokens: false }).ids;
