@@ -124,6 +124,32 @@ def timeit(fn, warm=2, n=5):
     return ts[len(ts) // 2]
 
 
+def sdpa_backends(res: str, n: int = 5) -> list:
+    """One self-attention of the DiT (batch 1, 40 heads × 128, bf16) under each SDPA backend and the default dispatch:
+    which kernel PyTorch picks is most of its block time, and it explains run-to-run differences between machines."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    f, h, w = GRIDS[res]
+    L = f * (h // 2) * (w // 2)
+    q, k, v = (torch.randn(1, 40, L, 128, device="cuda", dtype=torch.bfloat16) for _ in range(3))
+    rows = []
+    for name, backend in (("default", None), ("flash", SDPBackend.FLASH_ATTENTION),
+                          ("efficient", SDPBackend.EFFICIENT_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
+        try:
+            if backend is None:
+                ms = timeit(lambda: torch.nn.functional.scaled_dot_product_attention(q, k, v), n=n)
+            else:
+                with sdpa_kernel(backend):
+                    ms = timeit(lambda: torch.nn.functional.scaled_dot_product_attention(q, k, v), n=n)
+        except RuntimeError as e:  # a backend that cannot run this shape
+            rows.append(dict(impl=f"pytorch-sdpa-{name}", res=res, error=str(e).splitlines()[0][:120]))
+            continue
+        rows.append(dict(impl=f"pytorch-sdpa-{name}", res=res, tokens=L, attention_ms=round(ms, 2)))
+        log(json.dumps(rows[-1]))
+    del q, k, v
+    torch.cuda.empty_cache()
+    return rows
+
+
 def cmd_torch(a):
     with torch.no_grad():
         _cmd_torch(a)
@@ -162,6 +188,7 @@ def _cmd_torch(a):
             rows.append(row)
             del ref, x, ts, ctx, neg
             torch.cuda.empty_cache()
+        rows.extend(sdpa_backends(res, n=a.n))
         ns = sorted(per_depth)
         if len(ns) >= 2:
             slope = (per_depth[ns[-1]] - per_depth[ns[0]]) / (ns[-1] - ns[0])
@@ -191,27 +218,39 @@ def cmd_report(a):
     lines = [f"GPU: {torch_rows['gpu']}; PyTorch {torch_rows['torch']}; onnxruntime-node {ort.get('ort', '1.29.0')} "
              f"({ort['provider']})", "",
              "| res | implementation | per block, guided (ms) | 40-block guided step (s) | ratio to PyTorch | peak GiB "
-             "(depth 3) | error vs fp16 (rel. L2) |", "|---|---|---|---|---|---|---|"]
+             "depth 1 / 3 | est. peak GiB, 40 blocks | error vs fp16 (rel. L2) |", "|---|---|---|---|---|---|---|---|"]
     for res in ("480p", "720p"):
         base = next((r for r in fits if r["res"] == res and r["impl"].startswith("pytorch")), None)
         for r in [r for r in fits if r["res"] == res]:
-            peak = next((d.get("peak_gib") for d in depth if d["res"] == res and d["impl"] == r["impl"]
-                         and d["layers"] == 3), None)
+            p1, p3 = (next((d.get("peak_gib") for d in depth if d["res"] == res and d["impl"] == r["impl"]
+                            and d["layers"] == n), None) for n in (1, 3))
+            # memory grows linearly with depth (weights; activations are reused block to block)
+            est = f"{p1 + 39 * (p3 - p1) / 2:.1f}" if p1 is not None and p3 is not None else ""
             err = next((d.get("rel_l2_vs_fp16") for d in depth if d["res"] == res and d["impl"] == r["impl"]
                         and d["layers"] == 3), None)
             ratio = r["step_40_blocks_s"] / base["step_40_blocks_s"] if base else float("nan")
             lines.append(f"| {res} | {r['impl']} | {r['per_block_guided_ms']} | {r['step_40_blocks_s']} | "
-                         f"{ratio:.2f} | {peak if peak is not None else ''} | {err if err is not None else ''} |")
+                         f"{ratio:.2f} | {p1} / {p3} | {est} | {err if err is not None else ''} |")
     lines += ["", "| other | value |", "|---|---|"]
     for d in depth:
         if "sampler_core_ms_per_step" in d:
             step = next(r["step_40_blocks_s"] for r in fits if r["res"] == d["res"] and r["impl"] == d["impl"])
             lines.append(f"| sampler core per step, {d['res']} | {d['sampler_core_ms_per_step']} ms "
                          f"({100 * d['sampler_core_ms_per_step'] / (step * 1000):.3f} % of our step) |")
+    for r in torch_rows["rows"]:
+        if "attention_ms" in r:
+            lines.append(f"| PyTorch SDPA {r['impl'].removeprefix('pytorch-sdpa-')}, one self-attention {r['res']} "
+                         f"(batch 1) | {r['attention_ms']} ms |")
     for r in ort["rows"]:
         if "case" in r:
             lines.append(f"| VAE {r['case']} | {r['ms']} ms" + (f", peak {r['peak_gib']} GiB" if "peak_gib" in r else "")
                          + " |")
+    after = os.path.join(a.work, "torch-after.json")
+    if os.path.exists(after):  # PyTorch timed again once onnxruntime is done: how stable the reference is
+        for r in json.load(open(after))["rows"]:
+            if "per_block_guided_ms" in r:
+                lines.append(f"| PyTorch re-measured after onnxruntime, {r['res']} | {r['per_block_guided_ms']} ms per "
+                             f"guided block, {r['step_40_blocks_s']} s per step |")
     graphs = json.load(open(os.path.join(a.work, "graphs.json")))["graphs"]
     for g in graphs:
         lines.append(f"| DiT depth {g['layers']} {g.get('quant', 'fp16')} size | {g['bytes'] / 2**30:.2f} GiB |")

@@ -18,4 +18,5 @@ python3 exporter/export_vae.py --random --dtype fp16 --out "$WORK/vae"
 python3 exporter/bench_gpu.py torch --layers 1,3 --res 480p,720p --json "$WORK/torch.json"
 node .gpu-out/bench-gpu-dit.mjs --dir "$WORK/dit" --vae "$WORK/vae" --res 480p,720p --variants fp16,int8,int4 \
   --json "$WORK/ort.json" 2>&1 | grep -v VerifyEachNodeIsAssignedToAnEp
+python3 exporter/bench_gpu.py torch --layers 1,3 --res 480p --json "$WORK/torch-after.json"
 python3 exporter/bench_gpu.py report --work "$WORK" | tee "$WORK/report.md"

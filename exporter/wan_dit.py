@@ -118,6 +118,27 @@ class _RoPE(torch.autograd.Function):
                     num_heads_i=num_heads).setType(x.type())
 
 
+class _LinearFastGelu(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        return F.gelu(F.linear(x, weight, bias), approximate="tanh")
+
+    @staticmethod
+    def symbolic(g, x, weight, bias):
+        # MatMul + com.microsoft.FastGelu(bias) (= GELU-tanh of x·Wᵀ + b): bias add and GELU in one kernel over the
+        # [B, L, 13824] activations.  Traced, GELU-tanh is seven elementwise ops that onnxruntime's fusion does not
+        # match in fp16, about 10 ms of a 480p guided block on an H100.
+        mm = g.op("MatMul", x, g.op("Transpose", weight, perm_i=[1, 0]))
+        return g.op("com.microsoft::FastGelu", mm, bias).setType(mm.type())
+
+
+def linear_gelu(x, linear: nn.Linear):
+    """GELU-tanh(linear(x)); one fused node when exporting."""
+    if _exporting():
+        return _LinearFastGelu.apply(x, linear.weight, linear.bias)
+    return F.gelu(linear(x), approximate="tanh")
+
+
 def rope(x, cos, sin, pos, num_heads: int):
     """x [B,L,H*D] rotated by per-token angles; `pos` (int64 [B,L] token indices) selects the fused export path."""
     if pos is not None and _exporting():
@@ -248,7 +269,7 @@ class WanAttentionBlock(nn.Module):
         y = self.self_attn(modulate(self.norm1(x), shift_msa, scale_msa), cos, sin, pos)
         x = gated(x, y, gate_msa)
         x = x + self.cross_attn(self.norm3(x), context)
-        y = self.ffn(modulate(self.norm2(x), shift_mlp, scale_mlp))
+        y = self.ffn[2](linear_gelu(modulate(self.norm2(x), shift_mlp, scale_mlp), self.ffn[0]))
         x = gated(x, y, gate_mlp)
         return x
 

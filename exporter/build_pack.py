@@ -1,0 +1,233 @@
+"""Build a whole model pack (docs/model-pack.md) from the official Wan2.1-T2V-14B folder and the Pusa LoRA.
+
+    python3 exporter/build_pack.py --wan-dir Wan2.1-T2V-14B --pusa-lora pusa_v1.pt --out packs/pusa-v1 \
+        [--alpha 1.4] [--lightx2v low_noise_model.safetensors] [--dtype fp16] [--quant int8|int4] [--small]
+
+Writes `dit.onnx`, `vae_encoder.onnx`, `vae_decoder.onnx`, `text_encoder.onnx` (+ their `.data` files),
+`tokenizer.json` and `manifest.json` with the reference defaults (spec §A.7; the LightX2V defaults with --lightx2v),
+Wan's latent statistics (§B.2), the reference VAE tiling (§A.6), a latent→RGB preview fitted on the exported VAE,
+and each graph's I/O read back from the graph itself.  `--quant` adds a weight-only MatMulNBits copy of the DiT as
+the pack's DiT (the fp16 one is not kept: one pack, one DiT).  `--small` expects a folder written by
+`make_fake_wan.py --small` (reduced configs, same layout and key names) — what the tests use.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import time
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import export_dit  # noqa: E402
+import export_text  # noqa: E402
+import export_vae  # noqa: E402
+import lora as lora_mod  # noqa: E402
+import small_configs  # noqa: E402
+from umt5 import UMT5_XXL  # noqa: E402
+from wan_dit import WAN21_T2V_14B  # noqa: E402
+
+# spec §A.7: the English translation of Wan's negative prompt, used by every Pusa script
+NEGATIVE_PROMPT = (
+    "Bright tones, overexposed, static, blurred details, subtitles, style, works, paintings, images, static, overall "
+    "gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, extra fingers, poorly drawn hands, "
+    "poorly drawn faces, deformed, disfigured, misshapen limbs, fused fingers, still picture, messy background, three "
+    "legs, many people in the background, walking backwards")
+# spec §B.2 (identical in Pusa and Wan2.1)
+LATENT_MEAN = [-0.7571, -0.7089, -0.9113, 0.1075, -0.1745, 0.9653, -0.1517, 1.5508, 0.4134, -0.0715, 0.5517,
+               -0.3632, -0.1922, -0.9497, 0.2503, -0.2921]
+LATENT_STD = [2.8184, 1.4541, 2.3275, 2.6558, 1.2196, 1.7708, 2.6052, 2.0743, 3.2687, 2.1526, 2.8652, 1.5579,
+              1.6382, 1.1253, 2.8251, 1.9160]
+ONNX_TYPES = {1: "float32", 10: "float16", 16: "bfloat16", 7: "int64", 6: "int32"}
+
+
+def log(*a):
+    print(time.strftime("%H:%M:%S"), *a, flush=True)
+
+
+def defaults(lightx2v: bool) -> dict:
+    """Spec §A.7.  The Wan2.1 CLIs: 30 steps, guidance 3.0, shift 5, seed 0, the English negative prompt;
+    with LightX2V 4 steps at guidance 1.0 (the README's recipe).  Multipliers: i2v 0.2, start-end (0.2, 0.5) as the
+    README recommends, keyframes 0.2, extension from the end of the clip (our fix of E8) with the V2V example's
+    0.0/0.3/0.4/0.5 over 4 latents, transition 2 + 1 latents at 0.2."""
+    return {
+        "steps": 4 if lightx2v else 30, "shift": 5.0, "guidance": 1.0 if lightx2v else 3.0,
+        "negativePrompt": NEGATIVE_PROMPT, "seed": 0,
+        "noiseMultipliers": {
+            "i2v": 0.2, "startEnd": [0.2, 0.5], "keyframe": 0.2,
+            "extend": {"frames": 4, "multipliers": [0.0, 0.3, 0.4, 0.5]},
+            "transition": {"startFrames": 2, "endFrames": 1, "start": [0.2, 0.2], "end": [0.2]},
+        },
+    }
+
+
+def io_spec(path: str) -> dict:
+    """{inputs, outputs} as the manifest wants them, read from the graph (symbolic dims as their names)."""
+    import onnx
+    m = onnx.load(path, load_external_data=False)
+
+    def one(v):
+        t = v.type.tensor_type
+        return {"name": v.name, "dtype": ONNX_TYPES[t.elem_type],
+                "shape": [d.dim_param if d.dim_param else d.dim_value for d in t.shape.dim]}
+    return {"inputs": [one(i) for i in m.graph.input], "outputs": [one(o) for o in m.graph.output]}
+
+
+def file_entry(pack: str, name: str) -> dict:
+    path = os.path.join(pack, name)
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 24), b""):
+            h.update(chunk)
+    return {"path": name, "sha256": h.hexdigest(), "bytes": os.path.getsize(path), **io_spec(path)}
+
+
+@torch.no_grad()
+def fit_preview(encoder_path: str, n: int = 48, size: int = 64, seed: int = 0) -> dict:
+    """Least-squares latent→RGB map (docs/model-pack.md "Preview projection") fitted on the exported encoder:
+    smooth random colour images (T = 1) are encoded, their pixels average-pooled ×8, and rgb ≈ W·z + b solved over
+    every latent pixel.  z is normalised with Wan's statistics, as the sampler sees it."""
+    import numpy as np
+    import onnxruntime as ort
+    sess = ort.InferenceSession(encoder_path, providers=["CPUExecutionProvider"])
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(n, 3, 1, 4, 4, generator=g) * 2 - 1
+    imgs = torch.nn.functional.interpolate(coarse[:, :, 0], size=(size, size), mode="bicubic",
+                                           align_corners=False).clamp(-1, 1).unsqueeze(2)
+    zs, rgbs = [], []
+    mean = torch.tensor(LATENT_MEAN).view(16, 1, 1)
+    std = torch.tensor(LATENT_STD).view(16, 1, 1)
+    for i in range(n):
+        mu = torch.from_numpy(sess.run(["latent_mean"], {"video": imgs[i:i + 1].numpy()})[0])[0, :, 0]
+        z = (mu - mean) / std
+        rgb = torch.nn.functional.avg_pool2d(imgs[i, :, 0].unsqueeze(0), 8)[0]
+        zs.append(z.reshape(16, -1).T)
+        rgbs.append(rgb.reshape(3, -1).T)
+    Z = torch.cat(zs).double().numpy()
+    Y = torch.cat(rgbs).double().numpy()
+    A = np.concatenate([Z, np.ones((Z.shape[0], 1))], axis=1)
+    sol, *_ = np.linalg.lstsq(A, Y, rcond=None)
+    rmse = float(np.sqrt(((A @ sol - Y) ** 2).mean()))
+    return {"weights": sol[:16].T.tolist(), "bias": sol[16].tolist(), "rmse": rmse}
+
+
+def build(a) -> dict:
+    t0 = time.time()
+    os.makedirs(a.out, exist_ok=True)
+    dit_cfg, t5_cfg = (small_configs.DIT, small_configs.T5) if a.small else (WAN21_T2V_14B, UMT5_XXL)
+    facts = {"dtype": a.dtype, "quant": a.quant, "alpha": a.alpha, "lightx2v": bool(a.lightx2v), "small": a.small}
+
+    log("DiT: loading shards from", a.wan_dir)
+    state = export_dit.load_state(export_dit.shard_files(a.wan_dir))
+    pusa = lora_mod.load_lora_file(a.pusa_lora) if a.pusa_lora else None
+    l2v = lora_mod.load_lora_file(a.lightx2v) if a.lightx2v else None
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = export_dit.build_model(dit_cfg, state, dtype=torch.bfloat16, pusa_lora=pusa, alpha=a.alpha,
+                                   lightx2v=l2v, device=device)
+    del state
+    model = model.to(export_dit.DTYPES[a.dtype])
+    ex = tuple(t.to(device) for t in export_dit.example_inputs(dit_cfg, b=1, f=2, h=4, w=4, lc=t5_cfg.text_len))
+    export_dit.export_onnx(model, os.path.join(a.out, "dit.onnx"), ex)
+    del model
+    if device == "cuda":
+        torch.cuda.empty_cache()
+    if a.quant:
+        import bench_gpu
+        q = bench_gpu.quantize(os.path.join(a.out, "dit.onnx"), os.path.join(a.out, "dit-q.onnx"),
+                               bits=int(a.quant.removeprefix("int")))
+        for suffix in ("", ".data"):
+            os.replace(os.path.join(a.out, "dit-q.onnx" + suffix), os.path.join(a.out, "dit.onnx" + suffix))
+        facts["quantized_bytes"] = q["bytes"]
+    log("DiT written", round(time.time() - t0), "s")
+
+    log("VAE")
+    # the VAE's config is read from the checkpoint's shapes (the reduced test one or the official one)
+    export_vae.export_vae(export_vae.load_vae_state(os.path.join(a.wan_dir, "Wan2.1_VAE.pth")), a.out, a.dtype)
+
+    log("text encoder + tokenizer")
+    t5_state = export_text.load_checkpoint(a.wan_dir)
+    if a.small:  # the test tokenizer decides the reduced vocabulary
+        t5_cfg = dataclasses.replace(t5_cfg, vocab=t5_state["token_embedding.weight"].shape[0])
+    export_text.export_text_encoder(t5_state, t5_cfg, a.out, a.dtype)
+    tok = export_text.copy_tokenizer(a.wan_dir, a.out)
+    if tok["vocabSize"] > t5_cfg.vocab:  # ids past the embedding table fail only at run time, deep in onnxruntime
+        raise SystemExit(f"tokenizer has {tok['vocabSize']} ids but the text encoder embeds {t5_cfg.vocab}: "
+                         f"{a.wan_dir}/google/umt5-xxl does not belong to this checkpoint")
+
+    preview = fit_preview(os.path.join(a.out, "vae_encoder.onnx"))
+    name = "pusa-v1-wan2.1-t2v-14b" + ("-lightx2v" if a.lightx2v else "") + (f"-{a.quant}" if a.quant else "")
+    if a.small:
+        name = "wan-small-test-pack"
+    manifest = {
+        "format": "pusa-model-pack", "formatVersion": 1, "name": name, "version": "1.0.0",
+        "license": "Apache-2.0",
+        "description": (
+            "Wan2.1-T2V-14B with the Pusa V1.0 LoRA merged (alpha %.2f%s), exported by exporter/build_pack.py: "
+            "DiT %s%s, VAE %s, umT5-XXL %s." % (a.alpha, ", LightX2V first" if a.lightx2v else "", a.dtype,
+                                                 f" weights {a.quant}" if a.quant else "", a.dtype, a.dtype))
+        if not a.small else "Reduced-size random-weight pack with the real Wan/Pusa architecture, for tests.",
+        # Wan generates 16-fps motion; the reference writes 25 fps files, which plays 1.5x fast (spec E4)
+        "fps": 16,
+        "video": {"sizes": small_configs.SIZES if a.small else [[832, 480], [480, 832], [1280, 720], [720, 1280]],
+                  "frameCounts": [5, 9, 13, 17] if a.small else [33, 49, 65, 81],
+                  "defaultFrames": 9 if a.small else 81},
+        "latent": {"channels": 16, "temporalFactor": 4, "spatialFactor": 8, "patch": [1, 2, 2],
+                   "mean": LATENT_MEAN, "std": LATENT_STD},
+        "text": {"tokenizer": "tokenizer.json", "maxLength": t5_cfg.text_len, "dim": t5_cfg.dim,
+                 "padId": tok["padId"]},
+        # the reference feeds the DiT bf16 latents and bf16-rounded timesteps (936, not 937.5): the runtime mirrors
+        # those inputs; the graph itself computes in `facts.dtype`
+        "modelPrecision": "bf16",
+        "defaults": defaults(bool(a.lightx2v)),
+        "files": {key: file_entry(a.out, f) for key, f in (("textEncoder", "text_encoder.onnx"), ("dit", "dit.onnx"),
+                                                             ("vaeEncoder", "vae_encoder.onnx"),
+                                                             ("vaeDecoder", "vae_decoder.onnx"))},
+        "vaeTiling": {"tile": [30, 52], "stride": [15, 26]},
+        "preview": {"latentToRgb": {"weights": preview["weights"], "bias": preview["bias"]}},
+        "cost": cost_model(a),
+    }
+    with open(os.path.join(a.out, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+    facts.update(name=name, seconds=round(time.time() - t0), preview_rmse=preview["rmse"],
+                 bytes=sum(os.path.getsize(os.path.join(a.out, p)) for p in os.listdir(a.out)))
+    with open(os.path.join(a.out, "build.json"), "w") as f:
+        json.dump(facts, f, indent=1)
+    log("pack written:", json.dumps(facts))
+    return facts
+
+
+def cost_model(a) -> dict:
+    """GPU cost for ETAs, from docs/benchmarks.md (H100, onnxruntime-node CUDA, fp16, guided batch 2): a 480p
+    step (32,760 tokens) takes `perToken * tokens`; the worker rescales with its own first step."""
+    if a.small:
+        return {"device": "none (test pack)", "batch": 2, "secondsPerStep": {"base": 0.0, "perToken": 1e-5}}
+    bench = json.load(open(os.path.join(HERE, "benchmarks.json"))) if os.path.exists(
+        os.path.join(HERE, "benchmarks.json")) else None
+    step_s = bench["step_480p_s"] if bench else 7.0
+    return {"device": bench["device"] if bench else "NVIDIA H100 80GB, onnxruntime-node CUDA, fp16",
+            "batch": 2, "secondsPerStep": {"base": 0.0, "perToken": step_s / 32760},
+            "vaeDecodeSeconds": {"81": bench["vae_decode_81_s"] if bench else 4.0},
+            "textEncodeSeconds": bench.get("text_encode_s", 0.1) if bench else 0.1}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--wan-dir", required=True, help="official Wan2.1-T2V-14B folder")
+    ap.add_argument("--pusa-lora", help="pusa_v1.pt (PEFT keys); without it the pack is plain Wan2.1 T2V")
+    ap.add_argument("--alpha", type=float, default=1.4, help="Pusa LoRA multiplier (raw, no /rank; spec B.4)")
+    ap.add_argument("--lightx2v", help="LightX2V LoRA (.safetensors), merged first; sets 4 steps / guidance 1")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--dtype", choices=["fp16", "fp32"], default="fp16")
+    ap.add_argument("--quant", choices=["int8", "int4"], help="weight-only MatMulNBits DiT (24 GB GPUs)")
+    ap.add_argument("--small", action="store_true", help="reduced configs (a make_fake_wan.py --small folder)")
+    build(ap.parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
