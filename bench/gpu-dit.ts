@@ -30,6 +30,7 @@ const { values } = parseArgs({
     repeats: { type: 'string', default: '5' },
     vae: { type: 'string' },
     child: { type: 'string' },
+    sequential: { type: 'boolean', default: false },
     json: { type: 'string' },
   },
 });
@@ -123,6 +124,7 @@ if (values.child !== undefined) {
 
 function inChild(job: GraphJob | { vae: string }): Record<string, unknown> | Record<string, unknown>[] | undefined {
   const args = [process.argv[1] as string, '--child', JSON.stringify(job), '--provider', values.provider as string];
+  if (values.sequential) args.push('--sequential');
   const run = spawnSync(process.execPath, args, {
     encoding: 'utf8',
     maxBuffer: 1 << 26,
@@ -154,7 +156,7 @@ for (const res of values.res.split(',')) {
       if (result === undefined) continue;
       perDepth.set(n, result['guided_step_ms'] as number);
       const row: Record<string, unknown> = {
-        impl: `onnxruntime-node-${provider.name}-${variant}`,
+        impl: `onnxruntime-node-${provider.name}-${variant}${values.sequential ? '-sequential' : ''}`,
         res,
         layers: n,
         ...result,
@@ -176,7 +178,7 @@ for (const res of values.res.split(',')) {
       const slope = ((perDepth.get(hi) as number) - (perDepth.get(lo) as number)) / (hi - lo);
       const intercept = (perDepth.get(lo) as number) - slope * lo;
       const row = {
-        impl: `onnxruntime-node-${provider.name}-${variant}`,
+        impl: `onnxruntime-node-${provider.name}-${variant}${values.sequential ? '-sequential' : ''}`,
         res,
         per_block_guided_ms: round(slope),
         fixed_ms: round(intercept),
@@ -220,7 +222,7 @@ async function benchGraph(job: GraphJob): Promise<Record<string, unknown>> {
     negative: contextFor(12),
     textLength: TEXT_LENGTH,
     textDim: TEXT_DIM,
-    batchGuidance: true,
+    batchGuidance: !values.sequential, // --sequential: positive and negative passes one after the other (less memory)
   });
   const input = { sample: latents, frameTimesteps: timesteps, withNegative: true, stepIndex: 0, numInferenceSteps: 1 };
   const first = await denoiser.predict(input);

@@ -13,6 +13,8 @@ export const WorkerConfig = z.object({
   EXECUTION_PROVIDER: z.enum(['cpu', 'cuda']).default('cpu'),
   CUDA_DEVICE_ID: Int(0),
   ORT_THREADS: z.coerce.number().int().positive().optional(),
+  /** `sequential` runs a guided step's two passes one after the other: half the activation memory (24 GB GPUs). */
+  GUIDANCE: z.enum(['batched', 'sequential']).default('batched'),
   WORKER_ID: z.string().min(1).default(`${os.hostname()}-${process.pid}`),
   /** Health and metrics port; 0 picks a free one. */
   WORKER_HEALTH_PORT: Int(9465),

@@ -26,6 +26,7 @@ const model = await loadPusaModel(
     : config.ORT_THREADS === undefined
       ? { name: 'cpu' }
       : { name: 'cpu', threads: config.ORT_THREADS },
+  { batchGuidance: config.GUIDANCE === 'batched' },
 );
 log.info(
   { model: `${model.pack.manifest.name}@${model.pack.manifest.version}`, provider: model.provider },

@@ -17,7 +17,18 @@ export interface PusaModel {
 }
 
 /** Loads and validates a pack, then creates its four sessions on the given execution provider. */
-export async function loadPusaModel(dir: string, provider: ExecutionProvider = { name: 'cpu' }): Promise<PusaModel> {
+export async function loadPusaModel(
+  dir: string,
+  provider: ExecutionProvider = { name: 'cpu' },
+  options: {
+    /**
+     * Run the positive and negative passes of a guided step as one batch of 2 (default, when the pack allows it) or
+     * one after the other. Sequential halves the activation memory (the int4 14B DiT fits a 24 GB GPU at 480p only
+     * this way, docs/benchmarks.md) at about the same speed on large inputs.
+     */
+    batchGuidance?: boolean;
+  } = {},
+): Promise<PusaModel> {
   const pack = await loadModelPack(dir);
   const { files, text, latent } = pack.manifest;
   const sessions: ModelSession[] = [];
@@ -33,7 +44,8 @@ export async function loadPusaModel(dir: string, provider: ExecutionProvider = {
       open('vaeEncoder'),
       open('vaeDecoder'),
     ]);
-    const batchGuidance = typeof files.dit.inputs.find((i) => i.name === 'x')?.shape[0] === 'string';
+    const batchGuidance =
+      options.batchGuidance !== false && typeof files.dit.inputs.find((i) => i.name === 'x')?.shape[0] === 'string';
     return {
       pack,
       provider,
