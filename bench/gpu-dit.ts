@@ -9,7 +9,7 @@
  * from nvidia-smi while each graph runs (the whole process, so it includes onnxruntime's arena). Prints figures.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
@@ -31,6 +31,7 @@ const { values } = parseArgs({
     vae: { type: 'string' },
     child: { type: 'string' },
     sequential: { type: 'boolean', default: false },
+    'keep-dumps': { type: 'string' },
     json: { type: 'string' },
   },
 });
@@ -139,7 +140,8 @@ function inChild(job: GraphJob | { vae: string }): Record<string, unknown> | Rec
 }
 
 const rows: Record<string, unknown>[] = [];
-const dumpDir = mkdtempSync(join(tmpdir(), 'gpu-dit-'));
+const dumpDir = values['keep-dumps'] ?? mkdtempSync(join(tmpdir(), 'gpu-dit-'));
+mkdirSync(dumpDir, { recursive: true });
 for (const res of values.res.split(',')) {
   for (const variant of values.variants.split(',')) {
     const perDepth = new Map<number, number>();
@@ -189,7 +191,7 @@ for (const res of values.res.split(',')) {
     }
   }
 }
-rmSync(dumpDir, { recursive: true, force: true });
+if (values['keep-dumps'] === undefined) rmSync(dumpDir, { recursive: true, force: true });
 if (values.vae !== undefined) {
   const vaeRows = inChild({ vae: values.vae });
   if (Array.isArray(vaeRows))
