@@ -109,19 +109,9 @@ def cmd_export(a):
 
 
 def timeit(fn, warm=2, n=5):
-    for _ in range(warm):
-        fn()
-    torch.cuda.synchronize()
-    ts = []
-    for _ in range(n):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        fn()
-        b.record()
-        torch.cuda.synchronize()
-        ts.append(a.elapsed_time(b))
-    ts.sort()
-    return ts[len(ts) // 2]
+    """Median CUDA-event time in ms (bench_block's, with fewer warm-ups: these calls are long)."""
+    from bench_block import timeit as median_ms
+    return median_ms(fn, warm=warm, n=n)
 
 
 def sdpa_backends(res: str, n: int = 5) -> list:

@@ -29,6 +29,7 @@ import export_text  # noqa: E402
 import export_vae  # noqa: E402
 import lora as lora_mod  # noqa: E402
 import small_configs  # noqa: E402
+from onnx_facts import io_spec  # noqa: E402
 from umt5 import UMT5_XXL  # noqa: E402
 from wan_dit import WAN21_T2V_14B  # noqa: E402
 
@@ -43,7 +44,6 @@ LATENT_MEAN = [-0.7571, -0.7089, -0.9113, 0.1075, -0.1745, 0.9653, -0.1517, 1.55
                -0.3632, -0.1922, -0.9497, 0.2503, -0.2921]
 LATENT_STD = [2.8184, 1.4541, 2.3275, 2.6558, 1.2196, 1.7708, 2.6052, 2.0743, 3.2687, 2.1526, 2.8652, 1.5579,
               1.6382, 1.1253, 2.8251, 1.9160]
-ONNX_TYPES = {1: "float32", 10: "float16", 16: "bfloat16", 7: "int64", 6: "int32"}
 
 
 def log(*a):
@@ -64,18 +64,6 @@ def defaults(lightx2v: bool) -> dict:
             "transition": {"startFrames": 2, "endFrames": 1, "start": [0.2, 0.2], "end": [0.2]},
         },
     }
-
-
-def io_spec(path: str) -> dict:
-    """{inputs, outputs} as the manifest wants them, read from the graph (symbolic dims as their names)."""
-    import onnx
-    m = onnx.load(path, load_external_data=False)
-
-    def one(v):
-        t = v.type.tensor_type
-        return {"name": v.name, "dtype": ONNX_TYPES[t.elem_type],
-                "shape": [d.dim_param if d.dim_param else d.dim_value for d in t.shape.dim]}
-    return {"inputs": [one(i) for i in m.graph.input], "outputs": [one(o) for o in m.graph.output]}
 
 
 def file_entry(pack: str, name: str) -> dict:

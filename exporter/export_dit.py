@@ -145,13 +145,8 @@ def export_onnx(model: WanDiT, path: str, example, external_data: bool = True):
 
 
 def graph_summary(path: str) -> dict:
-    import onnx
-    m = onnx.load(path, load_external_data=False)
-    ops = {}
-    for n in m.graph.node:
-        key = (n.domain + "." if n.domain else "") + n.op_type
-        ops[key] = ops.get(key, 0) + 1
-    return ops
+    from onnx_facts import op_histogram
+    return op_histogram(path)
 
 
 # ---------------------------------------------------------------------------------------------------- verification

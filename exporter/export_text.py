@@ -250,12 +250,9 @@ def gather_external_data(src: str, path: str, threshold: int = 1024):
 
 def graph_summary(path: str) -> tuple:
     """({op: count}, number of Gather nodes reading a position-bias table)."""
-    import onnx
-    m = onnx.load(path, load_external_data=False)
-    ops = {}
-    for n in m.graph.node:
-        key = (n.domain + "." if n.domain else "") + n.op_type
-        ops[key] = ops.get(key, 0) + 1
+    from onnx_facts import load_graph, op_histogram
+    m = load_graph(path)
+    ops = op_histogram(m)
     pos = sum(1 for n in m.graph.node if n.op_type == "Gather" and "pos_embedding" in n.input[0])
     return ops, pos
 

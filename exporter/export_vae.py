@@ -148,12 +148,9 @@ def export_graphs(vae: WanVAE, out_dir: str, device=None) -> dict:
 
 
 def graph_facts(path: str) -> dict:
-    import onnx
-    m = onnx.load(path, load_external_data=False)
-    ops = {}
-    for n in m.graph.node:
-        key = (n.domain + "." if n.domain else "") + n.op_type
-        ops[key] = ops.get(key, 0) + 1
+    from onnx_facts import load_graph, op_histogram
+    m = load_graph(path)
+    ops = op_histogram(m)
     size = os.path.getsize(path) + (os.path.getsize(path + ".data") if os.path.exists(path + ".data") else 0)
     io = {"inputs": [(i.name, [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim]) for i in m.graph.input],
           "outputs": [(o.name, [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim]) for o in m.graph.output]}
