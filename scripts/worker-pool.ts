@@ -1,4 +1,5 @@
 import { type ChildProcess, fork } from 'node:child_process';
+import process from 'node:process';
 
 /** A worker process started by a test or demo: `npm run worker` in a child with its own environment. */
 export interface WorkerProcess {
@@ -42,4 +43,97 @@ export async function startWorker(
     });
   });
   return { id, child, exited };
+}
+
+/** `npm run workers` started by a test or benchmark: the pool process, its output, and what it logged. */
+export interface PoolProcess {
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+  /** The worker ids the pool reported ready. */
+  readonly workers: readonly string[];
+  /** Everything the pool and its workers printed so far. */
+  output(): string;
+  /** The JSON log lines so far (pool and workers), parsed. */
+  lines(): Array<Record<string, unknown>>;
+  /** Resolves once a log line matches `match`; rejects after `timeoutMs` or when the pool exits first. */
+  waitForLine(
+    match: (line: Record<string, unknown>) => boolean,
+    what: string,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
+}
+
+/**
+ * Forks `worker/pool.ts` with `env` (`WORKER_GPUS` and the workers' settings) and resolves once every worker is ready.
+ * With `waitReady: false` it resolves at once (for pools expected to fail).
+ */
+export async function startPool(
+  env: Record<string, string>,
+  options: { waitReady?: boolean; timeoutMs?: number; log?: (line: string) => void } = {},
+): Promise<PoolProcess> {
+  const child = fork(new URL('../worker/pool.ts', import.meta.url).pathname, [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  let output = '';
+  let partial = '';
+  const parsed: Array<Record<string, unknown>> = [];
+  const onData = (chunk: string) => {
+    output += chunk;
+    const text = partial + chunk;
+    const complete = text.split('\n');
+    partial = complete.pop() ?? '';
+    for (const line of complete) {
+      if (line.trim() === '') continue;
+      options.log?.(line);
+      try {
+        parsed.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        // not a log line (a stack trace, npm's warnings)
+      }
+    }
+  };
+  for (const stream of [child.stdout, child.stderr]) {
+    stream?.setEncoding('utf8');
+    stream?.on('data', onData);
+  }
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let workers: string[] = [];
+  if (options.waitReady !== false) {
+    const timeoutMs = options.timeoutMs ?? 60_000;
+    workers = await new Promise<string[]>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`the pool was not ready in ${timeoutMs} ms:\n${output}`)),
+        timeoutMs,
+      );
+      child.on('message', (message: { ready?: boolean; workers?: string[] }) => {
+        if (message.ready) {
+          clearTimeout(timer);
+          resolve(message.workers ?? []);
+        }
+      });
+      void exited.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`the pool exited with ${code} before it was ready:\n${output}`));
+      });
+    });
+  }
+  return {
+    child,
+    exited,
+    workers,
+    output: () => output,
+    lines: () => parsed,
+    async waitForLine(match, what, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = parsed.find(match);
+        if (found !== undefined) return found;
+        if (Date.now() > deadline || child.exitCode !== null)
+          throw new Error(`the pool never logged ${what}:\n${output.slice(-4000)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+  };
 }

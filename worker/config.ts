@@ -40,7 +40,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = withDotEnv()): WorkerC
 }
 
 /** The environment, after an optional `.env` in the working directory (variables already set win). */
-function withDotEnv(): NodeJS.ProcessEnv {
+export function withDotEnv(): NodeJS.ProcessEnv {
   if (existsSync('.env')) process.loadEnvFile('.env');
   return process.env;
 }

@@ -8,8 +8,10 @@ import { JobName } from '../commands/index.ts';
 import { createBlobStore } from '../queue/blobs.ts';
 import { cancelChannel } from '../queue/names.ts';
 import { loadWorkerConfig } from './config.ts';
+import { DEVICE_LOST_EXIT_CODE, DeviceLostError } from './device-errors.ts';
 import { createGenerateProcessor } from './process-generate.ts';
 import { loadPusaModel } from './runtime/model.ts';
+import { withInjectedFaults } from './test-faults.ts';
 
 /**
  * `npm run worker`: one GPU (or CPU) worker. Loads the model pack once, takes one job at a time from the shared
@@ -19,7 +21,7 @@ import { loadPusaModel } from './runtime/model.ts';
 const config = loadWorkerConfig();
 const log = pino({ level: config.LOG_LEVEL, base: { service: 'worker', workerId: config.WORKER_ID } });
 
-const model = await loadPusaModel(
+const loaded = await loadPusaModel(
   config.MODEL_DIR,
   config.EXECUTION_PROVIDER === 'cuda'
     ? { name: 'cuda', deviceId: config.CUDA_DEVICE_ID }
@@ -28,6 +30,7 @@ const model = await loadPusaModel(
       : { name: 'cpu', threads: config.ORT_THREADS },
   { batchGuidance: config.GUIDANCE === 'batched' },
 );
+const model = withInjectedFaults(loaded, process.env, config.WORKER_ID);
 log.info(
   { model: `${model.pack.manifest.name}@${model.pack.manifest.version}`, provider: model.provider },
   'model loaded',
@@ -98,6 +101,10 @@ const worker = new Worker(
       jobsTotal.inc({ outcome: signal?.aborted ? 'cancelled' : 'failed' });
       if (!signal?.aborted)
         failures.inc({ cause: (error as { code?: string; name?: string }).code ?? (error as Error).name ?? 'Error' });
+      // The GPU failed: every later session.run on it would fail too. Stop taking jobs now (before BullMQ fetches the
+      // next one with this job's failure), let the failure reach Redis (the job is retried elsewhere), and exit with
+      // the code the pool (worker/pool.ts) and systemd restart on.
+      if (error instanceof DeviceLostError) void shutdown('device lost', DEVICE_LOST_EXIT_CODE);
       throw error;
     } finally {
       end();
@@ -144,19 +151,25 @@ health.listen(config.WORKER_HEALTH_PORT, '127.0.0.1', () => {
 });
 
 let stopping = false;
-async function shutdown(signal: string): Promise<void> {
+async function shutdown(signal: string, code = 0): Promise<void> {
   if (stopping) return;
   stopping = true;
-  log.info({ signal, job: current ?? null }, 'stopping: finishing the current job first');
-  // close() stops taking jobs and waits for the running one; its lock keeps it ours until it is done.
+  if (code === DEVICE_LOST_EXIT_CODE) log.error({ job: current ?? null }, 'device lost: failing the job back, exiting');
+  else log.info({ signal, job: current ?? null }, 'stopping: finishing the current job first');
+  // close() stops taking jobs and waits for the running one (or, after a device error, for its failure to be
+  // recorded); its lock keeps it ours until then.
   await worker.close();
-  await Promise.allSettled([deliver.close(), subscriber.quit(), model.release()]);
+  // Releasing sessions on a lost GPU can hang in the driver; the process exit frees them anyway.
+  const release = code === DEVICE_LOST_EXIT_CODE ? Promise.resolve() : model.release();
+  await Promise.allSettled([deliver.close(), subscriber.quit(), release]);
   await connection.quit().catch(() => undefined);
   health.close();
-  log.info({}, 'stopped');
-  process.exit(0);
+  log.info({ code }, 'stopped');
+  process.exit(code);
 }
-process.once('SIGTERM', () => void shutdown('SIGTERM'));
+// `on`, not `once`: under the pool (or systemd's control-group kill) SIGTERM can arrive twice, and the second must not
+// kill the job the first lets finish.
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
 // Started by a parent process (a demo or a test harness): leave with it rather than linger as an orphan.
 process.once('disconnect', () => void shutdown('parent exited'));
 process.once('SIGINT', () => void shutdown('SIGINT'));

@@ -6,6 +6,7 @@ import type { BlobStore } from '../queue/blobs.ts';
 import { unpackImage } from '../queue/blobs.ts';
 import { unpackFrames } from '../queue/frames.ts';
 import { SamplerError } from '../sampler/index.ts';
+import { DeviceLostError, isDeviceError } from './device-errors.ts';
 import { type ClipSource, GenerationError, type GenerationInput, generate } from './generate.ts';
 import { latentPreview } from './preview.ts';
 import type { PusaModel } from './runtime/model.ts';
@@ -158,7 +159,10 @@ export function createGenerateProcessor(deps: ProcessorDeps) {
         log.info(context, 'generate cancelled');
         throw new UnrecoverableError('cancelled');
       }
-      if (isPermanent(error)) {
+      // A failing GPU (device lost, CUDA/cuDNN error, out of memory): not the job's fault, so it is retried like any
+      // infrastructure failure, on whichever worker takes it next. main.ts stops this worker on a DeviceLostError.
+      const deviceLost = isDeviceError(error);
+      if (!deviceLost && isPermanent(error)) {
         const message = (error as Error).message;
         await sendDelivery({
           v: 1,
@@ -183,6 +187,10 @@ export function createGenerateProcessor(deps: ProcessorDeps) {
             message: 'the worker failed to make this clip; nothing was charged. Please try again.',
           },
         }).catch(() => undefined);
+      }
+      if (deviceLost) {
+        log.error({ ...context, err: (error as Error).message }, 'generate failed: the device failed');
+        throw new DeviceLostError(error);
       }
       log.error({ ...context, err: (error as Error).message }, 'generate failed');
       throw error;
