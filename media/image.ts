@@ -130,3 +130,10 @@ async function readChecked(path: string, limits: ImageLimits): Promise<Buffer> {
 function mb(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
+
+/** `width × height × 3` sRGB bytes as a PNG (progress previews posted to chat). */
+export function encodePng(width: number, height: number, rgb: Uint8Array): Promise<Buffer> {
+  return sharp(rgb, { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
+}

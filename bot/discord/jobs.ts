@@ -7,10 +7,10 @@ import {
   type RepliableInteraction,
   Routes,
 } from 'discord.js';
+import { encodePng } from '../../media/image.ts';
 import type { Delivery, JobUpdate } from '../core/events.ts';
 import type { Service } from '../service.ts';
 import type { DiscordLog } from './log.ts';
-import { encodePng } from './png.ts';
 import { cancelRow, errorText, progressText, resultRow, resultText } from './render.ts';
 
 /** A token older than this is not used any more: Discord's limit is 15 minutes, leave room for the upload. */
@@ -189,7 +189,9 @@ export function createJobMessages(deps: {
             : `⏳ Requeued: ${update.reason}`;
       const shown = update.kind === 'progress' ? t.preview : undefined;
       const preview =
-        shown === undefined ? undefined : encodePng(shown.width, shown.height, Buffer.from(shown.rgbBase64, 'base64'));
+        shown === undefined
+          ? undefined
+          : await encodePng(shown.width, shown.height, Buffer.from(shown.rgbBase64, 'base64'));
       await enqueue(t, async () => {
         if (t.done) return;
         await edit(t, { content, components: [cancelRow(update.jobId)] }, preview);
