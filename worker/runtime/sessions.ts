@@ -44,8 +44,8 @@ export async function createModelSession(
     executionProviders: provider.name === 'cuda' ? [{ name: 'cuda', deviceId: provider.deviceId }] : ['cpu'],
   };
   if (provider.name === 'cuda') {
-    // Weights straight from the device allocator instead of onnxruntime's CUDA arena, which grows in powers of two:
-    // with a 14B DiT's 1,000+ weight tensors in the arena the rounding alone costs gigabytes.
+    // Weights straight from the device allocator instead of onnxruntime's CUDA arena, which grows in powers of two
+    // (a full-width 3-block DiT at 480p peaked at 21.1 GiB with this, 21.8 GiB without; docs/benchmarks.md).
     options.extra = { session: { use_device_allocator_for_initializers: '1' } };
   }
   if (provider.name === 'cpu' && provider.threads !== undefined) {
