@@ -4,6 +4,7 @@ import type { SubmitInput } from '../core/front-end.ts';
 import type { Service } from '../service.ts';
 import type { SlackConfig } from './config.ts';
 import { downloadSlackFile, type SlackFileLike } from './download.ts';
+import type { MessageEdits } from './edits.ts';
 import { parseCommandText } from './parse.ts';
 import { ACTION, type ClipButtonValue, errorText, escapeMrkdwn, parseButtonValue, queuedMessage } from './render.ts';
 
@@ -49,9 +50,16 @@ interface ImageModalMeta {
 /** Registers every Slack entry point on `app`; the jobs it posts are recorded in `posted`. */
 export function registerHandlers(
   app: App,
-  deps: { service: Service; config: SlackConfig; log: SlackLog; posted: Map<string, PostedJob>; fetch?: typeof fetch },
+  deps: {
+    service: Service;
+    config: SlackConfig;
+    log: SlackLog;
+    posted: Map<string, PostedJob>;
+    edits: MessageEdits;
+    fetch?: typeof fetch;
+  },
 ): void {
-  const { service, config, log, posted } = deps;
+  const { service, config, log, posted, edits } = deps;
   const fetchFn = deps.fetch ?? fetch;
   const manifest = service.pack.manifest;
   const isAdmin = (userId: string) => config.SLACK_ADMIN_USER_IDS.includes(userId);
@@ -123,16 +131,22 @@ export function registerHandlers(
     }
     posted.set(answer.jobId, { channelId: who.channelId, ts, threadTs, prompt: request.prompt });
     log.info({ jobId: answer.jobId, requestId: answer.requestId, task: request.task }, 'slack job queued');
-    await client.chat.update({
-      channel: who.channelId,
-      ts,
-      ...queuedMessage({
-        prompt: request.prompt,
-        position: answer.position,
-        etaSeconds: answer.etaSeconds,
-        jobId: answer.jobId,
-      }),
-    });
+    // Supersedable: when the worker's first progress edit is queued before this one's turn, "queued" is old news.
+    await edits.edit(
+      `${who.channelId}/${ts}`,
+      () =>
+        client.chat.update({
+          channel: who.channelId,
+          ts,
+          ...queuedMessage({
+            prompt: request.prompt,
+            position: answer.position,
+            etaSeconds: answer.etaSeconds,
+            jobId: answer.jobId,
+          }),
+        }),
+      { supersedable: true },
+    );
   }
 
   const internalUser = (userId: string, userName: string) =>
@@ -583,12 +597,14 @@ export function registerHandlers(
     if (job.userId !== user.id && !isAdmin(who.userId))
       throw new UserError('NotAllowed', 'only the person who made this clip, or a workspace admin, can delete it');
     if (clip.fileId !== undefined) await client.files.delete({ file: clip.fileId }).catch(() => undefined);
-    await client.chat.update({
-      channel: who.channelId,
-      ts: messageTs,
-      text: `🗑️ Deleted by <@${who.userId}>`,
-      blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `🗑️ Deleted by <@${who.userId}>` } }],
-    });
+    await edits.edit(`${who.channelId}/${messageTs}`, () =>
+      client.chat.update({
+        channel: who.channelId,
+        ts: messageTs,
+        text: `🗑️ Deleted by <@${who.userId}>`,
+        blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `🗑️ Deleted by <@${who.userId}>` } }],
+      }),
+    );
   });
   app.action<BlockAction>(ACTION.cancel, async ({ ack, body, client }) => {
     await ack();

@@ -5,6 +5,7 @@ import type { Delivery, JobUpdate } from '../core/events.ts';
 import type { Service } from '../service.ts';
 import { type PostedJob, registerHandlers, type SlackLog } from './app.ts';
 import type { SlackConfig } from './config.ts';
+import { createMessageEdits } from './edits.ts';
 import { endedMessage, errorText, progressMessage, resultMessage } from './render.ts';
 
 export { loadSlackConfig, SlackConfig } from './config.ts';
@@ -42,7 +43,8 @@ export async function startSlack(service: Service, config: SlackConfig, log: Sla
     ...(receiver === undefined ? { socketMode: true, appToken: config.SLACK_APP_TOKEN as string } : { receiver }),
   });
   const posted = new Map<string, PostedJob>();
-  registerHandlers(app, { service, config, log, posted });
+  const edits = createMessageEdits();
+  registerHandlers(app, { service, config, log, posted, edits });
   await app.init();
 
   let server: Server | undefined;
@@ -114,7 +116,11 @@ export async function startSlack(service: Service, config: SlackConfig, log: Sla
           : update.kind === 'started'
             ? progressMessage({ prompt: target.prompt, step: 0, total: 1, etaMs: 0, jobId: update.jobId })
             : endedMessage(target.prompt, `↩️ Requeued: ${update.reason}`);
-      await app.client.chat.update({ channel: target.channelId, ts: target.ts, ...message });
+      await edits.edit(
+        `${target.channelId}/${target.ts}`,
+        () => app.client.chat.update({ channel: target.channelId, ts: target.ts, ...message }),
+        { supersedable: true, stale: () => finished.has(update.jobId) },
+      );
     })().catch((error: unknown) =>
       log.warn({ jobId: update.jobId, err: (error as Error).message }, 'progress edit failed'),
     );
@@ -134,10 +140,13 @@ export async function startSlack(service: Service, config: SlackConfig, log: Sla
       log.warn({ jobId: delivery.jobId }, 'slack delivery without a channel or message; dropped');
       return;
     }
+    // Queued behind any progress edit still in flight (or being retried after a 429), so the result lands last.
     const edit = (message: { text: string; blocks: object[] }) =>
-      app.client.chat.update({ channel: target.channelId, ts: target.ts, ...message } as Parameters<
-        typeof app.client.chat.update
-      >[0]);
+      edits.edit(`${target.channelId}/${target.ts}`, () =>
+        app.client.chat.update({ channel: target.channelId, ts: target.ts, ...message } as Parameters<
+          typeof app.client.chat.update
+        >[0]),
+      );
     if (delivery.kind === 'failed') {
       await edit(endedMessage(target.prompt, `❌ ${errorText(delivery.message, delivery.requestId).slice(3)}`));
     } else if (delivery.kind === 'cancelled') {
