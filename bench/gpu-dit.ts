@@ -8,7 +8,7 @@
  * Per block = slope over depth (dit-L1, dit-L3), one 40-block step = intercept + 40·slope. Peak GPU memory is read
  * from nvidia-smi while each graph runs (the whole process, so it includes onnxruntime's arena). Prints figures.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ import type { OnnxFileSpec } from '../worker/runtime/manifest.ts';
 import { createOnnxDenoiser } from '../worker/runtime/onnx-denoiser.ts';
 import { createModelSession, type ExecutionProvider } from '../worker/runtime/sessions.ts';
 import { createVae } from '../worker/runtime/vae.ts';
+import { gpuMemoryProbe, median, round } from './gpu-probe.ts';
 
 const { values } = parseArgs({
   options: {
@@ -52,43 +53,11 @@ const spec: OnnxFileSpec = {
   outputs: [{ name: 'velocity', dtype: 'float32', shape: ['batch', 16, 'frames', 'height', 'width'] }],
 };
 
-/** Samples nvidia-smi's used memory every 50 ms; `peak()` is the maximum since the last `reset()`. */
-function gpuMemoryProbe() {
-  let peakMib = 0;
-  let child: ReturnType<typeof spawn> | undefined;
-  try {
-    child = spawn('nvidia-smi', ['--query-gpu=memory.used', '--format=csv,noheader,nounits', '-lms', '50'], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    child.on('error', () => {
-      child = undefined;
-    });
-    child.stdout?.on('data', (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n')) {
-        const mib = Number(line.trim());
-        if (line.trim() !== '' && Number.isFinite(mib)) peakMib = Math.max(peakMib, mib);
-      }
-    });
-  } catch {
-    child = undefined;
-  }
-  return {
-    reset: () => {
-      peakMib = 0;
-    },
-    peakGib: () => (child === undefined ? Number.NaN : peakMib / 1024),
-    stop: () => child?.kill(),
-  };
-}
-
 function contextFor(seed: number): Float32Array {
   const ctx = randn([TEXT_LENGTH * TEXT_DIM], seed);
   ctx.fill(0, 40 * TEXT_DIM); // rows past the prompt are zero, as the umT5 path gives
   return ctx;
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-const round = (v: number, digits = 2) => Math.round(v * 10 ** digits) / 10 ** digits;
 
 function relativeError(a: Float32Array, b: Float32Array): { rel: number; maxAbs: number } {
   let num = 0;

@@ -26,15 +26,19 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wan_vae import WAN21_VAE, VAEConfig, WanVAE, randomize_, small_vae_config  # noqa: E402
+import wan_vae_frames  # noqa: E402
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 OPSET = 17
+# "frames": time folded into the batch axis, 2-D convolutions only (wan_vae_frames.py says why; the default);
+# "ncdhw": the 5-D module as it is (3-D convolutions), kept for comparison
+LAYOUTS = ("frames", "ncdhw")
 ENCODER, DECODER = "vae_encoder.onnx", "vae_decoder.onnx"
 # every op the graphs may contain; all have fp16 kernels on onnxruntime's CUDA provider (Conv with 5-D input included)
 ALLOWED_OPS = {"Conv", "Pad", "Slice", "Concat", "Resize", "Mul", "Add", "Sub", "Div", "Sigmoid", "Pow", "ReduceSum",
                "Sqrt", "Clip", "Max", "Min", "Cast", "MatMul", "Softmax", "Transpose", "Reshape", "Shape", "Gather",
                "Unsqueeze", "Squeeze", "ConstantOfShape", "Constant", "Expand", "Identity", "Range",
-               "Mod"}  # Mod: int64 shape arithmetic of the attention's unflatten (CUDA has it; shapes run on CPU anyway)
+               "Mod", "Flatten"}  # Mod: int64 shape arithmetic of the attention's unflatten (CUDA has it; shapes run on CPU anyway)
 
 
 def log(*a):
@@ -78,24 +82,30 @@ def build_vae(state: dict | None, cfg: VAEConfig | None = None, dtype=torch.floa
 class PackEncoder(torch.nn.Module):
     """f32 video in, compute in the model dtype, f32 raw μ out."""
 
-    def __init__(self, vae: WanVAE):
+    def __init__(self, vae: WanVAE, layout: str = "frames"):
         super().__init__()
         self.vae = vae
+        self.layout = layout
 
     def forward(self, video):
         dt = self.vae.conv1.weight.dtype
+        if self.layout == "frames":
+            return wan_vae_frames.encode(self.vae, video.to(dt)).float()
         return self.vae.encode(video.to(dt)).float()
 
 
 class PackDecoder(torch.nn.Module):
     """f32 raw latents in, compute in the model dtype, f32 video (clamped to [-1,1]) out."""
 
-    def __init__(self, vae: WanVAE):
+    def __init__(self, vae: WanVAE, layout: str = "frames"):
         super().__init__()
         self.vae = vae
+        self.layout = layout
 
     def forward(self, latents):
         dt = self.vae.conv2.weight.dtype
+        if self.layout == "frames":
+            return wan_vae_frames.decode(self.vae, latents.to(dt), clamp=True).float()
         return self.vae.decode(latents.to(dt), clamp=True).float()
 
 
@@ -129,7 +139,7 @@ def _export(wrapper, path, example, in_name, out_name, in_axes, out_axes, out_di
     return path
 
 
-def export_graphs(vae: WanVAE, out_dir: str, device=None) -> dict:
+def export_graphs(vae: WanVAE, out_dir: str, device=None, layout: str = "frames") -> dict:
     """Write vae_encoder.onnx and vae_decoder.onnx from a built module (already in its compute dtype)."""
     os.makedirs(out_dir, exist_ok=True)
     device = device or next(vae.parameters()).device
@@ -138,10 +148,10 @@ def export_graphs(vae: WanVAE, out_dir: str, device=None) -> dict:
     # has no shape-dependent branches, so T = 1 and any other 1+4k run through the same nodes.
     video = (torch.rand(1, 3, 5, 32, 48, generator=g) * 2 - 1).to(device)
     lat = torch.randn(1, vae.cfg.z_dim, 2, 4, 6, generator=g).to(device)
-    enc = _export(PackEncoder(vae).eval(), os.path.join(out_dir, ENCODER), video, "video", "latent_mean",
+    enc = _export(PackEncoder(vae, layout).eval(), os.path.join(out_dir, ENCODER), video, "video", "latent_mean",
                   {2: "T", 3: "height", 4: "width"}, {2: "frames", 3: "lh", 4: "lw"},
                   [1, vae.cfg.z_dim, "frames", "lh", "lw"])
-    dec = _export(PackDecoder(vae).eval(), os.path.join(out_dir, DECODER), lat, "latents", "video",
+    dec = _export(PackDecoder(vae, layout).eval(), os.path.join(out_dir, DECODER), lat, "latents", "video",
                   {2: "frames", 3: "lh", 4: "lw"}, {2: "T", 3: "height", 4: "width"},
                   [1, 3, "T", "height", "width"])
     return {"encoder": enc, "decoder": dec}
@@ -154,11 +164,13 @@ def graph_facts(path: str) -> dict:
     size = os.path.getsize(path) + (os.path.getsize(path + ".data") if os.path.exists(path + ".data") else 0)
     io = {"inputs": [(i.name, [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim]) for i in m.graph.input],
           "outputs": [(o.name, [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim]) for o in m.graph.output]}
-    return {"file": os.path.basename(path), "bytes": size, "ops": ops, **io,
+    ranks = {len(i.dims) for i in m.graph.initializer if any(i.name in n.input[1:2] for n in m.graph.node
+                                                               if n.op_type == "Conv")}
+    return {"file": os.path.basename(path), "bytes": size, "ops": ops, **io, "conv_ranks": sorted(ranks),
             "unexpected_ops": sorted(set(ops) - ALLOWED_OPS)}
 
 
-def export_vae(state_dict_or_None, out_dir, dtype) -> dict:
+def export_vae(state_dict_or_None, out_dir, dtype, layout: str = "frames") -> dict:
     """Pack-builder entry: official VAE state dict (or None = random full-size weights) -> the two graphs in `out_dir`.
     `dtype` is the compute dtype inside ('fp16', 'fp32', 'bf16' or a torch dtype); I/O is always f32.
     Returns facts for the manifest/README: files, byte sizes, op histograms, config, parameter count."""
@@ -167,8 +179,8 @@ def export_vae(state_dict_or_None, out_dir, dtype) -> dict:
     device = "cuda" if torch.cuda.is_available() else "cpu"  # CPU tracing in fp16 depends on CPU half kernels
     vae = build_vae(state_dict_or_None, dtype=dt, device=device)
     t0 = time.time()
-    paths = export_graphs(vae, out_dir)
-    facts = {"dtype": name, "config": vae.cfg.to_dict(), "params": sum(p.numel() for p in vae.parameters()),
+    paths = export_graphs(vae, out_dir, layout=layout)
+    facts = {"dtype": name, "layout": layout, "config": vae.cfg.to_dict(), "params": sum(p.numel() for p in vae.parameters()),
              "random_weights": state_dict_or_None is None, "export_s": round(time.time() - t0, 1),
              "encoder": graph_facts(paths["encoder"]), "decoder": graph_facts(paths["decoder"])}
     log(f"wrote {ENCODER} ({facts['encoder']['bytes'] / 1e6:.1f} MB) and {DECODER} "
@@ -186,15 +198,16 @@ def ort_session(path):
     return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 
 
-def verify(out_dir: str, cfg: VAEConfig | None = None, dtype="fp32", enc_shapes=None, dec_shapes=None) -> dict:
+def verify(out_dir: str, cfg: VAEConfig | None = None, dtype="fp32", enc_shapes=None, dec_shapes=None,
+           layout: str = "frames") -> dict:
     """Export random weights (reduced config by default) in `dtype`, then compare ORT CPU with the torch module in
     fp32 (same weights) on shapes other than the traced one — T = 1 (image), 5, 9, 17, 81 and several sizes."""
     cfg = cfg or small_vae_config()
     dt = DTYPES[dtype]
     device = "cuda" if torch.cuda.is_available() else "cpu"
     ref = build_vae(None, cfg, dtype=torch.float32, device="cpu")
-    paths = export_graphs(build_vae(None, cfg, dtype=dt, device=device), out_dir)
-    res = {"config": cfg.to_dict(), "dtype": dtype, "encoder": graph_facts(paths["encoder"]),
+    paths = export_graphs(build_vae(None, cfg, dtype=dt, device=device), out_dir, layout=layout)
+    res = {"config": cfg.to_dict(), "dtype": dtype, "layout": layout, "encoder": graph_facts(paths["encoder"]),
            "decoder": graph_facts(paths["decoder"]), "cases": []}
     g = torch.Generator().manual_seed(7)
     enc_shapes = enc_shapes or [(1, 32, 48), (5, 32, 48), (9, 16, 24), (17, 48, 32), (5, 64, 64), (81, 16, 16)]
@@ -232,17 +245,18 @@ def main(argv=None):
     ap.add_argument("--vae", help="official Wan2.1_VAE.pth")
     ap.add_argument("--out", default="out/pusa-v1", help="pack folder; writes vae_encoder.onnx + vae_decoder.onnx")
     ap.add_argument("--dtype", choices=list(DTYPES), default="fp16", help="compute dtype inside the graphs")
+    ap.add_argument("--layout", choices=LAYOUTS, default="frames", help="graph layout (see LAYOUTS)")
     ap.add_argument("--random", action="store_true", help="no file: full-size random weights (benchmarks)")
     ap.add_argument("--verify", action="store_true", help="reduced-config random-weight ORT-vs-torch check, then exit")
     a = ap.parse_args(argv)
     if a.verify:
-        res = verify(a.out, dtype="fp32")
+        res = verify(a.out, dtype="fp32", layout=a.layout)
         print(json.dumps(res, indent=1))
         return 0
     if not a.random and not a.vae:
         ap.error("--vae is required (or --random / --verify)")
     state = None if a.random else load_vae_state(a.vae)
-    facts = export_vae(state, a.out, a.dtype)
+    facts = export_vae(state, a.out, a.dtype, a.layout)
     print(json.dumps(facts, indent=1))
     return 0
 

@@ -8,7 +8,8 @@ torch = pytest.importorskip("torch")
 
 import oracles  # noqa: E402
 from wan_vae import WAN21_VAE, WanVAE, official_key_shapes, randomize_, small_vae_config  # noqa: E402
-from export_vae import ALLOWED_OPS, build_vae, export_vae, load_vae_state, verify  # noqa: E402
+from export_vae import ALLOWED_OPS, LAYOUTS, build_vae, export_vae, load_vae_state, verify  # noqa: E402
+import wan_vae_frames  # noqa: E402
 
 DEV = "cuda" if torch.cuda.is_available() else "cpu"
 torch.backends.cudnn.allow_tf32 = False  # fp32 comparisons: TF32 convs would differ by ~1e-3 between two code paths
@@ -121,16 +122,38 @@ def test_official_layout_pth_loads_through_exporter(tmp_path):
         build_vae(load_vae_state(str(p)))
 
 
-def test_onnx_matches_torch_dynamic_shapes(tmp_path):
+@pytest.mark.parametrize("cfg", [small_vae_config(), small_vae_config(dim=32, z_dim=16)], ids=["dim16", "dim32"])
+def test_frames_layout_equals_5d_module(cfg):
+    """Time folded into the batch axis, 2-D convolutions only (wan_vae_frames.py): the same numbers as the 5-D
+    module, same parameters, for the image case T = 1, odd clip lengths and one latent frame."""
+    m = randomize_(WanVAE(cfg), seed=3).to(DEV).eval()
+    g = torch.Generator().manual_seed(11)
+    with torch.no_grad():
+        for t, h, w in [(1, 16, 24), (5, 16, 24), (9, 32, 16), (17, 8, 8)]:
+            x = (torch.rand(1, 3, t, h, w, generator=g) * 2 - 1).to(DEV)
+            want, got = m.encode(x), wan_vae_frames.encode(m, x)
+            assert got.shape == want.shape
+            assert (got - want).abs().max().item() < 1e-5 * max(1.0, want.abs().max().item()), ("encode", t, h, w)
+        for f, h, w in [(1, 4, 6), (2, 4, 6), (3, 6, 4), (6, 2, 2)]:
+            z = (torch.randn(1, cfg.z_dim, f, h, w, generator=g) * 2).to(DEV)
+            want, got = m.decode(z, clamp=False), wan_vae_frames.decode(m, z, clamp=False)
+            assert got.shape == want.shape
+            assert (got - want).abs().max().item() < 1e-5 * max(1.0, want.abs().max().item()), ("decode", f, h, w)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_onnx_matches_torch_dynamic_shapes(tmp_path, layout):
     """One exported fp32 graph each (traced at T=5 / 2 latent frames), run by onnxruntime CPU at T = 1 (image), 5,
     9, 17, 81 and latent frames 1, 2, 3, 5, 21, several sizes: dynamic axes are really dynamic."""
     pytest.importorskip("onnxruntime")
-    res = verify(str(tmp_path), dtype="fp32")
+    res = verify(str(tmp_path), dtype="fp32", layout=layout)
     for part in ("encoder", "decoder"):
         f = res[part]
         print(part, f["bytes"], f["ops"], f["inputs"], f["outputs"])
         assert not f["unexpected_ops"], f["unexpected_ops"]
         assert "Softmax" in f["ops"] and "Conv" in f["ops"]
+        if layout == "frames":  # every convolution 2-D: the point of the layout
+            assert res[part]["conv_ranks"] == [4], res[part]["conv_ranks"]
     assert res["encoder"]["inputs"] == [("video", [1, 3, "T", "height", "width"])]
     assert res["encoder"]["outputs"] == [("latent_mean", [1, 16, "frames", "lh", "lw"])]
     assert res["decoder"]["inputs"] == [("latents", [1, 16, "frames", "lh", "lw"])]

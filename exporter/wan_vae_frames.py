@@ -1,0 +1,135 @@
+"""The Wan2.1 VAE computed with time folded into the batch axis: every tensor is [T, C, H, W] and every convolution
+is a 2-D one.  Same parameters as `wan_vae.WanVAE` (it reads them from that module), same numbers (tests prove it).
+
+Why: onnxruntime's CUDA provider runs 5-D (NCDHW) convolutions through cuDNN's legacy algorithm search, where the
+fp16 3-D kernels it finds are several times slower than the 2-D ones (docs/vae-notes.md has the measurements).  A
+causal 3x3x3 convolution over frames is one 2-D convolution over the three time taps stacked as channels:
+
+    y[t] = sum_k W[:, :, k] * x[t - 2 + k]      (x[<0] = 0)
+         = Conv2d(concat_c(xp[t], xp[t+1], xp[t+2]), W')     with xp = [0, 0, x0, x1, ...],  W' = W as [Cout, 3C, kh, kw]
+
+so the work and the numbers are those of the 3-D convolution (im2col over the same 27·C values), at the price of one
+3x copy of its input.  The time resamplers become reshapes and strided slices on the batch axis.  All slices use
+static bounds (negative ends), so one traced graph serves every T = 1 + 4k, the image case T = 1 included.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from wan_vae import AttentionBlock, CausalConv3d, Decoder3d, Encoder3d, Resample, ResidualBlock, RMSNorm, WanVAE
+
+
+def rms_norm(norm: RMSNorm, x):
+    """RMSNorm over the channel axis of [T,C,H,W]; the L2 norm in fp32, as in the 5-D module."""
+    xf = x.float()
+    n = xf.pow(2).sum(dim=1, keepdim=True).sqrt().clamp_min(1e-12)
+    return (xf / n).to(x.dtype) * (norm.gamma.view(1, -1, 1, 1) * norm.scale)
+
+
+def _two_zero_frames_before(x):
+    # x[:1] twice, not x[:2]: a one-frame input (an image) must get two zero frames too
+    zero = torch.zeros_like(x[:1])
+    return torch.cat([zero, zero, x], dim=0)
+
+
+def causal_conv(conv: CausalConv3d, x):
+    """A CausalConv3d on [T,C,H,W]: kernel depth 1 is a plain Conv2d; depth 3 stacks the taps (t-2, t-1, t)."""
+    kt, kh, kw = conv.weight.shape[2:]
+    ph, pw = conv.pad[2], conv.pad[0]
+    if kt == 1:
+        return F.conv2d(x, conv.weight[:, :, 0], conv.bias, padding=(ph, pw))
+    assert kt == 3 and conv.pad[4] == 2 and conv.stride[0] == 1, "only the VAE's causal 3-tap convolutions"
+    xp = _two_zero_frames_before(x)
+    taps = torch.cat([xp[:-2], xp[1:-1], xp[2:]], dim=1)
+    w = conv.weight.permute(0, 2, 1, 3, 4).reshape(conv.weight.shape[0], 3 * conv.weight.shape[1], kh, kw)
+    return F.conv2d(taps, w, conv.bias, padding=(ph, pw))
+
+
+def residual(block: ResidualBlock, x):
+    r = block.residual
+    h = causal_conv(r[2], F.silu(rms_norm(r[0], x)))
+    h = causal_conv(r[6], F.silu(rms_norm(r[3], h)))
+    s = x if isinstance(block.shortcut, torch.nn.Identity) else causal_conv(block.shortcut, x)
+    return h + s
+
+
+def attention(block: AttentionBlock, x):
+    """Per-frame single-head attention over the h·w positions ([T,C,H,W] is already one batch entry per frame)."""
+    c = block.dim
+    t, _, h, w = x.shape
+    qkv = F.conv2d(rms_norm(block.norm, x), block.to_qkv.weight, block.to_qkv.bias)   # [T,3C,H,W]
+    qkv = qkv.flatten(2).transpose(1, 2)                                                # [T,HW,3C]
+    q, k, v = qkv[..., :c], qkv[..., c:2 * c], qkv[..., 2 * c:]
+    a = torch.softmax((q * c ** -0.5) @ k.transpose(-1, -2), dim=-1) @ v               # [T,HW,C]
+    a = a.transpose(1, 2).unflatten(2, (h, w))                                          # [T,C,H,W]
+    return x + F.conv2d(a, block.proj.weight, block.proj.bias)
+
+
+def resample(block: Resample, x):
+    if block.mode == "upsample3d":
+        x = _time_up(block, x)
+    if block.mode.startswith("upsample"):
+        x = F.interpolate(x, scale_factor=(2.0, 2.0), mode="nearest")
+        return F.conv2d(x, block.resample[1].weight, block.resample[1].bias, padding=1)
+    x = F.conv2d(F.pad(x, (0, 1, 0, 1)), block.resample[1].weight, block.resample[1].bias, stride=2)
+    return _time_down(block, x) if block.mode == "downsample3d" else x
+
+
+def _time_down(block: Resample, x):
+    # windows (xp[2s], xp[2s+1], xp[2s+2]) of xp = [0,0,x0,...] as in the 5-D module: output 0 (window 0,0,x0) is
+    # replaced by x0 itself, so the windows' conv result is used from 1 on; for T = 1 that slice is empty
+    xp = _two_zero_frames_before(x)
+    taps = torch.cat([xp[0:-2:2], xp[1:-1:2], xp[2::2]], dim=1)
+    wt = block.time_conv.weight                                                          # [C,C,3,1,1]
+    y = F.conv2d(taps, wt.permute(0, 2, 1, 3, 4).reshape(wt.shape[0], 3 * wt.shape[1], 1, 1), block.time_conv.bias)
+    return torch.cat([x[:1], y[1:]], dim=0)
+
+
+def _time_up(block: Resample, x):
+    # as the 5-D module: frame 0 passes through; frames 1.. with zero history give two frames each (the conv's first
+    # and second halves of channels), frame 0's two outputs dropped
+    c = block.dim
+    z = torch.cat([torch.zeros_like(x[:1]), x[1:]], dim=0)
+    y = causal_conv(block.time_conv, z)                                                  # [F,2C,H,W]
+    y = y.unflatten(1, (2, c)).flatten(0, 1)                                             # [2F,C,H,W]
+    return torch.cat([x[:1], y[2:]], dim=0)
+
+
+def _run(seq, x):
+    for m in seq:
+        if isinstance(m, ResidualBlock):
+            x = residual(m, x)
+        elif isinstance(m, AttentionBlock):
+            x = attention(m, x)
+        elif isinstance(m, Resample):
+            x = resample(m, x)
+        else:
+            raise TypeError(type(m))
+    return x
+
+
+def _head(head, x):
+    return causal_conv(head[2], F.silu(rms_norm(head[0], x)))
+
+
+def encoder(enc: Encoder3d, x):
+    return _head(enc.head, _run(enc.middle, _run(enc.downsamples, causal_conv(enc.conv1, x))))
+
+
+def decoder(dec: Decoder3d, x):
+    return _head(dec.head, _run(dec.upsamples, _run(dec.middle, causal_conv(dec.conv1, x))))
+
+
+def encode(vae: WanVAE, video):
+    """[1,3,T,H,W] -> raw μ [1,16,F,h,w], as `WanVAE.encode`."""
+    x = video[0].transpose(0, 1)                                                         # [T,3,H,W]
+    mu = causal_conv(vae.conv1, encoder(vae.encoder, x))[:, :vae.cfg.z_dim]
+    return mu.transpose(0, 1).unsqueeze(0)
+
+
+def decode(vae: WanVAE, z, clamp=True):
+    """Raw latents [1,16,F,h,w] -> video [1,3,1+4(F-1),8h,8w], as `WanVAE.decode`."""
+    x = causal_conv(vae.conv2, z[0].transpose(0, 1))
+    x = decoder(vae.decoder, x).transpose(0, 1).unsqueeze(0)
+    return x.clamp(-1, 1) if clamp else x
