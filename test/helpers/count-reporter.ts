@@ -3,6 +3,9 @@ import type { Reporter, TestModule } from 'vitest/node';
 /**
  * Prints `N passed, N failed[, N skipped]` as the very last line of a run, the closing line CI reads to tell a
  * green run from one that ran no test. Vitest's own summary has a different shape.
+ *
+ * A file whose setup failed (a `beforeAll` that threw, an import that broke) reports its tests as skipped, not
+ * failed; they count as failed here, since they did not run for a reason other than being skipped on purpose.
  */
 export default class CountReporter implements Reporter {
   onTestRunEnd(testModules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<unknown>): void {
@@ -10,11 +13,13 @@ export default class CountReporter implements Reporter {
     let failed = unhandledErrors.length;
     let skipped = 0;
     for (const testModule of testModules) {
-      if (testModule.state() === 'failed' && [...testModule.children.allTests()].length === 0) failed += 1;
-      for (const test of testModule.children.allTests()) {
-        const state = test.result().state;
+      const tests = [...testModule.children.allTests()];
+      const states = tests.map((test) => test.result().state);
+      const moduleBroke = testModule.state() === 'failed' && !states.includes('failed');
+      if (moduleBroke && tests.length === 0) failed += 1;
+      for (const state of states) {
         if (state === 'passed') passed += 1;
-        else if (state === 'failed') failed += 1;
+        else if (state === 'failed' || moduleBroke) failed += 1;
         else skipped += 1;
       }
     }
