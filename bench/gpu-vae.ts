@@ -31,7 +31,7 @@ const { values } = parseArgs({
     latents: { type: 'string' },
     dump: { type: 'string' },
     repeats: { type: 'string', default: '3' },
-    profile: { type: 'boolean', default: true },
+    profile: { type: 'string', default: 'yes' },
     child: { type: 'string' },
     json: { type: 'string' },
   },
@@ -143,7 +143,7 @@ async function benchVariant(name: string, dir: string): Promise<Row[]> {
   await encoder.release();
   await decoder.release();
   probe.stop();
-  if (values.profile) rows.push(...(await profileDecode(name, dir)));
+  if (values.profile === 'yes') rows.push(...(await profileDecode(name, dir)));
   return rows;
 }
 

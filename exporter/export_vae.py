@@ -30,15 +30,19 @@ import wan_vae_frames  # noqa: E402
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 OPSET = 17
-# "frames": time folded into the batch axis, 2-D convolutions only (wan_vae_frames.py says why; the default);
-# "ncdhw": the 5-D module as it is (3-D convolutions), kept for comparison
-LAYOUTS = ("frames", "ncdhw")
+# "chunked": time folded into the batch axis, 2-D convolutions only (wan_vae_frames.py says why), and the decoder run
+#            one latent frame at a time inside an ONNX Loop that keeps the causal caches on the device
+#            (vae_chunked_graph.py); the default;
+# "frames":  the same layout over the whole clip at once (onnxruntime's CUDA kernels refuse its 3e9-element tensors
+#            at 81 frames 480p);
+# "ncdhw":   the 5-D module as it is (3-D convolutions), kept for comparison
+LAYOUTS = ("chunked", "frames", "ncdhw")
 ENCODER, DECODER = "vae_encoder.onnx", "vae_decoder.onnx"
 # every op the graphs may contain; all have fp16 kernels on onnxruntime's CUDA provider (Conv with 5-D input included)
 ALLOWED_OPS = {"Conv", "Pad", "Slice", "Concat", "Resize", "Mul", "Add", "Sub", "Div", "Sigmoid", "Pow", "ReduceSum",
                "Sqrt", "Clip", "Max", "Min", "Cast", "MatMul", "Softmax", "Transpose", "Reshape", "Shape", "Gather",
                "Unsqueeze", "Squeeze", "ConstantOfShape", "Constant", "Expand", "Identity", "Range",
-               "Mod", "Flatten"}  # Mod: int64 shape arithmetic of the attention's unflatten (CUDA has it; shapes run on CPU anyway)
+               "Mod", "Flatten", "Loop"}  # Mod: int64 shape arithmetic of the attention's unflatten (CUDA has it; shapes run on CPU anyway)
 
 
 def log(*a):
@@ -89,7 +93,7 @@ class PackEncoder(torch.nn.Module):
 
     def forward(self, video):
         dt = self.vae.conv1.weight.dtype
-        if self.layout == "frames":
+        if self.layout in ("frames", "chunked"):
             return wan_vae_frames.encode(self.vae, video.to(dt)).float()
         return self.vae.encode(video.to(dt)).float()
 
@@ -139,7 +143,7 @@ def _export(wrapper, path, example, in_name, out_name, in_axes, out_axes, out_di
     return path
 
 
-def export_graphs(vae: WanVAE, out_dir: str, device=None, layout: str = "frames") -> dict:
+def export_graphs(vae: WanVAE, out_dir: str, device=None, layout: str = "chunked") -> dict:
     """Write vae_encoder.onnx and vae_decoder.onnx from a built module (already in its compute dtype)."""
     os.makedirs(out_dir, exist_ok=True)
     device = device or next(vae.parameters()).device
@@ -151,6 +155,13 @@ def export_graphs(vae: WanVAE, out_dir: str, device=None, layout: str = "frames"
     enc = _export(PackEncoder(vae, layout).eval(), os.path.join(out_dir, ENCODER), video, "video", "latent_mean",
                   {2: "T", 3: "height", 4: "width"}, {2: "frames", 3: "lh", 4: "lw"},
                   [1, vae.cfg.z_dim, "frames", "lh", "lw"])
+    if layout == "chunked":
+        import onnx
+        from vae_chunked_graph import chunked_decoder_graph
+        dec = os.path.join(out_dir, DECODER)
+        onnx.save_model(chunked_decoder_graph(vae, device, OPSET), dec)
+        onnx.checker.check_model(dec)
+        return {"encoder": enc, "decoder": dec}
     dec = _export(PackDecoder(vae, layout).eval(), os.path.join(out_dir, DECODER), lat, "latents", "video",
                   {2: "frames", 3: "lh", 4: "lw"}, {2: "T", 3: "height", 4: "width"},
                   [1, 3, "T", "height", "width"])
@@ -170,7 +181,7 @@ def graph_facts(path: str) -> dict:
             "unexpected_ops": sorted(set(ops) - ALLOWED_OPS)}
 
 
-def export_vae(state_dict_or_None, out_dir, dtype, layout: str = "frames") -> dict:
+def export_vae(state_dict_or_None, out_dir, dtype, layout: str = "chunked") -> dict:
     """Pack-builder entry: official VAE state dict (or None = random full-size weights) -> the two graphs in `out_dir`.
     `dtype` is the compute dtype inside ('fp16', 'fp32', 'bf16' or a torch dtype); I/O is always f32.
     Returns facts for the manifest/README: files, byte sizes, op histograms, config, parameter count."""
@@ -199,7 +210,7 @@ def ort_session(path):
 
 
 def verify(out_dir: str, cfg: VAEConfig | None = None, dtype="fp32", enc_shapes=None, dec_shapes=None,
-           layout: str = "frames") -> dict:
+           layout: str = "chunked") -> dict:
     """Export random weights (reduced config by default) in `dtype`, then compare ORT CPU with the torch module in
     fp32 (same weights) on shapes other than the traced one — T = 1 (image), 5, 9, 17, 81 and several sizes."""
     cfg = cfg or small_vae_config()
@@ -245,7 +256,7 @@ def main(argv=None):
     ap.add_argument("--vae", help="official Wan2.1_VAE.pth")
     ap.add_argument("--out", default="out/pusa-v1", help="pack folder; writes vae_encoder.onnx + vae_decoder.onnx")
     ap.add_argument("--dtype", choices=list(DTYPES), default="fp16", help="compute dtype inside the graphs")
-    ap.add_argument("--layout", choices=LAYOUTS, default="frames", help="graph layout (see LAYOUTS)")
+    ap.add_argument("--layout", choices=LAYOUTS, default="chunked", help="graph layout (see LAYOUTS)")
     ap.add_argument("--random", action="store_true", help="no file: full-size random weights (benchmarks)")
     ap.add_argument("--verify", action="store_true", help="reduced-config random-weight ORT-vs-torch check, then exit")
     a = ap.parse_args(argv)

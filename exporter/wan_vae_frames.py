@@ -133,3 +133,96 @@ def decode(vae: WanVAE, z, clamp=True):
     x = causal_conv(vae.conv2, z[0].transpose(0, 1))
     x = decoder(vae.decoder, x).transpose(0, 1).unsqueeze(0)
     return x.clamp(-1, 1) if clamp else x
+
+
+# ---------------------------------------------------------------------------------------------------- chunked decode
+#
+# The decoder is causal in time, so the clip can be decoded one latent frame at a time with the last two input frames
+# of every causal convolution carried over — the reference's feature cache, and the same numbers as the whole clip.
+# That bounds every tensor by one chunk (4 output frames) instead of 81: onnxruntime's CUDA kernels index with 32-bit
+# integers and refuse tensors past 2^31 elements (an 81-frame 480p decode has 3.1e9 in its last stage), and the
+# memory peak no longer grows with the clip's length.  export_vae.py runs the chunks in one ONNX Loop, so the caches
+# never leave the GPU.
+
+
+class _Caches:
+    """The causal convolutions' carried frames, in the order the decoder meets them.  `given` None: the first chunk
+    (zero history, and the time upsamplers pass latent frame 0 through undoubled)."""
+
+    def __init__(self, given=None):
+        self.given = None if given is None else list(given)
+        self.out = []
+
+    @property
+    def first(self):
+        return self.given is None
+
+    def history(self, x):
+        if self.given is None:
+            zero = torch.zeros_like(x[:1])
+            return torch.cat([zero, zero], dim=0)
+        return self.given[len(self.out)]
+
+    def keep(self, xp):
+        self.out.append(xp[-2:])
+
+
+def _cconv(conv: CausalConv3d, x, st: _Caches):
+    kt, kh, kw = conv.weight.shape[2:]
+    ph, pw = conv.pad[2], conv.pad[0]
+    if kt == 1:
+        return F.conv2d(x, conv.weight[:, :, 0], conv.bias, padding=(ph, pw))
+    xp = torch.cat([st.history(x), x], dim=0)
+    st.keep(xp)
+    taps = torch.cat([xp[:-2], xp[1:-1], xp[2:]], dim=1)
+    w = conv.weight.permute(0, 2, 1, 3, 4).reshape(conv.weight.shape[0], 3 * conv.weight.shape[1], kh, kw)
+    return F.conv2d(taps, w, conv.bias, padding=(ph, pw))
+
+
+def _residual_c(block: ResidualBlock, x, st):
+    r = block.residual
+    h = _cconv(r[2], F.silu(rms_norm(r[0], x)), st)
+    h = _cconv(r[6], F.silu(rms_norm(r[3], h)), st)
+    s = x if isinstance(block.shortcut, torch.nn.Identity) else _cconv(block.shortcut, x, st)
+    return h + s
+
+
+def _resample_c(block: Resample, x, st):
+    if block.mode == "upsample3d":
+        c = block.dim
+        if st.first:  # as the whole clip: frame 0 is no one's history and passes through
+            z = torch.cat([torch.zeros_like(x[:1]), x[1:]], dim=0)
+            y = _cconv(block.time_conv, z, st).unflatten(1, (2, c)).flatten(0, 1)
+            x = torch.cat([x[:1], y[2:]], dim=0)
+        else:  # later chunks: every latent frame gives two frames
+            x = _cconv(block.time_conv, x, st).unflatten(1, (2, c)).flatten(0, 1)
+    assert block.mode.startswith("upsample"), "the chunked path is the decoder's"
+    x = F.interpolate(x, scale_factor=(2.0, 2.0), mode="nearest")
+    return F.conv2d(x, block.resample[1].weight, block.resample[1].bias, padding=1)
+
+
+def decode_chunk(vae: WanVAE, z, caches=None, clamp=True):
+    """Raw latents of one chunk [1,16,Fc,h,w] and the previous chunk's caches (None for the clip's first chunk) ->
+    (video [1,3,T,8h,8w], caches for the next chunk).  Chunks decoded in order and concatenated on time equal
+    `decode` of the whole clip; the first chunk gives 1 + 4(Fc-1) frames, every later one 4·Fc."""
+    st = _Caches(caches)
+    dec = vae.decoder
+    x = causal_conv(vae.conv2, z[0].transpose(0, 1))
+    x = _cconv(dec.conv1, x, st)
+    for m in dec.middle:
+        x = _residual_c(m, x, st) if isinstance(m, ResidualBlock) else attention(m, x)
+    for m in dec.upsamples:
+        x = _residual_c(m, x, st) if isinstance(m, ResidualBlock) else _resample_c(m, x, st)
+    x = _cconv(dec.head[2], F.silu(rms_norm(dec.head[0], x)), st)
+    x = x.transpose(0, 1).unsqueeze(0)
+    return (x.clamp(-1, 1) if clamp else x), st.out
+
+
+def decode_chunked(vae: WanVAE, z, clamp=True):
+    """`decode` one latent frame at a time through `decode_chunk` (what the exported Loop does)."""
+    video, caches = decode_chunk(vae, z[:, :, :1], None, clamp)
+    parts = [video]
+    for f in range(1, z.shape[2]):
+        video, caches = decode_chunk(vae, z[:, :, f:f + 1], caches, clamp)
+        parts.append(video)
+    return torch.cat(parts, dim=2)
