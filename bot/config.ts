@@ -30,8 +30,11 @@ export function loadBotConfig(env: NodeJS.ProcessEnv = withDotEnv()): BotConfig 
   return Object.freeze(parsed.data);
 }
 
-/** The environment, after an optional `.env` in the working directory (variables already set win). */
-function withDotEnv(): NodeJS.ProcessEnv {
+/**
+ * The environment, after an optional `.env` in the working directory (variables already set win). Every bot-side
+ * entry point (`npm run bot`, `npm run discord:register`) reads its settings through this, so they agree.
+ */
+export function withDotEnv(): NodeJS.ProcessEnv {
   if (existsSync('.env')) process.loadEnvFile('.env');
   return process.env;
 }

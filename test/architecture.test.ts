@@ -48,4 +48,26 @@ describe('architecture', () => {
     }
     expect(problems).toEqual([]);
   });
+
+  it('loads onnxruntime-node only through worker/runtime/onnxruntime.ts, which switches its telemetry off first', () => {
+    const folders = ['worker', 'bot', 'cli', 'bench', 'media', 'eval', 'scripts', 'test', 'queue', 'prisma'];
+    const loaders = folders
+      .flatMap((folder) => {
+        try {
+          return sources(folder);
+        } catch {
+          return [];
+        }
+      })
+      .filter((file) => {
+        const text = readFileSync(file, 'utf8');
+        return (
+          /^import\s+(?!type\b)[^;]*from\s+'onnxruntime-(node|common)'/m.test(text) ||
+          /import\(\s*'onnxruntime-(node|common)'\s*\)|require\(\s*'onnxruntime-(node|common)'\s*\)/.test(text)
+        );
+      })
+      .map((file) => relative(root, file));
+
+    expect(loaders).toEqual(['worker/runtime/onnxruntime.ts']);
+  });
 });

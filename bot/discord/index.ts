@@ -8,6 +8,7 @@ import type { DiscordLog } from './log.ts';
 
 export { buildCommands } from './commands.ts';
 export { DiscordConfig, parseDiscordConfig, wantsDiscord } from './config.ts';
+export { DISCORD_BOT_PERMISSIONS, DISCORD_SCOPES, discordInviteUrl, discordPermissionBits } from './invite.ts';
 
 /**
  * Connects the Discord front end: a discord.js client (REST at `DISCORD_API_URL`, gateway from its

@@ -1,5 +1,6 @@
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import type { OnnxFileSpec, TensorSpecification } from './manifest.ts';
+import { loadOnnxRuntime } from './onnxruntime.ts';
 
 /** Where the models run: the CPU by default, or a CUDA device (see ../shared/gpu/README.md for the provider). */
 export type ExecutionProvider =
@@ -52,9 +53,10 @@ export async function createModelSession(
     options.intraOpNumThreads = provider.threads;
     options.interOpNumThreads = 1;
   }
+  const runtime = await loadOnnxRuntime();
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(path, options);
+    session = await runtime.InferenceSession.create(path, options);
   } catch (error) {
     throw new ModelRunError(`cannot load ${label} from ${path} on ${provider.name}: ${(error as Error).message}`, {
       cause: error,
@@ -77,7 +79,9 @@ export async function createModelSession(
       for (const input of spec.inputs) {
         const feed = feeds[input.name];
         if (feed === undefined) continue;
-        ortFeeds[input.name] = new ort.Tensor(input.dtype === 'int64' ? 'int64' : 'float32', feed.data, [...feed.dims]);
+        ortFeeds[input.name] = new runtime.Tensor(input.dtype === 'int64' ? 'int64' : 'float32', feed.data, [
+          ...feed.dims,
+        ]);
       }
       let results: ort.InferenceSession.ReturnType;
       try {
