@@ -15,9 +15,9 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
-import * as ort from 'onnxruntime-node';
 import { randn, tensor } from '../sampler/index.ts';
 import type { Manifest } from '../worker/runtime/manifest.ts';
+import { loadOnnxRuntime } from '../worker/runtime/onnxruntime.ts';
 import { createModelSession, type ExecutionProvider } from '../worker/runtime/sessions.ts';
 import { createVae } from '../worker/runtime/vae.ts';
 import { gpuMemoryProbe, median, round } from './gpu-probe.ts';
@@ -149,6 +149,7 @@ async function benchVariant(name: string, dir: string): Promise<Row[]> {
 
 /** One 480p whole-frame decode under onnxruntime's profiler, summed per operator type (the top ten). */
 async function profileDecode(name: string, dir: string): Promise<Row[]> {
+  const ort = await loadOnnxRuntime();
   const prefix = join(process.cwd(), `ort-profile-${name}`);
   const session = await ort.InferenceSession.create(join(dir, 'vae_decoder.onnx'), {
     graphOptimizationLevel: 'all',
