@@ -33,6 +33,7 @@ const { values } = parseArgs({
     repeats: { type: 'string', default: '3' },
     profile: { type: 'string', default: 'yes' },
     child: { type: 'string' },
+    check: { type: 'boolean', default: false },
     json: { type: 'string' },
   },
 });
@@ -206,9 +207,70 @@ async function profileDecode(name: string, dir: string): Promise<Row[]> {
   ];
 }
 
+/**
+ * `--check`: the decoder on the GPU at each optimisation level against the same graph on the CPU, on a small clip
+ * (5 latent frames, 8×12), as the relative L2 of the whole clip, of frame 0 (the first-chunk graph) and of frames
+ * 1.. (the Loop). The 2026-12-03 run found the GPU's 81-frame decode uncorrelated with the module (relative L2
+ * 1.04) while onnxruntime's CPU gave 1e-3 on the same graph: this says where.
+ */
+async function checkOnGpu(name: string, dir: string): Promise<Row[]> {
+  const ort = await loadOnnxRuntime();
+  const dims = [1, 16, 5, 8, 12];
+  const feed = () => ({
+    latents: new ort.Tensor(
+      'float32',
+      randn(dims, 21).map((v) => 2 * v),
+      dims,
+    ),
+  });
+  const run = async (ep: 'cpu' | 'cuda', level: 'disabled' | 'basic' | 'all') => {
+    const session = await ort.InferenceSession.create(join(dir, 'vae_decoder.onnx'), {
+      graphOptimizationLevel: level,
+      executionProviders: ep === 'cuda' ? [{ name: 'cuda', deviceId: 0 }] : ['cpu'],
+    });
+    const out = (await session.run(feed()))['video'] as { data: Float32Array; dims: readonly number[] };
+    await session.release();
+    return out;
+  };
+  const ref = await run('cpu', 'all');
+  const frameSize = (ref.dims[3] as number) * (ref.dims[4] as number);
+  const frames = ref.dims[2] as number;
+  const pick = (data: Float32Array, first: boolean) =>
+    Float32Array.from({ length: 3 * frameSize * (first ? 1 : frames - 1) }, (_, k) => {
+      const per = first ? frameSize : frameSize * (frames - 1);
+      const c = Math.floor(k / per);
+      return data[c * frames * frameSize + (first ? 0 : frameSize) + (k % per)] as number;
+    });
+  const rel = (a: Float32Array, b: Float32Array) => {
+    let num = 0;
+    let den = 0;
+    for (let i = 0; i < a.length; i++) {
+      num += ((a[i] as number) - (b[i] as number)) ** 2;
+      den += (b[i] as number) ** 2;
+    }
+    return Math.sqrt(num / den);
+  };
+  const rows: Row[] = [];
+  for (const level of ['disabled', 'basic', 'all'] as const) {
+    const got = await run('cuda', level);
+    rows.push({
+      variant: name,
+      case: `check cuda/${level} vs cpu: clip, frame 0, frames 1..`,
+      ms: [
+        rel(got.data, ref.data),
+        rel(pick(got.data, true), pick(ref.data, true)),
+        rel(pick(got.data, false), pick(ref.data, false)),
+      ]
+        .map((v) => v.toExponential(2))
+        .join(' '),
+    });
+  }
+  return rows;
+}
+
 if (values.child !== undefined) {
   const [name, dir] = values.child.split('=') as [string, string];
-  const rows = await benchVariant(name, dir);
+  const rows = values.check ? await checkOnGpu(name, dir) : await benchVariant(name, dir);
   process.stdout.write(`\nRESULT ${JSON.stringify(rows)}\n`);
   process.exit(0);
 }

@@ -14,9 +14,10 @@ if [ "$STEP" -le 5 ]; then cp .gpu-stage/p"$STEP"/* /root/ort-parts/; ls /root/o
 case "$STEP" in
   1) nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
      python3 -m pytest -q -x exporter/tests/test_wan_vae.py -k "frames_layout or chunked or onnx_matches or fp16_graph or entry_point" 2>&1 | tail -25 ;;
-  2) python3 exporter/vae_variants.py export --work "$WORK" --layouts chunked,ncdhw 2>&1 | grep -v Warning | tail -8 ;;
-  3) python3 exporter/vae_variants.py torch --work "$WORK" --res 480p,720p 2>&1 | tail -12; cp "$WORK/torch.json" "$OUT/vae-torch.json" ;;
-  4|5) ls -la "$WORK" ;;
+  2) python3 -m pytest -q -x exporter/tests/test_wan_vae.py -k "chunked or onnx_matches or entry_point" 2>&1 | tail -4
+     python3 exporter/vae_variants.py export --work "$WORK" --layouts chunked,ncdhw 2>&1 | grep -v Warning | tail -8 ;;
+  torch) python3 exporter/vae_variants.py torch --work "$WORK" --res 480p,720p 2>&1 | tail -12; cp "$WORK/torch.json" "$OUT/vae-torch.json" ;;
+  3|4|5) ls "$WORK" ;;
   6) . .gpu-stage/base/on-device.sh
      [ -e node_modules ] || ln -sfn /root/ort/node_modules node_modules  # ESM resolves from the bundle, not NODE_PATH
      B="node $PWD/.gpu-out/bench-gpu-vae.mjs --latents $WORK --dump $WORK"

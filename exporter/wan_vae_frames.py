@@ -190,10 +190,9 @@ def _residual_c(block: ResidualBlock, x, st):
 def _resample_c(block: Resample, x, st):
     if block.mode == "upsample3d":
         c = block.dim
-        if st.first:  # as the whole clip: frame 0 is no one's history and passes through
-            z = torch.cat([torch.zeros_like(x[:1]), x[1:]], dim=0)
-            y = _cconv(block.time_conv, z, st).unflatten(1, (2, c)).flatten(0, 1)
-            x = torch.cat([x[:1], y[2:]], dim=0)
+        if st.first:  # the clip's first chunk is latent frame 0 alone: it passes through, and is no one's history
+            zero = torch.zeros_like(x[:1])
+            st.keep(torch.cat([zero, zero], dim=0))
         else:  # later chunks: every latent frame gives two frames
             x = _cconv(block.time_conv, x, st).unflatten(1, (2, c)).flatten(0, 1)
     assert block.mode.startswith("upsample"), "the chunked path is the decoder's"
@@ -205,6 +204,9 @@ def decode_chunk(vae: WanVAE, z, caches=None, clamp=True):
     """Raw latents of one chunk [1,16,Fc,h,w] and the previous chunk's caches (None for the clip's first chunk) ->
     (video [1,3,T,8h,8w], caches for the next chunk).  Chunks decoded in order and concatenated on time equal
     `decode` of the whole clip; the first chunk gives 1 + 4(Fc-1) frames, every later one 4·Fc."""
+    # one frame in the first chunk: its time upsamplers would otherwise trace empty slices, which the exporter bakes
+    # into constants of the traced spatial size
+    assert caches is not None or z.shape[2] == 1, "the first chunk is latent frame 0 alone"
     st = _Caches(caches)
     dec = vae.decoder
     x = causal_conv(vae.conv2, z[0].transpose(0, 1))
