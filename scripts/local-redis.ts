@@ -29,6 +29,8 @@ export async function redisReachable(url: string): Promise<boolean> {
     connectTimeout: 1000,
     retryStrategy: () => null,
   });
+  // A refused connection is the answer we are asking for, not an error to print.
+  probe.on('error', () => undefined);
   try {
     await probe.connect();
     return (await probe.ping()) === 'PONG';
