@@ -63,6 +63,8 @@ export async function startService(
   const blobs = createBlobStore(connection, `${config.QUEUE_PREFIX}:blob`);
   const artifacts = createArtifactStore(config.ARTIFACT_DIR);
   const generate = new Queue(JobName.Generate, { connection, prefix: config.QUEUE_PREFIX });
+  // Without a listener BullMQ prints every failed reconnect as a stack trace.
+  generate.on('error', (error) => hooks.log?.warn({ err: error.message }, 'generate queue error'));
   const frontEnd = createFrontEnd({
     store,
     generate,

@@ -1,7 +1,7 @@
+import { randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
 import process from 'node:process';
+import { fileURLToPath } from 'node:url';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { type FitMode, normalizeImage } from '../media/image.ts';
@@ -16,12 +16,22 @@ import {
 } from '../worker/generate.ts';
 import { loadPusaModel, type PusaModel } from '../worker/runtime/model.ts';
 import type { ExecutionProvider } from '../worker/runtime/sessions.ts';
+import { planOutput, writeOutput } from './output-path.ts';
 import { UsageError } from './usage-error.ts';
 
 export const TASKS: readonly GenerationTask[] = ['t2v', 'i2v', 'start-end', 'keyframes', 'extend', 'transition'];
 
+/** The pack this repository ships, found from any working directory (the `pusa` bin may run anywhere). */
+export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../models/pusa-mini', import.meta.url));
+
+/** Seeds the CLI draws when none is given: the range chat users may pass (`LIMITS.seed`). */
+const SEED_RANGE = 2 ** 32;
+
+/** Frame rates ffmpeg's H.264 encoder and every player we target handle. */
+const FPS_RANGE = { min: 1, max: 240 } as const;
+
 const OPTIONS = {
-  model: { type: 'string', default: 'models/pusa-mini' },
+  model: { type: 'string', default: DEFAULT_MODEL_DIR },
   prompt: { type: 'string' },
   'negative-prompt': { type: 'string' },
   steps: { type: 'string' },
@@ -54,6 +64,8 @@ export interface CliResult {
   timings: Record<string, number>;
   bytes: number;
   frames: number;
+  /** True when `--output` named an existing file and it was replaced. */
+  replaced: boolean;
 }
 
 /** `pusa <task> …`: parse flags, load the pack, read inputs, generate, write the MP4 and its latents. */
@@ -75,28 +87,49 @@ export async function runGenerate(
   if (!['crop', 'letterbox', 'stretch'].includes(fit))
     throw new UsageError(`--fit accepts crop, letterbox or stretch, got "${values.fit}"`);
   if (values.prompt === undefined || values.prompt.trim() === '') throw new UsageError(`${task} needs --prompt "…"`);
+  // Everything that only matters after sampling (encoding, the output path) is checked now: a mistake found after
+  // minutes of sampling would throw the clip away.
+  const fps = values.fps === undefined ? undefined : num(values.fps, '--fps');
+  if (fps !== undefined && (fps < FPS_RANGE.min || fps > FPS_RANGE.max))
+    throw new UsageError(`--fps must be between ${FPS_RANGE.min} and ${FPS_RANGE.max}, got ${values.fps}`);
+  const maxBytes = values['max-bytes'] === undefined ? undefined : int(values['max-bytes'], '--max-bytes', 1);
+  const seed = values.seed === undefined ? randomInt(0, SEED_RANGE) : int(values.seed, '--seed', 0);
+  const frameCount = values.frames === undefined ? undefined : int(values.frames, '--frames', 1);
+  const requestedSize = values.size === undefined ? undefined : parseSize(values.size);
+  const sampling = {
+    ...opt('steps', values.steps === undefined ? undefined : int(values.steps, '--steps', 1)),
+    ...opt('shift', values.shift === undefined ? undefined : num(values.shift, '--shift')),
+    ...opt('guidance', values.cfg === undefined ? undefined : num(values.cfg, '--cfg')),
+    ...opt(
+      'noiseMultipliers',
+      values['noise-multiplier']?.flatMap((v) => v.split(',')).map((v) => num(v, '--noise-multiplier')),
+    ),
+    ...opt('overlap', values.overlap === undefined ? undefined : int(values.overlap, '--overlap', 1)),
+  };
+  const outputPlan = await planOutput(values.output);
 
   const model = await loadPusaModel(values.model, provider);
   try {
     const { manifest } = model.pack;
-    const size = values.size === undefined ? (manifest.video.sizes[0] as [number, number]) : parseSize(values.size);
+    const size = requestedSize ?? (manifest.video.sizes[0] as [number, number]);
     const [width, height] = size;
+    if (!manifest.video.sizes.some(([w, h]) => w === width && h === height))
+      throw new UsageError(
+        `--size: ${manifest.name} makes ${manifest.video.sizes.map(([w, h]) => `${w}x${h}`).join(', ')}; got ${width}x${height}`,
+      );
+    if (frameCount !== undefined && !manifest.video.frameCounts.includes(frameCount))
+      throw new UsageError(
+        `--frames: ${manifest.name} makes ${manifest.video.frameCounts.join(', ')} frames; got ${frameCount}`,
+      );
     const images = await readImages(task, values.image ?? [], { width, height, fit });
     const clips = await readClips(task, values.clip ?? [], model, width, height);
-    const multipliers = values['noise-multiplier']
-      ?.flatMap((v) => v.split(','))
-      .map((v) => num(v, '--noise-multiplier'));
     const input: GenerationInput = {
       task,
       prompt: values.prompt,
       ...opt('negativePrompt', values['negative-prompt']),
-      ...opt('steps', values.steps === undefined ? undefined : int(values.steps, '--steps', 1)),
-      ...opt('shift', values.shift === undefined ? undefined : num(values.shift, '--shift')),
-      ...opt('guidance', values.cfg === undefined ? undefined : num(values.cfg, '--cfg')),
-      ...opt('seed', values.seed === undefined ? undefined : int(values.seed, '--seed', 0)),
-      ...opt('frames', values.frames === undefined ? undefined : int(values.frames, '--frames', 1)),
-      ...opt('noiseMultipliers', multipliers),
-      ...opt('overlap', values.overlap === undefined ? undefined : int(values.overlap, '--overlap', 1)),
+      ...sampling,
+      seed,
+      ...opt('frames', frameCount),
       size,
       images,
       clips,
@@ -113,20 +146,17 @@ export async function runGenerate(
       },
     });
 
-    const fps = values.fps === undefined ? manifest.fps : num(values.fps, '--fps');
-    const maxBytes = values['max-bytes'] === undefined ? undefined : int(values['max-bytes'], '--max-bytes', 1);
+    const clipFps = fps ?? manifest.fps;
     const encodeStart = performance.now();
-    const { mp4 } = await encodeMp4(result.video, { fps, ...(maxBytes === undefined ? {} : { maxBytes }) });
+    const { mp4 } = await encodeMp4(result.video, { fps: clipFps, ...(maxBytes === undefined ? {} : { maxBytes }) });
     const encodeMs = performance.now() - encodeStart;
-    const output = resolve(values.output ?? `out/${task}-${result.parameters.seed}.mp4`);
-    await mkdir(dirname(output), { recursive: true });
-    await writeFile(output, mp4);
+    const { path: output, replaced } = await writeOutput(outputPlan, `${task}-${result.parameters.seed}`, mp4);
     const latentsPath = sidecarPathFor(output);
     await writeSidecar(latentsPath, result.latents, {
       model: { name: manifest.name, version: manifest.version },
       width,
       height,
-      fps,
+      fps: clipFps,
       task,
       prompt: values.prompt,
       seed: result.parameters.seed,
@@ -135,10 +165,11 @@ export async function runGenerate(
       output,
       latents: latentsPath,
       seed: result.parameters.seed,
-      parameters: { ...result.parameters, fps },
+      parameters: { ...result.parameters, fps: clipFps },
       timings: { ...roundAll(result.timings), encodeMs: Math.round(encodeMs) },
       bytes: mp4.length,
       frames: result.video.count,
+      replaced,
     };
   } finally {
     await model.release();

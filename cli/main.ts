@@ -7,37 +7,30 @@ import { ModelPackError } from '../worker/runtime/manifest.ts';
 import { ModelRunError } from '../worker/runtime/sessions.ts';
 import { runGenerate, TASKS } from './generate.ts';
 import { noiseSummary, parseCondition, runTrace } from './trace.ts';
+import { commandUsage, mainUsage } from './usage.ts';
 import { UsageError } from './usage-error.ts';
-
-const USAGE = `usage: pusa <command> [options]
-
-commands:
-  t2v          text to video               --prompt "…"
-  i2v          image to video              --image PATH --prompt "…"
-  start-end    start and end frames        --image START --image END --prompt "…"
-  keyframes    keyframes at latent indices --image PATH@LATENT_INDEX (repeat) --prompt "…"
-  extend       continue a clip from its end --clip PATH --prompt "…"
-  transition   bridge two clips            --clip FROM --clip TO --prompt "…"
-    common: --model DIR (models/pusa-mini) --negative-prompt T --steps N --shift S --cfg G --seed K
-            --noise-multiplier M[,M…] --overlap K --frames N --size WxH --fit crop|letterbox|stretch
-            --fps F --max-bytes B --output PATH --provider cpu|cuda --device-id N --threads N --json --quiet
-  trace   run the sampler on an analytic stand-in model and print one JSON object
-          --steps N --shift S --channels C --frames F --height H --width W --seed K --cfg G [--cond IDX:M ...]
-          --print noise --seed K --shape a,b,...   print a summary of torch-compatible noise
-`;
 
 async function main(argv: readonly string[]): Promise<void> {
   const [command, ...rest] = argv;
+  // `pusa <command> --help` anywhere among the options: that command's usage, before any option is checked.
+  if (command !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
+    const usage = commandUsage(command);
+    if (usage === undefined) throw new UsageError(`unknown command "${command}"\n\n${mainUsage()}`);
+    process.stdout.write(usage);
+    return;
+  }
   if (TASKS.includes(command as never)) {
     const controller = new AbortController();
     process.once('SIGINT', () => controller.abort(new Error('interrupted')));
     const started = performance.now();
     const result = await runGenerate(command as (typeof TASKS)[number], rest, controller.signal);
     if (rest.includes('--json')) print(result);
-    else
+    else {
+      if (result.replaced) process.stderr.write(`pusa: replaced the earlier ${result.output}, as --output asked\n`);
       process.stderr.write(
-        `wrote ${result.output} (${result.frames} frames, ${(result.bytes / 1024).toFixed(0)} KiB, seed ${result.seed}) and ${result.latents} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+        `wrote ${result.output} (${result.frames} frames, ${(result.bytes / 1024).toFixed(0)} KiB) and ${result.latents} in ${((performance.now() - started) / 1000).toFixed(1)} s; seed ${result.seed} (--seed ${result.seed} makes it again)\n`,
       );
+    }
     return;
   }
   switch (command) {
@@ -46,10 +39,11 @@ async function main(argv: readonly string[]): Promise<void> {
     case undefined:
     case '-h':
     case '--help':
-      process.stdout.write(USAGE);
+    case 'help':
+      process.stdout.write(rest[0] === undefined ? mainUsage() : (commandUsage(rest[0]) ?? mainUsage()));
       return;
     default:
-      throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
+      throw new UsageError(`unknown command "${command}"\n\n${mainUsage()}`);
   }
 }
 

@@ -1,61 +1,186 @@
-import { copyFile, mkdir, readFile, rm } from 'node:fs/promises';
+import { copyFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import process from 'node:process';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createHub } from '../bot/core/hub.ts';
 import { localServiceConfig, startService } from '../bot/service.ts';
 import { startPlayground } from '../bot/web/server.ts';
 import { redisForDemo } from '../scripts/local-redis.ts';
-import { startWorker } from '../scripts/worker-pool.ts';
+import { startWorker, type WorkerProcess } from '../scripts/worker-pool.ts';
+import { createRunFolder } from './run-folder.ts';
 
 /**
- * `npm run playground`: the whole stack on one machine — Redis (the one at REDIS_URL, else a private redis-server),
+ * `npm run demo`: the whole stack on one machine — Redis (the one at REDIS_URL, else a private redis-server),
  * SQLite, a worker with pusa-mini and the web playground — and prints its URL. `--once` runs a scripted session
  * through the playground's own HTTP API (every task, an extension, a cancel and an operator action) and exits.
+ *
+ * Isolation: a demo shares a Redis with whatever else uses it (a production bot, another demo), so its queues live
+ * under a prefix of its own — QUEUE_PREFIX when set, else `pusa-demo-<port>` — and its database and artifacts under
+ * `data/demo-<port>/` (DATABASE_URL and ARTIFACT_DIR override them), never the bot's defaults (`pusa`, `data/`).
+ * `--once` uses a prefix of its own process and writes only into a new `out/demo-<date>-<time>/`.
  */
 const { values } = parseArgs({
   options: {
     once: { type: 'boolean', default: false },
-    port: { type: 'string', default: '8787' },
+    port: { type: 'string', default: process.env['PLAYGROUND_PORT'] ?? '8787' },
     host: { type: 'string', default: process.env['PLAYGROUND_HOST'] ?? '127.0.0.1' },
   },
 });
-const dataDir = values.once ? 'out/playground-session' : 'data';
-if (values.once) await rm('out', { recursive: true, force: true });
+const say = (line: string) => process.stdout.write(`demo: ${line}\n`);
+const port = values.once ? 0 : Number(values.port);
+if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+  process.stderr.write(`demo: --port expects a port number 0..65535 (0 picks a free one), got "${values.port}"\n`);
+  process.exit(2);
+}
+const root = fileURLToPath(new URL('..', import.meta.url));
+const env = process.env;
+// Per port: two demos on one machine never share queues or a database, and a restart on the same port finds its own.
+const instance = port === 0 ? `pid${process.pid}` : String(port);
+const runDir = values.once ? await createRunFolder('demo') : undefined;
+const dataDir = runDir ?? join('data', `demo-${instance}`);
+const prefix = values.once
+  ? `${env['QUEUE_PREFIX'] ?? 'pusa-demo'}-once-${process.pid}`
+  : (env['QUEUE_PREFIX'] ?? `pusa-demo-${instance}`);
 
-const redis = await redisForDemo(process.env);
+const redis = await redisForDemo(env);
 const redisUrl = redis.url;
-const prefix = values.once ? `playground-${process.pid}` : 'pusa';
+const config = {
+  ...localServiceConfig({
+    redisUrl,
+    prefix,
+    dir: dataDir,
+    databaseUrl: values.once ? undefined : env['DATABASE_URL'],
+    modelDir: join(root, 'models/pusa-mini'),
+  }),
+  ...(!values.once && env['ARTIFACT_DIR'] !== undefined ? { ARTIFACT_DIR: env['ARTIFACT_DIR'] } : {}),
+};
 const hub = createHub();
-const service = await startService(localServiceConfig({ redisUrl, prefix, dir: dataDir }), {
-  deliver: (d) => hub.deliver(d),
-  onUpdate: (u) => hub.update(u),
+const service = await startService(config, {
+  // What the browser is told about lost and failed jobs is said on the terminal too: a demo must not fail quietly.
+  deliver: (d) => {
+    if (d.kind === 'failed') say(`job ${d.jobId} failed (${d.code}): ${d.message}`);
+    return hub.deliver(d);
+  },
+  onUpdate: (u) => {
+    if (u.kind === 'requeued') say(`job ${u.jobId} went back to the queue: ${u.reason}`);
+    hub.update(u);
+  },
 });
-const adminToken = process.env['PLAYGROUND_ADMIN_TOKEN'];
+const adminToken = env['PLAYGROUND_ADMIN_TOKEN'];
 const playground = await startPlayground(service, hub, {
   host: values.host,
-  port: values.once ? 0 : Number(values.port),
+  port,
   ...(adminToken === undefined ? {} : { adminToken }),
-});
-const worker = await startWorker(`playground-worker-${process.pid}`, {
-  REDIS_URL: redisUrl,
-  QUEUE_PREFIX: prefix,
-  MODEL_DIR: 'models/pusa-mini',
-  LOG_LEVEL: 'warn',
+}).catch(async (error: NodeJS.ErrnoException) => {
+  await service.close();
+  await redis.release();
+  if (error.code === 'EADDRINUSE' || error.code === 'EACCES') {
+    process.stderr.write(
+      `demo: cannot listen on ${values.host}:${port} (${error.code === 'EADDRINUSE' ? 'another program, perhaps another demo, is using it' : 'not allowed to use that port'}); choose another port: npm run demo -- --port ${port + 1} (or --port 0 for any free one)\n`,
+    );
+    process.exit(1);
+  }
+  throw error;
 });
 
-const stop = async () => {
-  worker.child.kill('SIGTERM');
-  await worker.exited;
+// The demo's worker, restarted when it dies. Its job's lock is short, so a job a dead worker held goes back to the
+// queue a few seconds after the new worker starts checking for stalled jobs, instead of showing "step 3/50" forever.
+const LOCK_SECONDS = 4;
+let worker: WorkerProcess;
+let workers = 0;
+let stopping = false;
+const deaths: number[] = [];
+const lastLines: string[] = [];
+async function superviseWorker(): Promise<WorkerProcess> {
+  workers += 1;
+  const started = await startWorker(
+    `demo-worker-${process.pid}-${workers}`,
+    {
+      REDIS_URL: redisUrl,
+      QUEUE_PREFIX: prefix,
+      MODEL_DIR: config.MODEL_DIR,
+      LOG_LEVEL: 'warn',
+      LOCK_DURATION_MS: String(LOCK_SECONDS * 1000),
+      STALLED_INTERVAL_MS: '2000',
+    },
+    (line) => {
+      // Kept to explain a worker that fails to start; a running worker's log stays off the demo's terminal.
+      lastLines.push(line);
+      if (lastLines.length > 8) lastLines.shift();
+    },
+  );
+  const pid = started.child.pid;
+  started.child.once('exit', (code, signal) => {
+    if (stopping) return;
+    const now = Date.now();
+    deaths.push(now);
+    const recent = deaths.filter((t) => now - t < 60_000).length;
+    const how = signal === null ? `exit code ${code}` : `killed by ${signal}`;
+    if (recent > 3) {
+      say(`the worker (pid ${pid}) stopped again (${how}), the fourth time in a minute; stopping the demo`);
+      void stop().then(() => process.exit(1));
+      return;
+    }
+    say(
+      `the worker (pid ${pid}) stopped unexpectedly (${how}); starting another. A job it was running goes back to the queue about ${LOCK_SECONDS} s after the new one is ready, and starts again`,
+    );
+    superviseWorker().then(
+      (next) => {
+        worker = next;
+        say(`a new worker (pid ${next.child.pid}) is ready`);
+      },
+      (error: unknown) => {
+        say(`could not start a new worker: ${(error as Error).message}\n${lastLines.join('\n')}`);
+        void stop().then(() => process.exit(1));
+      },
+    );
+  });
+  return started;
+}
+worker = await superviseWorker().catch(async (error: unknown) => {
+  say(`the worker did not start: ${(error as Error).message}\n${lastLines.join('\n')}`);
   await playground.close();
   await service.close();
   await redis.release();
+  process.exit(1);
+});
+
+async function stop(): Promise<void> {
+  stopping = true;
+  if (worker.child.exitCode === null && worker.child.signalCode === null) {
+    worker.child.kill('SIGTERM');
+    await worker.exited;
+  }
+  await playground.close();
+  await service.close();
+  await redis.release();
+}
+// Ctrl-C reaches the worker too (one process group); it finishes its current job. A second Ctrl-C stops at once (the
+// job is picked up again by the next demo on this port). The private redis-server is in a group of its own, so it is
+// still there while everything disconnects from it.
+// A Ctrl-C typed under `npm run` arrives twice (from the terminal, and forwarded by npm): signals within a second of
+// the first are the same keypress.
+let firstSignalAt: number | undefined;
+const onSignal = () => {
+  const now = Date.now();
+  if (firstSignalAt !== undefined && now - firstSignalAt < 1000) return;
+  if (firstSignalAt === undefined) {
+    firstSignalAt = now;
+    say('stopping: the worker finishes the job it is running first (Ctrl-C again to stop at once)');
+    void stop().then(() => process.exit(0));
+    return;
+  }
+  worker.child.kill('SIGKILL');
+  void redis.release().finally(() => process.exit(130));
 };
-process.once('SIGINT', () => void stop().then(() => process.exit(0)));
-process.once('SIGTERM', () => void stop().then(() => process.exit(0)));
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
 
 if (!values.once) {
   process.stdout.write(
-    `playground at ${playground.url} (operator dashboard at ${playground.url}/admin); Ctrl-C stops it\n`,
+    `playground at ${playground.url} (operator dashboard at ${playground.url}/admin); Ctrl-C stops it\n` +
+      `demo: queues under "${prefix}" on ${redis.private ? `a private redis-server (${redisUrl})` : redisUrl}, database ${config.DATABASE_URL.replace(/^file:/, '')}, worker pid ${worker.child.pid}\n`,
   );
 } else {
   const call = async (path: string, body: unknown) =>
@@ -68,7 +193,7 @@ if (!values.once) {
     ).json() as Promise<{ ok: boolean; jobId?: string; error?: string }>;
   const image = async (name: string, latentIndex?: number) => ({
     name,
-    data: (await readFile(`samples/${name}`)).toString('base64'),
+    data: (await readFile(join(root, 'samples', name))).toString('base64'),
     ...(latentIndex === undefined ? {} : { latentIndex }),
   });
   const waitFor = async (jobId: string) => {
@@ -128,11 +253,11 @@ if (!values.once) {
     queued.jobId === undefined ? { ok: false } : await call('/api/action', { action: 'cancel', jobId: queued.jobId });
   await admin('resume');
   completed = finished.filter((j) => j.status === 'succeeded').length + (cancelled.ok ? 1 : 0);
-  await mkdir('out', { recursive: true });
   for (const [i, job] of finished.entries())
-    if (job.clip !== null) await copyFile(service.artifacts.absolute(job.clip.mp4Path), `out/${i + 1}-${job.task}.mp4`);
+    if (job.clip !== null)
+      await copyFile(service.artifacts.absolute(job.clip.mp4Path), join(dataDir, `${i + 1}-${job.task}.mp4`));
   process.stdout.write(
-    `demo: ${completed}/${total} requests completed, clips in ./out, playground at ${playground.url}\n`,
+    `demo: ${completed}/${total} requests completed, clips in ${dataDir}/, playground at ${playground.url}\n`,
   );
   await stop();
   process.exit(completed === total ? 0 : 1);

@@ -29,6 +29,8 @@ export async function redisReachable(url: string): Promise<boolean> {
     connectTimeout: 1000,
     retryStrategy: () => null,
   });
+  // A refused connection is the answer we are asking for, not an error to print.
+  probe.on('error', () => undefined);
   try {
     await probe.connect();
     return (await probe.ping()) === 'PONG';
@@ -79,7 +81,9 @@ export async function startLocalRedis(options: { appendOnly?: boolean } = {}): P
         '--appendfsync',
         'always',
       ],
-      { stdio: 'ignore' },
+      // A process group of its own: Ctrl-C in a demo's terminal must not kill the server before the demo has
+      // disconnected from it (every client would print connection-refused errors until it exits).
+      { stdio: 'ignore', detached: true },
     );
     for (let i = 0; i < 100; i++) {
       if (await redisReachable(url)) return;
@@ -96,6 +100,9 @@ export async function startLocalRedis(options: { appendOnly?: boolean } = {}): P
     });
   };
   await start();
+  // In its own process group the server would outlive a parent that exits without destroy() (an uncaught error,
+  // process.exit): take it along. Only SIGKILL of the parent leaves it running.
+  process.once('exit', () => child?.kill('SIGKILL'));
   return {
     url,
     port,

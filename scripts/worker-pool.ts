@@ -1,6 +1,9 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import process from 'node:process';
 
+/** tsx's loader by absolute URL: a bare `tsx` would be looked up from the working directory, which may be anywhere. */
+const TSX = import.meta.resolve('tsx');
+
 /** A worker process started by a test or demo: `npm run worker` in a child with its own environment. */
 export interface WorkerProcess {
   readonly id: string;
@@ -18,7 +21,7 @@ export async function startWorker(
   log: (line: string) => void = () => undefined,
 ): Promise<WorkerProcess> {
   const child = fork(new URL('../worker/main.ts', import.meta.url).pathname, [], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', TSX],
     env: { ...process.env, ...env, WORKER_ID: id, WORKER_HEALTH_PORT: '0' },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
@@ -72,7 +75,7 @@ export async function startPool(
   options: { waitReady?: boolean; timeoutMs?: number; log?: (line: string) => void } = {},
 ): Promise<PoolProcess> {
   const child = fork(new URL('../worker/pool.ts', import.meta.url).pathname, [], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', TSX],
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });

@@ -322,7 +322,14 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
   const authorized = (req: IncomingMessage) =>
     options.adminToken === undefined || req.headers.authorization === `Bearer ${options.adminToken}`;
 
-  await new Promise<void>((resolve) => server.listen(options.port, options.host, resolve));
+  // A busy port rejects here (EADDRINUSE) for the caller to explain, instead of an unhandled 'error' event.
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.port;
   return {

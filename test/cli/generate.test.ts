@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { copyFile, mkdtemp, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -261,3 +261,91 @@ describe('pusa generation commands refuse bad input with a clear message', () =>
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 });
+
+describe('pusa output files and seeds', () => {
+  const main = join(root, 'cli/main.ts');
+  const tsx = join(root, 'node_modules/.bin/tsx');
+  /** `pusa …` from another working directory: its `out/` is that directory's, as for a user. */
+  async function pusaIn(cwd: string, args: string[]) {
+    try {
+      const { stdout, stderr } = await run(tsx, [main, ...args], { cwd, maxBuffer: 16 << 20 });
+      return { stdout, stderr, code: 0 };
+    } catch (error) {
+      const e = error as { stdout: string; stderr: string; code: number };
+      return { stdout: e.stdout, stderr: e.stderr, code: e.code };
+    }
+  }
+  const t2v = (prompt: string, ...more: string[]) => ['t2v', '--prompt', prompt, '--steps', '2', '--json', ...more];
+
+  it('draws a different seed for each run without --seed, names the file after it, and prints it', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'pusa-seed-'));
+
+    const first = JSON.parse((await pusaIn(cwd, t2v('a red circle moves right'))).stdout) as CliJson;
+    const second = JSON.parse((await pusaIn(cwd, t2v('a blue square moves up'))).stdout) as CliJson;
+    const plain = await pusaIn(
+      cwd,
+      t2v('a red circle moves right').filter((a) => a !== '--json'),
+    );
+
+    expect(first.seed).not.toBe(second.seed);
+    expect(first.output).toBe(join(cwd, 'out', `t2v-${first.seed}.mp4`));
+    expect(second.output).toBe(join(cwd, 'out', `t2v-${second.seed}.mp4`));
+    expect(plain.stderr).toMatch(/seed (\d+) \(--seed \1 makes it again\)/);
+  });
+
+  it('never overwrites an earlier clip made with the same seed, and replaces a named --output saying so', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'pusa-names-'));
+    const first = JSON.parse((await pusaIn(cwd, t2v('a red circle moves right', '--seed', '3'))).stdout) as CliJson;
+    const before = await readFile(first.output);
+
+    const second = JSON.parse((await pusaIn(cwd, t2v('a blue square moves up', '--seed', '3'))).stdout) as CliJson;
+    const named = JSON.parse(
+      (await pusaIn(cwd, t2v('a green square', '--seed', '4', '--output', first.output))).stdout,
+    ) as CliJson;
+    const namedAgain = await pusaIn(cwd, ['t2v', '--prompt', 'p', '--steps', '2', '--output', first.output]);
+
+    expect(second.output).toBe(join(cwd, 'out', 't2v-3-2.mp4'));
+    expect(second.latents).toBe(join(cwd, 'out', 't2v-3-2.latents'));
+    expect(named).toMatchObject({ output: first.output, replaced: true, seed: 4 });
+    expect(first.replaced).toBe(false);
+    expect(namedAgain.stderr).toContain(`replaced the earlier ${first.output}, as --output asked`);
+    expect(Buffer.compare(await readFile(first.output), before)).not.toBe(0);
+    expect((await readSidecar(second.latents)).header).toMatchObject({ seed: 3, prompt: 'a blue square moves up' });
+  });
+
+  // 100000 steps would take hours: these fail within the test's timeout only if the check comes before sampling.
+  it.each([
+    ['--fps 0', ['--fps', '0'], /--fps must be between 1 and 240, got 0/],
+    ['--fps 1000', ['--fps', '1000'], /--fps must be between 1 and 240, got 1000/],
+    ['--max-bytes 0', ['--max-bytes', '0'], /--max-bytes expects an integer ≥ 1, got "0"/],
+    ['an --output that is not .mp4', ['--output', 'clip.gif'], /--output must name an \.mp4 file/],
+    ['an --output that is a folder', ['--output', tmpdir()], /is a folder; name a file such as/],
+    ['a size the pack does not make', ['--size', '96x96'], /--size: pusa-mini makes 128x128; got 96x96/],
+  ])('refuses %s before sampling', async (_label, flags, message) => {
+    const cwd = await mkdtemp(join(tmpdir(), 'pusa-early-'));
+
+    const result = await pusaIn(cwd, ['t2v', '--prompt', 'p', '--steps', '100000', ...flags]);
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(message);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it.each(['t2v', 'i2v', 'start-end', 'keyframes', 'extend', 'transition', 'trace'])(
+    'pusa %s --help prints that command’s usage and exits 0',
+    async (command) => {
+      const result = await pusaIn(root, [command, '--help']);
+
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(new RegExp(`^usage: pusa ${command} `));
+      expect(result.stderr).toBe('');
+    },
+  );
+});
+
+interface CliJson {
+  output: string;
+  latents: string;
+  seed: number;
+  replaced: boolean;
+}
