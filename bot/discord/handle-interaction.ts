@@ -255,6 +255,7 @@ export function createInteractionHandler(deps: {
         `**Jobs in flight:** ${q.queued} of ${q.maxQueued}`,
         `**Server budget:** ${ws.budgetSeconds === null ? 'none' : `${ws.remainingSeconds ?? 0} s of ${ws.budgetSeconds} s left`}`,
         `Resets <t:${Math.floor(q.resetsAt.getTime() / 1000)}:R>`,
+        `-# ${q.explanation}`,
       ].join('\n'),
     );
   }

@@ -267,7 +267,7 @@ export function registerHandlers(
       await ephemeral(
         client,
         who,
-        `📊 Today: ${q.usedSeconds} of ${q.limitSeconds} GPU s used, ${q.reservedSeconds} s reserved, ${q.remainingSeconds} s left · ${q.queued}/${q.maxQueued} jobs in flight · resets ${q.resetsAt.toISOString()}`,
+        `📊 Today: ${q.usedSeconds} of ${q.limitSeconds} GPU s used, ${q.reservedSeconds} s reserved, ${q.remainingSeconds} s left · ${q.queued}/${q.maxQueued} jobs in flight · resets ${q.resetsAt.toISOString()}\n${q.explanation}`,
       );
     });
   });
