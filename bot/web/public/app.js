@@ -48,13 +48,17 @@ function connect() {
   events.onopen = () => restore();
 }
 
-/** Redraws this user's recent jobs from the server, so a reload keeps videos, progress and buttons. */
+/**
+ * Redraws this user's recent jobs from the server, so a reload keeps videos, progress and buttons. Cards already on
+ * the page (made while the answer was on its way) stay as they are: live events keep them current.
+ */
 async function restore() {
   const me = await api('/api/me');
-  for (const card of jobs.values()) card.remove();
-  jobs.clear();
   for (const c of me.cards) {
-    const card = jobCard(c, String(c.parameters.prompt ?? c.task));
+    const live = jobs.get(c.jobId);
+    // A card on the page keeps its live state unless the job ended while the stream was away (a reconnect).
+    if (live && (live.dataset.state || c.status === 'queued' || c.status === 'running')) continue;
+    const card = live ?? jobCard(c, String(c.parameters.prompt ?? c.task));
     if (c.status === 'succeeded' && c.url)
       showResult(card, c.jobId, {
         frames: c.frames,
@@ -118,6 +122,7 @@ function onUpdate(u) {
 }
 
 function showResult(card, jobId, r) {
+  card.dataset.state = 'succeeded';
   card.querySelector('.status').textContent =
     `done · ${r.frames} frames · seed ${r.seed} · ${Number(r.seconds).toFixed(1)} GPU s · clip ${r.clipId}`;
   card.querySelector('.bar > div').style.width = '100%';
@@ -143,6 +148,7 @@ function showResult(card, jobId, r) {
 }
 
 function showEnd(card, kind, text) {
+  card.dataset.state = kind;
   if (kind === 'failed') card.classList.add('error');
   card.querySelector('.status').textContent = text;
   card.querySelector('.buttons').innerHTML = '';
@@ -271,6 +277,9 @@ $('composer').onsubmit = async (e) => {
 };
 userInput.onchange = () => {
   localStorage.setItem('pusa-user', user());
+  // Another user's channel: drop this one's cards; restore() draws the new user's.
+  for (const card of jobs.values()) card.remove();
+  jobs.clear();
   connect();
 };
 connect();
