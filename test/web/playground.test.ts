@@ -56,7 +56,8 @@ beforeEach(async (context) => {
   page = await browser.newPage();
   // A user of its own per test: the page redraws a user's recent jobs, and each test counts only its own.
   const name = `t${context.task.id.replace(/\W/g, '').slice(-12)}`;
-  await page.addInitScript((user) => localStorage.setItem('pusa-user', user), name);
+  // Runs in the page before its scripts (a string, as the test's own TypeScript has no DOM types).
+  await page.addInitScript(`localStorage.setItem('pusa-user', ${JSON.stringify(name)})`);
   await page.goto(playground.url);
 });
 
