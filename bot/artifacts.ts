@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 
 /** Where finished MP4s and their latents live on the bot host; history and `/extend` read from here. */
@@ -10,6 +10,8 @@ export interface ArtifactStore {
     files: { mp4: Uint8Array; latents: Uint8Array },
   ): Promise<{ mp4Path: string; latentsPath: string }>;
   read(relativePath: string): Promise<Buffer>;
+  /** Deletes a job's files (and their folder when empty); files already gone are fine. */
+  remove(...relativePaths: string[]): Promise<void>;
   absolute(relativePath: string): string;
 }
 
@@ -32,6 +34,12 @@ export function createArtifactStore(root: string): ArtifactStore {
       return { mp4Path, latentsPath };
     },
     read: (relativePath) => readFile(absolute(relativePath)),
+    async remove(...relativePaths) {
+      await Promise.all(relativePaths.map((path) => rm(absolute(path), { force: true })));
+      // The job's folder (see save) is removed only once empty, so files of another kind stay.
+      for (const folder of new Set(relativePaths.map((path) => dirname(absolute(path)))))
+        await rmdir(folder).catch(() => undefined);
+    },
     absolute,
   };
 }

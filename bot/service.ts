@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { JobName } from '../commands/index.ts';
 import { createPrismaStore, migrateToLatest } from '../prisma/store.ts';
 import { createBlobStore } from '../queue/blobs.ts';
+import { createTimingBook } from '../queue/timings.ts';
 import { loadModelPack } from '../worker/runtime/manifest.ts';
 import { createArtifactStore } from './artifacts.ts';
 import type { BotConfig } from './config.ts';
@@ -74,6 +75,7 @@ export async function startService(
     manifest: pack.manifest,
     artifacts,
     jobAttempts: config.JOB_ATTEMPTS,
+    timings: createTimingBook(connection, config.QUEUE_PREFIX),
     ...(hooks.imageCheck === undefined ? {} : { imageCheck: hooks.imageCheck }),
   });
   const delivery = startDelivery({

@@ -187,7 +187,7 @@ if (!values.once) {
     (
       await fetch(`${playground.url}${path}?user=demo`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', 'x-csrf-token': playground.csrfToken },
         body: JSON.stringify(body),
       })
     ).json() as Promise<{ ok: boolean; jobId?: string; error?: string }>;
@@ -242,6 +242,7 @@ if (!values.once) {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
+        'x-csrf-token': playground.csrfToken,
         ...(adminToken === undefined ? {} : { authorization: `Bearer ${adminToken}` }),
       },
       body: '{}',

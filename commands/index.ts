@@ -4,7 +4,7 @@
  */
 
 export { type ChatCommand, parseChatCommand } from './chat-command.ts';
-export { type CostModel, estimateSeconds } from './cost.ts';
+export { type CostModel, estimateSeconds, type MeasuredRun, predictSeconds, tokensOf } from './cost.ts';
 export { type Parsed, UserError, UserErrorCode } from './errors.ts';
 export { DeliverJobData, GenerateJobData, type JobDataMap, JobName, Origin, parseJobData } from './jobs.ts';
 export {

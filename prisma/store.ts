@@ -135,6 +135,7 @@ function toJob(row: JobRow): JobRecord {
     createdAt: row.createdAt,
     startedAt: row.startedAt,
     finishedAt: row.finishedAt,
+    deletedAt: row.deletedAt,
     clip: row.clip === null ? null : toClip(row.clip),
   };
 }
@@ -465,6 +466,34 @@ export function createPrismaStore(url: string, options: PrismaStoreOptions = {})
         );
       }),
 
+    listWorkspaces: () =>
+      guard('listWorkspaces', () =>
+        read(async (db) =>
+          // Sorted here: PostgreSQL orders enums by declaration, SQLite (text) alphabetically.
+          (await db.workspace.findMany())
+            .map(toWorkspace)
+            .sort(
+              (a, b) => a.platform.localeCompare(b.platform) || a.name.localeCompare(b.name) || (a.id < b.id ? -1 : 1),
+            ),
+        ),
+      ),
+
+    workspace: (id) =>
+      guard('workspace', () =>
+        read(async (db) => {
+          const row = await db.workspace.findUnique({ where: { id } });
+          return row === null ? null : toWorkspace(row);
+        }),
+      ),
+
+    findUser: (platform, externalId) =>
+      guard('findUser', () =>
+        read(async (db) => {
+          const row = await db.user.findUnique({ where: { platform_externalId: { platform, externalId } } });
+          return row === null ? null : toUser(row);
+        }),
+      ),
+
     reserve: (input) =>
       guard('reserve', async () => {
         try {
@@ -603,12 +632,30 @@ export function createPrismaStore(url: string, options: PrismaStoreOptions = {})
       guard('history', () =>
         read(async (db) => {
           const rows = await db.job.findMany({
-            where: { userId, ...(before === undefined ? {} : { createdAt: { lt: before } }) },
+            where: { userId, deletedAt: null, ...(before === undefined ? {} : { createdAt: { lt: before } }) },
             orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
             take: count,
             include: withClip,
           });
           return rows.map(toJob);
+        }),
+      ),
+
+    deleteResult: (jobId, now) =>
+      guard('deleteResult', () =>
+        transaction(async (tx) => {
+          // The conditional update lets one of two racing deletes win; the loser sees count 0 and deletes nothing.
+          // A job in flight could still produce a clip after the delete: only finished jobs can be deleted.
+          const marked = await tx.job.updateMany({
+            where: { id: jobId, deletedAt: null, status: { notIn: [...IN_FLIGHT_STATUSES] } },
+            data: { deletedAt: now },
+          });
+          if (marked.count === 0) return null;
+          const clip = await tx.clip.findUnique({ where: { jobId } });
+          if (clip !== null) await tx.clip.delete({ where: { id: clip.id } });
+          const job = await tx.job.findUniqueOrThrow({ where: { id: jobId }, select: { status: true } });
+          await tx.jobEvent.create({ data: { jobId, status: job.status, at: now, detail: 'result deleted' } });
+          return { clip: clip === null ? null : toClip(clip) };
         }),
       ),
 

@@ -86,7 +86,9 @@ export interface JobRecord {
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
-  /** The result, once the job succeeded. */
+  /** When its owner deleted the result (the clip is then gone); null otherwise. */
+  deletedAt: Date | null;
+  /** The result, once the job succeeded (null again once deleted). */
   clip: ClipRecord | null;
 }
 
@@ -237,6 +239,11 @@ export interface UserUsage {
 export interface Store {
   ensureUser(input: EnsureUserInput): Promise<UserRecord>;
   ensureWorkspace(input: EnsureWorkspaceInput): Promise<WorkspaceRecord>;
+  /** Every workspace (Discord guilds, Slack teams, the playground), by platform then name: the dashboard's list. */
+  listWorkspaces(): Promise<WorkspaceRecord[]>;
+  workspace(id: string): Promise<WorkspaceRecord | null>;
+  /** A user by platform id, without creating one (ensureUser would also overwrite the display name). */
+  findUser(platform: Platform, externalId: string): Promise<UserRecord | null>;
 
   /** Checks ban, blocklist, queued cap, user and workspace daily budgets, then records the job; atomic. */
   reserve(input: ReserveInput): Promise<ReserveResult>;
@@ -252,7 +259,14 @@ export interface Store {
   requeue(jobId: string, reason: string, now?: Date): Promise<boolean>;
 
   quota(userId: string, workspaceId: string, now: Date): Promise<QuotaSnapshot>;
-  /** The user's jobs, newest first; `before` pages by creation time. */
+  /**
+   * Deletes a finished job's result: the clip row goes (its URL and Extend stop working), the job leaves history,
+   * the GPU seconds charged stay charged. Returns the deleted clip (null for a job that ended without one), so the
+   * caller can remove its files; null when the job is unknown, still in flight, or was deleted before.
+   * Authorization is the caller's (the front-end core).
+   */
+  deleteResult(jobId: string, now: Date): Promise<{ clip: ClipRecord | null } | null>;
+  /** The user's jobs that were not deleted, newest first; `before` pages by creation time. */
   history(userId: string, options: { limit: number; before?: Date }): Promise<JobRecord[]>;
   job(id: string): Promise<JobRecord | null>;
   jobByRequestKey(requestKey: string): Promise<JobRecord | null>;

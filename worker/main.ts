@@ -7,6 +7,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import { JobName } from '../commands/index.ts';
 import { createBlobStore } from '../queue/blobs.ts';
 import { cancelChannel } from '../queue/names.ts';
+import { createTimingBook } from '../queue/timings.ts';
 import { loadWorkerConfig } from './config.ts';
 import { DEVICE_LOST_EXIT_CODE, DeviceLostError } from './device-errors.ts';
 import { createGenerateProcessor } from './process-generate.ts';
@@ -83,6 +84,8 @@ const process_ = createGenerateProcessor({
   deliver,
   workerId: config.WORKER_ID,
   previewEvery: config.PREVIEW_EVERY,
+  timings: createTimingBook(connection, config.QUEUE_PREFIX),
+  device: config.EXECUTION_PROVIDER === 'cuda' ? `cuda:${config.CUDA_DEVICE_ID}` : 'cpu',
   log,
 });
 const worker = new Worker(

@@ -1,10 +1,11 @@
 import { type Job, type Queue, UnrecoverableError } from 'bullmq';
-import { type DeliverJobData, type GenerateJobData, JobName, parseJobData } from '../commands/index.ts';
+import { type DeliverJobData, type GenerateJobData, JobName, parseJobData, tokensOf } from '../commands/index.ts';
 import { encodeMp4 } from '../media/mp4.ts';
 import { decodeSidecar, encodeSidecar } from '../media/sidecar.ts';
 import type { BlobStore } from '../queue/blobs.ts';
 import { unpackImage } from '../queue/blobs.ts';
 import { unpackFrames } from '../queue/frames.ts';
+import type { TimingBook } from '../queue/timings.ts';
 import { SamplerError } from '../sampler/index.ts';
 import { DeviceLostError, isDeviceError } from './device-errors.ts';
 import { type ClipSource, GenerationError, type GenerationInput, generate } from './generate.ts';
@@ -34,6 +35,10 @@ export interface ProcessorDeps {
   readonly deliver: Queue;
   readonly workerId: string;
   readonly previewEvery: number;
+  /** Where measured job times go for the front ends' ETAs; absent, nothing is recorded. */
+  readonly timings?: TimingBook;
+  /** `cpu` or `cuda:N`: recorded with each timing. */
+  readonly device?: string;
   readonly log: {
     info(o: object, msg: string): void;
     warn(o: object, msg: string): void;
@@ -146,6 +151,26 @@ export function createGenerateProcessor(deps: ProcessorDeps) {
         },
       });
       log.info({ ...context, gpuSeconds, bytes: mp4.length }, 'generate finished');
+      // What this job took, for the queue's ETAs: per sampler step, and the rest of what it was charged for.
+      const { steps, frames, width, height, guidance } = result.parameters;
+      const stepSeconds = result.timings.sampleMs / 1000 / Math.max(1, steps);
+      await deps.timings
+        ?.record({
+          pack: `${manifest.name}@${manifest.version}`,
+          device: deps.device ?? 'cpu',
+          steps,
+          tokens: tokensOf({
+            latentFrames: (frames - 1) / manifest.latent.temporalFactor + 1,
+            latentHeight: height / manifest.latent.spatialFactor,
+            latentWidth: width / manifest.latent.spatialFactor,
+            patch: manifest.latent.patch,
+          }),
+          guidance,
+          pixelFrames: frames,
+          stepSeconds,
+          otherSeconds: Math.max(0, gpuSeconds - stepSeconds * steps),
+        })
+        .catch((error: unknown) => log.warn({ ...context, err: (error as Error).message }, 'timing not recorded'));
       return { jobId: data.jobId, gpuSeconds, mp4Key, latentsKey };
     } catch (error) {
       if (signal?.aborted) {

@@ -3,12 +3,13 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   type ClipRef,
-  estimateSeconds,
   type GenerateJobData,
   GenerationRequest,
   type InputRef,
   JobName,
   type Origin,
+  predictSeconds,
+  tokensOf,
   UserError,
 } from '../../commands/index.ts';
 import { MediaError } from '../../media/errors.ts';
@@ -20,6 +21,7 @@ import type { BlobStore } from '../../queue/blobs.ts';
 import { packImage } from '../../queue/blobs.ts';
 import { packFrames } from '../../queue/frames.ts';
 import { cancelChannel } from '../../queue/names.ts';
+import type { TimingBook } from '../../queue/timings.ts';
 import type { Manifest } from '../../worker/runtime/model-types.ts';
 import type { ArtifactStore } from '../artifacts.ts';
 
@@ -76,6 +78,8 @@ export interface FrontEndDeps {
    * queued. Absent by default; a refusal reaches the user with its reason.
    */
   readonly imageCheck?: ImageCheck;
+  /** Measured job times of the workers (queue/timings.ts); without it ETAs come from the pack's cost model alone. */
+  readonly timings?: TimingBook;
 }
 
 /** Inspects one normalised image (`width × height × 3` sRGB bytes); `{ ok: false, reason }` refuses the request. */
@@ -96,6 +100,41 @@ export function createFrontEnd(deps: FrontEndDeps) {
   const now = deps.now ?? (() => new Date());
 
   let draining = false;
+  const packKey = `${manifest.name}@${manifest.version}`;
+  // The workers' recent timings, read at most every 5 s: every submit and ETA uses them.
+  let measured = { at: 0, runs: Promise.resolve([] as Awaited<ReturnType<TimingBook['recent']>>) };
+  const measuredRuns = () => {
+    if (deps.timings !== undefined && Date.now() - measured.at > 5_000)
+      measured = { at: Date.now(), runs: deps.timings.recent(packKey).catch(() => []) };
+    return measured.runs;
+  };
+  /** What a job of this shape takes on this pack: the cost model scaled by what the workers measured. */
+  const predict = async (shape: { steps: number; frames: number; width: number; height: number; guidance: number }) =>
+    predictSeconds(
+      manifest.cost,
+      {
+        steps: shape.steps,
+        tokens: tokensOf({
+          latentFrames: (shape.frames - 1) / manifest.latent.temporalFactor + 1,
+          latentHeight: shape.height / manifest.latent.spatialFactor,
+          latentWidth: shape.width / manifest.latent.spatialFactor,
+          patch: manifest.latent.patch,
+        }),
+        guidance: shape.guidance,
+        pixelFrames: shape.frames,
+      },
+      await measuredRuns(),
+    );
+  const defaultShape = () => {
+    const [width, height] = manifest.video.sizes[0] as [number, number];
+    return {
+      steps: manifest.defaults.steps,
+      frames: manifest.video.defaultFrames,
+      width,
+      height,
+      guidance: manifest.defaults.guidance,
+    };
+  };
   // Users and workspaces change rarely (bans and limits are read by reserve itself): cache their ids briefly.
   const users = new Map<string, { at: number; value: Promise<{ id: string }> }>();
   const workspaces = new Map<string, { at: number; value: Promise<{ id: string }> }>();
@@ -247,14 +286,16 @@ export function createFrontEnd(deps: FrontEndDeps) {
 
     // 4. Reserve quota (atomic in the store), then enqueue.
     const parsed = GenerationRequest.parse({ ...request, images, clips });
-    const estimated =
-      estimateSeconds(manifest.cost, {
+    // Reserved against the quota and the base of every ETA: measured on this pack's workers when they have run jobs.
+    const estimated = (
+      await predict({
         steps: request.steps ?? manifest.defaults.steps,
-        latentFrames,
-        latentHeight: height / manifest.latent.spatialFactor,
-        latentWidth: width / manifest.latent.spatialFactor,
-        patch: manifest.latent.patch,
-      }) * ((request.guidance ?? manifest.defaults.guidance) === 1 ? 0.5 : 1);
+        frames,
+        width,
+        height,
+        guidance: request.guidance ?? manifest.defaults.guidance,
+      })
+    ).seconds;
     const origin: Origin = {
       ...input.origin,
       ephemeral: input.origin.ephemeral ?? false,
@@ -345,8 +386,10 @@ export function createFrontEnd(deps: FrontEndDeps) {
 
   /**
    * Position and ETA without listing the queue: jobs ahead are the waiting jobs of an equal or better priority
-   * (BullMQ keeps per-priority counts), each assumed to cost about as much as this one; running jobs add what is
-   * left of their estimate; the total is spread over the workers online (counted at most every 5 s).
+   * (BullMQ keeps per-priority counts), each assumed to take as long as this one (its measured prediction); running
+   * jobs add what their worker says is left of their steps (measured on that job) plus the decode that follows, or
+   * what is left of their estimate before their first step; the total is spread over the workers online (counted at
+   * most every 5 s).
    */
   async function queueEstimate(jobId: string, ownSeconds: number): Promise<{ position: number; etaSeconds: number }> {
     const job = await generate.getJob(jobId);
@@ -359,8 +402,12 @@ export function createFrontEnd(deps: FrontEndDeps) {
       workerCount(),
     ]);
     const queuedAhead = Math.max(0, Object.values(counts).reduce((a, b) => a + b, 0) - 1);
+    const typical = await predict(defaultShape());
+    const afterSteps = Math.max(0, typical.seconds - typical.stepSeconds * defaultShape().steps);
     const running = active.reduce((sum, j) => {
-      const progress = j.progress as { step?: number; total?: number } | number;
+      const progress = j.progress as { step?: number; total?: number; etaMs?: number } | number;
+      if (typeof progress === 'object' && typeof progress.etaMs === 'number' && (progress.step ?? 0) > 0)
+        return sum + progress.etaMs / 1000 + afterSteps;
       const done = typeof progress === 'object' && progress.total ? (progress.step ?? 0) / progress.total : 0;
       return sum + (j.data as GenerateJobData).estimatedSeconds * (1 - done);
     }, 0);
@@ -412,15 +459,79 @@ export function createFrontEnd(deps: FrontEndDeps) {
     return { ok: true, state: 'cancelling' };
   }
 
+  /**
+   * Deletes a finished result of this user's (or any, for admins): its clip leaves history, its files are removed so
+   * its URL stops serving it, and it can no longer be extended. The GPU seconds it cost stay charged.
+   */
+  async function remove(
+    jobId: string,
+    by: { userId: string; admin?: boolean },
+  ): Promise<{ ok: true; clipId: string | null } | { ok: false; error: UserError }> {
+    const job = await store.job(jobId);
+    if (job === null || job.deletedAt !== null || (job.userId !== by.userId && !by.admin))
+      return { ok: false, error: new UserError('NotFound', `job ${jobId} was not found among your requests`) };
+    if (job.status === 'queued' || job.status === 'running')
+      return {
+        ok: false,
+        error: new UserError('NotAllowed', `job ${jobId} is still ${job.status}; cancel it instead`),
+      };
+    const deleted = await store.deleteResult(jobId, now());
+    if (deleted === null)
+      return { ok: false, error: new UserError('NotFound', `job ${jobId} was not found among your requests`) };
+    const { clip } = deleted;
+    if (clip !== null) await artifacts.remove(clip.mp4Path, ...(clip.latentsPath === null ? [] : [clip.latentsPath]));
+    return { ok: true, clipId: clip?.id ?? null };
+  }
+
+  /**
+   * The user's recent jobs with what a front end needs to redraw them after a reload: finished ones with their clip,
+   * running ones with the worker's last progress, queued ones with their position and ETA.
+   */
+  async function recent(userId: string, limit = 20) {
+    const jobs = await store.history(userId, { limit });
+    return Promise.all(
+      jobs.map(async (job) => {
+        if (job.status === 'running') {
+          const queued = await generate.getJob(job.id);
+          const progress = queued?.progress as { step?: number; total?: number; etaMs?: number } | number | undefined;
+          return typeof progress === 'object' && typeof progress.step === 'number' && typeof progress.total === 'number'
+            ? { job, progress: { step: progress.step, total: progress.total, etaMs: progress.etaMs ?? 0 } }
+            : { job };
+        }
+        if (job.status === 'queued') return { job, ...(await queueEstimate(job.id, job.estimatedSeconds)) };
+        return { job };
+      }),
+    );
+  }
+
   return {
     submit,
     cancel,
+    remove,
+    recent,
     /** Stops taking requests (SIGTERM): queued and running jobs still finish and are delivered. */
     drain: () => {
       draining = true;
     },
     queueEstimate,
-    quota: (userId: string, workspaceId: string) => store.quota(userId, workspaceId, now()),
+    /**
+     * What one default clip (the pack's default steps, frames and size) takes, in wall-clock seconds, which is what
+     * quotas charge: measured on the workers when `measured` > 0, else the pack's cost model. Devices: which ran them.
+     */
+    clipSeconds: async () => {
+      const [prediction, runs] = await Promise.all([predict(defaultShape()), measuredRuns()]);
+      return {
+        seconds: prediction.seconds,
+        measured: prediction.measured,
+        devices: [...new Set(runs.map((r) => r.device))],
+        pack: packKey,
+      };
+    },
+    /** Today's quota, with `explanation`: what a GPU second is and how many default clips the limit allows here. */
+    quota: async (userId: string, workspaceId: string) => {
+      const [snapshot, clip] = await Promise.all([store.quota(userId, workspaceId, now()), predict(defaultShape())]);
+      return { ...snapshot, explanation: explainQuota(snapshot.limitSeconds, clip.seconds, clip.measured) };
+    },
     history: (userId: string, limit = 10) => store.history(userId, { limit }),
   };
 }
@@ -435,4 +546,21 @@ export function fairnessPriority(
 ): number {
   const share = (quota.usedSeconds + quota.reservedSeconds) / Math.max(1, quota.limitSeconds);
   return 1 + Math.min(99, Math.floor(share * 100));
+}
+
+/**
+ * The quota's unit in words users and operators read: GPU seconds are the wall-clock seconds a worker spends on a
+ * clip (charged on success only), and what the limit buys at this pack's measured (or modelled) clip time.
+ */
+export function explainQuota(limitSeconds: number, clipSeconds: number, measured: number): string {
+  const per = Math.max(1, Math.round(clipSeconds));
+  const clips = Math.floor(limitSeconds / Math.max(1e-9, clipSeconds));
+  const basis =
+    measured > 0
+      ? `measured over the last ${measured} job${measured === 1 ? '' : 's'}`
+      : "from the model pack's figures";
+  return (
+    'GPU seconds are the wall-clock seconds a worker spends making your clip, charged only when it succeeds. ' +
+    `A default clip takes about ${per} s here (${basis}), so ${limitSeconds} s is about ${clips} clip${clips === 1 ? '' : 's'} a day.`
+  );
 }

@@ -255,6 +255,7 @@ export function createInteractionHandler(deps: {
         `**Jobs in flight:** ${q.queued} of ${q.maxQueued}`,
         `**Server budget:** ${ws.budgetSeconds === null ? 'none' : `${ws.remainingSeconds ?? 0} s of ${ws.budgetSeconds} s left`}`,
         `Resets <t:${Math.floor(q.resetsAt.getTime() / 1000)}:R>`,
+        `-# ${q.explanation}`,
       ].join('\n'),
     );
   }
@@ -460,6 +461,8 @@ export function createInteractionHandler(deps: {
     // Delete: the owner or an admin.
     if (job.userId !== userId && !isAdmin(i))
       return await replyError(i, 'only the person who made this clip, or an admin, can delete it', randomUUID());
+    // The core deletes the result (history, files, Extend), as every front end's Delete does; then the message.
+    await service.frontEnd.remove(job.id, { userId, admin: isAdmin(i) });
     await client.rest.delete(Routes.channelMessage(i.message.channelId, i.message.id));
     await i.editReply('Deleted.');
   }

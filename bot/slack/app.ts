@@ -267,7 +267,7 @@ export function registerHandlers(
       await ephemeral(
         client,
         who,
-        `📊 Today: ${q.usedSeconds} of ${q.limitSeconds} GPU s used, ${q.reservedSeconds} s reserved, ${q.remainingSeconds} s left · ${q.queued}/${q.maxQueued} jobs in flight · resets ${q.resetsAt.toISOString()}`,
+        `📊 Today: ${q.usedSeconds} of ${q.limitSeconds} GPU s used, ${q.reservedSeconds} s reserved, ${q.remainingSeconds} s left · ${q.queued}/${q.maxQueued} jobs in flight · resets ${q.resetsAt.toISOString()}\n${q.explanation}`,
       );
     });
   });
@@ -596,6 +596,8 @@ export function registerHandlers(
     const { job } = await clipAndJob(clip.clipId);
     if (job.userId !== user.id && !isAdmin(who.userId))
       throw new UserError('NotAllowed', 'only the person who made this clip, or a workspace admin, can delete it');
+    // The core deletes the result (history, files, Extend), as every front end's Delete does; then the upload.
+    await service.frontEnd.remove(job.id, { userId: user.id, admin: isAdmin(who.userId) });
     if (clip.fileId !== undefined) await client.files.delete({ file: clip.fileId }).catch(() => undefined);
     await edits.edit(`${who.channelId}/${messageTs}`, () =>
       client.chat.update({

@@ -1,3 +1,4 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -7,6 +8,7 @@ import type { Delivery, JobUpdate } from '../core/events.ts';
 import type { SubmitInput } from '../core/front-end.ts';
 import type { Hub } from '../core/hub.ts';
 import type { Service } from '../service.ts';
+import { createAdmin } from './admin.ts';
 
 /** Where the playground listens, and who may use its operator endpoints. */
 export interface PlaygroundOptions {
@@ -38,6 +40,8 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
     );
   }
   const maxBody = options.maxBodyBytes ?? 40 * 1024 * 1024;
+  // One per server start: pages read it from /api/session and send it back on every POST.
+  const csrfToken = randomBytes(32).toString('base64url');
   const streams = new Map<string, Set<ServerResponse>>();
   const owners = new Map<string, string>();
 
@@ -122,6 +126,13 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
         return { ok: true, info: summary(job) };
       case 'cancel':
         return cancel(user, job.id);
+      case 'delete': {
+        const removed = await service.frontEnd.remove(job.id, { userId: ids.userId });
+        if (!removed.ok) return { ok: false, error: removed.error.message };
+        // Other tabs of the same user drop the card too.
+        send(user, 'removed', { jobId: job.id });
+        return { ok: true, deleted: job.id };
+      }
       case 'extend': {
         if (job.clip === null) return { ok: false, error: 'only a finished clip can be extended' };
         const answer = await submit(
@@ -162,91 +173,7 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
     return { userId: u.id, workspaceId: w.id };
   }
 
-  async function adminState() {
-    const [counts, failed, workers, paused, active] = await Promise.all([
-      service.generate.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed'),
-      service.generate.getJobs(['failed'], 0, 20),
-      service.generate.getWorkers(),
-      service.generate.isPaused(),
-      service.generate.getJobs(['active'], 0, 50),
-    ]);
-    const running = new Map(active.map((j) => [j.processedBy ?? '', { jobId: j.id, progress: j.progress }]));
-    const workspace = await service.store.ensureWorkspace(WORKSPACE);
-    const usage = await service.store.usageByUser(workspace.id, new Date(Date.now() - 86_400_000));
-    return {
-      paused,
-      counts,
-      failed: failed.map((j) => ({ id: j.id, reason: j.failedReason, attempts: j.attemptsMade })),
-      workers: workers.map((w) => {
-        const name = w['rawname']?.split(':w:')[1] ?? w['name'] ?? w['id'] ?? '?';
-        return { name, address: w['addr'], age: w['age'], job: running.get(name) ?? null };
-      }),
-      usage,
-      blocklist: await service.store.listBlockRules(workspace.id),
-      workspaceUsage: {
-        name: workspace.name,
-        chargedSeconds: usage.reduce((sum, u) => sum + u.chargedSeconds, 0),
-        jobs: usage.reduce((sum, u) => sum + u.jobs, 0),
-      },
-      workspace: {
-        id: workspace.id,
-        userDailyGpuSeconds: workspace.userDailyGpuSeconds,
-        userMaxQueuedJobs: workspace.userMaxQueuedJobs,
-        dailyBudgetSeconds: workspace.dailyBudgetSeconds,
-      },
-    };
-  }
-
-  async function admin(path: string, body: Record<string, unknown>) {
-    switch (path) {
-      case 'pause':
-        await service.generate.pause();
-        return { ok: true };
-      case 'resume':
-        await service.generate.resume();
-        return { ok: true };
-      case 'retry': {
-        const job = await service.generate.getJob(String(body['jobId']));
-        if (job === undefined) return { ok: false, error: 'no such queue job' };
-        await job.retry();
-        return { ok: true };
-      }
-      case 'limits': {
-        const workspace = await service.store.ensureWorkspace(WORKSPACE);
-        const limits: { userDailyGpuSeconds?: number; userMaxQueuedJobs?: number } = {};
-        if (typeof body['userDailyGpuSeconds'] === 'number') limits.userDailyGpuSeconds = body['userDailyGpuSeconds'];
-        if (typeof body['userMaxQueuedJobs'] === 'number') limits.userMaxQueuedJobs = body['userMaxQueuedJobs'];
-        await service.store.setWorkspaceLimits(workspace.id, limits);
-        return { ok: true };
-      }
-      case 'block': {
-        const workspace = await service.store.ensureWorkspace(WORKSPACE);
-        const added = await service.store.addBlockRule(workspace.id, {
-          pattern: String(body['pattern'] ?? ''),
-          kind: body['kind'] === 'regex' ? 'regex' : 'word',
-          createdBy: 'dashboard',
-        });
-        return added.ok ? { ok: true, rule: added.rule } : { ok: false, error: added.message };
-      }
-      case 'unblock': {
-        const workspace = await service.store.ensureWorkspace(WORKSPACE);
-        return { ok: await service.store.removeBlockRule(workspace.id, String(body['ruleId'] ?? '')) };
-      }
-      case 'ban':
-      case 'unban': {
-        const user = await service.store.ensureUser({
-          platform: 'local',
-          externalId: String(body['user']),
-          displayName: String(body['user']),
-        });
-        if (path === 'ban') await service.store.ban(user.id, String(body['reason'] ?? 'banned by an operator'));
-        else await service.store.unban(user.id);
-        return { ok: true };
-      }
-      default:
-        return { ok: false, error: `unknown admin action ${path}` };
-    }
-  }
+  const admin = createAdmin(service, () => service.store.ensureWorkspace(WORKSPACE));
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
@@ -284,12 +211,16 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
       req.on('close', () => set.delete(res));
       return;
     }
+    if (req.method === 'GET' && path === '/api/session') return json(res, 200, { csrfToken });
     if (req.method === 'GET' && path === '/api/me') {
       const ids = await identify(user);
+      const recent = await service.frontEnd.recent(ids.userId, 20);
       json(res, 200, {
         user,
         quota: await service.frontEnd.quota(ids.userId, ids.workspaceId),
-        history: (await service.frontEnd.history(ids.userId, 20)).map(summary),
+        history: recent.map(({ job }) => summary(job)),
+        // Oldest first, as the channel shows them: what a reload redraws (video, progress, buttons).
+        cards: recent.map(card).reverse(),
       });
       return;
     }
@@ -304,23 +235,55 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
       return;
     }
     if (req.method === 'POST' && path.startsWith('/api/')) {
+      const refused = refuseForeign(req);
+      if (refused !== undefined) return json(res, 403, { ok: false, error: refused });
       const body = await readJson(req, maxBody);
       if (path === '/api/command') return json(res, 200, await command(user, body as never));
       if (path === '/api/action') return json(res, 200, await action(user, body as never));
       if (path.startsWith('/api/admin/')) {
         if (!authorized(req)) return json(res, 401, { ok: false, error: 'admin token required' });
-        return json(res, 200, await admin(path.slice('/api/admin/'.length), body as Record<string, unknown>));
+        const answer = await admin.act(path.slice('/api/admin/'.length), body);
+        return json(res, answer.status, answer.body);
       }
     }
     if (req.method === 'GET' && path === '/api/admin/state') {
       if (!authorized(req)) return json(res, 401, { ok: false, error: 'admin token required' });
-      return json(res, 200, await adminState());
+      const answer = await admin.state(url.searchParams.get('workspace') ?? undefined);
+      return json(res, answer.status, answer.body);
     }
     json(res, 404, { ok: false, error: 'not found' });
   }
 
   const authorized = (req: IncomingMessage) =>
-    options.adminToken === undefined || req.headers.authorization === `Bearer ${options.adminToken}`;
+    options.adminToken === undefined || bearerMatches(req.headers.authorization, options.adminToken);
+
+  /**
+   * Why a state-changing request is refused, or undefined to let it through. The playground has no cookies, so the
+   * danger is another web page (or a DNS-rebound name) making the browser POST here: the Host must name this
+   * server when it listens on loopback, a browser's Origin and Sec-Fetch-Site must say same-origin, and the request
+   * must carry this server's CSRF token (from GET /api/session, which other origins cannot read) or the admin token.
+   */
+  const refuseForeign = (req: IncomingMessage): string | undefined => {
+    const host = String(req.headers.host ?? '');
+    if (isLoopback(options.host) && !loopbackHosts().has(host.toLowerCase()))
+      return `this playground answers only at ${loopbackHostsList()}; got Host ${host || '(none)'}`;
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== `http://${host}` && origin !== `https://${host}`)
+      return `requests from ${origin} are not accepted; open the playground at its own address`;
+    const site = req.headers['sec-fetch-site'];
+    if (site !== undefined && site !== 'same-origin' && site !== 'none')
+      return 'cross-site requests are not accepted; open the playground at its own address';
+    const token = req.headers['x-csrf-token'];
+    const tokenOk = typeof token === 'string' && safeEqual(token, csrfToken);
+    const bearerOk = options.adminToken !== undefined && bearerMatches(req.headers.authorization, options.adminToken);
+    if (!tokenOk && !bearerOk)
+      return 'missing or stale CSRF token: reload the page (scripts: send x-csrf-token from GET /api/session)';
+    return undefined;
+  };
+  let boundPort = options.port;
+  const loopbackHosts = () =>
+    new Set(['127.0.0.1', 'localhost', '[::1]'].map((name) => `${name}:${boundPort}`.toLowerCase()));
+  const loopbackHostsList = () => [...loopbackHosts()].join(', ');
 
   // A busy port rejects here (EADDRINUSE) for the caller to explain, instead of an unhandled 'error' event.
   await new Promise<void>((resolve, reject) => {
@@ -332,8 +295,11 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
   });
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.port;
+  boundPort = port;
   return {
     url: `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`,
+    /** What in-process callers (the scripted demo, tests) send as `x-csrf-token`. */
+    csrfToken,
     async close() {
       for (const set of streams.values()) for (const res of set) res.end();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -361,6 +327,36 @@ function summary(job: {
     error: job.error?.message ?? null,
     url: job.clip === null ? null : `/clips/${job.clip.id}.mp4`,
   };
+}
+
+/** One job as the page draws it: the summary plus what its card shows while queued or running. */
+function card(entry: {
+  job: Parameters<typeof summary>[0] & { clip: { id: string; frames: number; seed: number } | null };
+  progress?: { step: number; total: number; etaMs: number };
+  position?: number;
+  etaSeconds?: number;
+}) {
+  const { job } = entry;
+  return {
+    ...summary(job),
+    requestId: String((job.parameters as { requestId?: unknown }).requestId ?? job.id),
+    clipId: job.clip?.id ?? null,
+    frames: job.clip?.frames ?? null,
+    seed: job.clip?.seed ?? null,
+    ...(entry.progress === undefined ? {} : { progress: entry.progress }),
+    ...(entry.position === undefined ? {} : { position: entry.position, etaSeconds: entry.etaSeconds }),
+  };
+}
+
+function bearerMatches(header: string | undefined, token: string): boolean {
+  return header !== undefined && safeEqual(header, `Bearer ${token}`);
+}
+
+/** Compares secrets in constant time, so response timing does not reveal how much of a guess was right. */
+function safeEqual(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function sanitizeUser(name: string): string {

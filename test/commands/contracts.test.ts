@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { estimateSeconds, GenerateJobData, parseGenerationRequest, parseJobData } from '../../commands/index.ts';
+import {
+  estimateSeconds,
+  GenerateJobData,
+  type MeasuredRun,
+  parseGenerationRequest,
+  parseJobData,
+  predictSeconds,
+} from '../../commands/index.ts';
 
 const origin = { platform: 'discord', workspaceId: 'g1', userId: 'u1', channelId: 'c1' } as const;
 
@@ -94,5 +101,58 @@ describe('estimateSeconds', () => {
 
     expect(estimateSeconds(cost, { steps: 1, latentFrames: 7, latentHeight: 2, latentWidth: 2 })).toBeCloseTo(0.3, 10);
     expect(estimateSeconds(cost, { steps: 1, latentFrames: 9, latentHeight: 2, latentWidth: 2 })).toBeCloseTo(0.4, 10);
+  });
+});
+
+describe('predictSeconds', () => {
+  const cost = { secondsPerStep: { base: 0, perToken: 0.001 }, vaeDecodeSeconds: 0.5 };
+  const measured = (over: Partial<MeasuredRun>): MeasuredRun => ({
+    pack: 'p@1',
+    device: 'cpu',
+    steps: 10,
+    tokens: 100,
+    guidance: 5,
+    pixelFrames: 33,
+    stepSeconds: 0.4,
+    otherSeconds: 2,
+    ...over,
+  });
+
+  it('is the cost model alone when nothing was measured', () => {
+    const run = { steps: 10, tokens: 100, guidance: 5, pixelFrames: 33 };
+
+    expect(predictSeconds(cost, run, [])).toEqual({ seconds: 10 * 0.1 + 0.5, stepSeconds: 0.1, measured: 0 });
+  });
+
+  it('scales the model by the median measured ratio, per step and for the rest', () => {
+    // Modelled step at 100 tokens: 0.1 s; measured 0.4, 0.5 and an outlier 9 s: the median ratio is 5.
+    const samples = [0.4, 0.5, 9].map((stepSeconds) => measured({ stepSeconds }));
+
+    const p = predictSeconds(cost, { steps: 20, tokens: 200, guidance: 5, pixelFrames: 33 }, samples);
+
+    expect(p.measured).toBe(3);
+    expect(p.stepSeconds).toBeCloseTo(0.2 * 5, 10);
+    expect(p.seconds).toBeCloseTo(20 * 1 + 0.5 * 4, 10);
+  });
+
+  it('halves the step for guidance 1 and carries a guidance-1 measurement over to guided runs', () => {
+    const samples = [measured({ guidance: 1, stepSeconds: 0.2 })];
+
+    expect(
+      predictSeconds(cost, { steps: 1, tokens: 100, guidance: 5, pixelFrames: 33 }, samples).stepSeconds,
+    ).toBeCloseTo(0.4, 10);
+    expect(
+      predictSeconds(cost, { steps: 1, tokens: 100, guidance: 1, pixelFrames: 33 }, samples).stepSeconds,
+    ).toBeCloseTo(0.2, 10);
+  });
+
+  it('uses the raw medians when the pack has no cost figures', () => {
+    const zero = { secondsPerStep: { base: 0, perToken: 0 } };
+
+    const p = predictSeconds(zero, { steps: 50, tokens: 9, guidance: 5, pixelFrames: 81 }, [
+      measured({ stepSeconds: 4 }),
+    ]);
+
+    expect(p.seconds).toBeCloseTo(50 * 4 + 2, 10);
   });
 });

@@ -190,6 +190,12 @@ describe('Discord front end against the local Discord', () => {
     expect(result.deleted).toBe(false);
     await waitEphemeral(stack.local.button(result, del, ada).id);
     expect(result.deleted).toBe(true);
+    const jobId = del.split(':')[2] ?? '';
+    expect(await stack.service.store.job(jobId)).toMatchObject({
+      status: 'succeeded',
+      clip: null,
+      deletedAt: expect.any(Date),
+    });
   });
 
   it('extends a clip from the context menu and remixes through the modal', async () => {

@@ -54,6 +54,25 @@ describe.each(PROVIDERS)('prisma store on %s', (provider) => {
     });
   });
 
+  describe('workspaces and users for the dashboard', () => {
+    it('lists workspaces of every platform, reads one by id, and finds users without creating them', async () => {
+      const slack = await newTenant(store, 'slack');
+      const local = await newTenant(store, 'local');
+
+      const all = await store.listWorkspaces();
+
+      expect(all.map((w) => w.id)).toEqual(expect.arrayContaining([slack.workspace.id, local.workspace.id]));
+      expect(all.findIndex((w) => w.id === slack.workspace.id)).toBeGreaterThan(
+        all.findIndex((w) => w.id === local.workspace.id),
+      );
+      expect(await store.workspace(slack.workspace.id)).toMatchObject({ platform: 'slack', userDailyGpuSeconds: 600 });
+      expect(await store.workspace('missing')).toBeNull();
+      expect(await store.findUser('slack', slack.user.externalId)).toMatchObject({ id: slack.user.id });
+      expect(await store.findUser('slack', 'nobody-here')).toBeNull();
+      expect(await store.findUser('discord', slack.user.externalId)).toBeNull();
+    });
+  });
+
   describe('reserve', () => {
     it('records a queued job with its parameters, origin, reservation and first event', async () => {
       const tenant = await newTenant(store);
@@ -460,6 +479,31 @@ describe.each(PROVIDERS)('prisma store on %s', (provider) => {
       });
       expect((await store.recentClips(tenant.user.id, 2)).map((clip) => clip.id)).toEqual([bridge.id, extended.id]);
       expect(await store.clip('missing')).toBeNull();
+    });
+
+    it('deletes a result: the clip and its history entry go, the charge stays, a second delete does nothing', async () => {
+      const tenant = await newTenant(store);
+      await store.setUserLimits(tenant.user.id, { maxQueuedJobs: 10 });
+      const now = at('2031-05-07T12:00:00Z');
+      const kept = okJob(await store.reserve(reserveInput(tenant, { now })));
+      const doomed = okJob(await store.reserve(reserveInput(tenant, { now: at('2031-05-07T12:01:00Z') })));
+      const running = okJob(await store.reserve(reserveInput(tenant, { now: at('2031-05-07T12:02:00Z') })));
+      await store.complete(kept.id, { chargedSeconds: 4, clip: clipOf(), now });
+      const clip = (await store.complete(doomed.id, { chargedSeconds: 6, clip: clipOf(), now })).job!.clip!;
+      const child = await store.reserve(reserveInput(tenant, { now }));
+      await store.complete(okJob(child).id, { chargedSeconds: 1, clip: clipOf({ parentClipId: clip.id }), now });
+
+      const deleted = await store.deleteResult(doomed.id, at('2031-05-07T12:05:00Z'));
+      const again = await store.deleteResult(doomed.id, at('2031-05-07T12:06:00Z'));
+
+      expect(deleted).toEqual({ clip: expect.objectContaining({ id: clip.id, mp4Path: clip.mp4Path }) });
+      expect(again).toBeNull();
+      expect(await store.deleteResult(running.id, now)).toBeNull();
+      expect(await store.clip(clip.id)).toBeNull();
+      expect((await store.history(tenant.user.id, { limit: 10 })).map((job) => job.id)).not.toContain(doomed.id);
+      expect(await store.job(doomed.id)).toMatchObject({ deletedAt: at('2031-05-07T12:05:00Z'), clip: null });
+      expect((await store.quota(tenant.user.id, tenant.workspace.id, now)).usedSeconds).toBe(11);
+      expect((await store.recentClips(tenant.user.id, 5)).map((c) => c.parentClipId)).toContain(null);
     });
 
     it('pages through history newest first', async () => {

@@ -368,6 +368,9 @@ describe('Slack front end over HTTP', () => {
     expect(answers).toContain('Only the person who made this clip');
     await stack.fake.waitFor(() => stack.fake.messages.get(ts)?.text.startsWith('🗑️') === true, 'the deletion');
     expect(stack.fake.callsOf('files.delete').length).toBe(1);
+    const { clipId, jobId } = JSON.parse(String(value)) as { clipId: string; jobId: string };
+    expect(await stack.service.store.clip(clipId)).toBeNull();
+    expect(await stack.service.store.job(jobId)).toMatchObject({ clip: null, deletedAt: expect.any(Date) });
   });
 
   it('re-rolls, remixes through a modal and runs /extend and /transition on clip ids', {

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
@@ -51,8 +52,12 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-beforeEach(async () => {
+beforeEach(async (context) => {
   page = await browser.newPage();
+  // A user of its own per test: the page redraws a user's recent jobs, and each test counts only its own.
+  const name = `t${context.task.id.replace(/\W/g, '').slice(-12)}`;
+  // Runs in the page before its scripts (a string, as the test's own TypeScript has no DOM types).
+  await page.addInitScript(`localStorage.setItem('pusa-user', ${JSON.stringify(name)})`);
   await page.goto(playground.url);
 });
 
@@ -189,6 +194,276 @@ describe('the playground in a real browser', () => {
     await expect.poll(() => admin.locator('#workers').textContent(), { timeout: 60_000 }).toContain('web-worker');
     await admin.close();
   });
+  it('deletes a clip for its owner only: it leaves History and its URL answers 404', async () => {
+    await send('/t2v a green square moves left on a gray background --steps 2 --frames 17');
+    await newestVideo();
+    const card = page.locator('.job').last();
+    const jobId = String(await card.getAttribute('data-job'));
+    const url = String(await card.locator('video').getAttribute('src'));
+    await expect.poll(() => page.locator('#history').innerHTML(), { timeout: 30_000 }).toContain(url);
+    expect((await fetch(`${playground.url}${url}`)).status).toBe(200);
+
+    const stranger = await post('/api/action?user=mallory', { action: 'delete', jobId });
+    await card.locator('button[data-action=delete]').click();
+
+    expect(stranger).toMatchObject({ ok: false, error: expect.stringMatching(/not found among your requests/) });
+    await expect.poll(() => page.locator(`.job[data-job="${jobId}"]`).count(), { timeout: 30_000 }).toBe(0);
+    await expect.poll(() => page.locator('#history').innerHTML(), { timeout: 30_000 }).not.toContain(url);
+    expect((await fetch(`${playground.url}${url}`)).status).toBe(404);
+    expect(await service.store.job(jobId)).toMatchObject({ status: 'succeeded', clip: null });
+    await page.reload();
+    await expect.poll(() => page.locator('#quota').textContent(), { timeout: 30_000 }).toMatch(/GPU s left today/);
+    expect(await page.locator(`.job[data-job="${jobId}"]`).count()).toBe(0);
+    expect(await page.locator('#history li').count()).toBe(0);
+  });
+
+  it('restores cards after a reload: a clip keeps its video and buttons, and Extend works on it', async () => {
+    await send('/t2v a red circle moves left on a dark blue background --steps 2 --frames 17');
+    await newestVideo();
+    const jobId = String(await page.locator('.job').last().getAttribute('data-job'));
+
+    await page.reload();
+
+    const restored = page.locator(`.job[data-job="${jobId}"]`);
+    await expect.poll(() => restored.locator('.status').textContent(), { timeout: 30_000 }).toMatch(/done · 17 frames/);
+    await expect.poll(() => restored.locator('video').count(), { timeout: 30_000 }).toBe(1);
+    expect(await restored.locator('button').allTextContents()).toEqual([
+      'Extend',
+      'Re-roll',
+      'Remix',
+      'Info',
+      'Delete',
+    ]);
+    await restored.locator('button[data-action=extend]').click();
+    await expect.poll(() => page.locator('.job video').count(), { timeout: 60_000 }).toBe(2);
+    await newestVideo();
+    await expect
+      .poll(() => page.locator('.job .status').last().textContent(), { timeout: 60_000 })
+      .toMatch(/done · 33 frames/);
+  });
+
+  it('restores a queued job after a reload with its position, and it can still be cancelled', async () => {
+    await service.generate.pause();
+    try {
+      await send('/t2v a blue square moves down on a black background --steps 2 --frames 17');
+      await expect
+        .poll(() => page.locator('.job .status').last().textContent(), { timeout: 30_000 })
+        .toMatch(/queued · position 1/);
+
+      await page.reload();
+
+      await expect
+        .poll(() => page.locator('.job .status').last().textContent(), { timeout: 30_000 })
+        .toMatch(/queued · position 1 · ETA \d+ s/);
+      await page.locator('.job button[data-action=cancel]').last().click();
+      await expect.poll(() => page.locator('.job .status').last().textContent(), { timeout: 30_000 }).toBe('cancelled');
+    } finally {
+      await service.generate.resume();
+    }
+  });
+
+  it('shows a running job with its real step on the dashboard, and a cancelled one as Cancelled, not Failed', async () => {
+    const admin = await browser.newPage();
+    await admin.goto(`${playground.url}/admin`);
+    await send('/t2v a yellow star moves down on a black background --steps 50');
+    const card = page.locator('.job').last();
+    await expect.poll(() => card.locator('.status').textContent(), { timeout: 60_000 }).toMatch(/step \d+\/50/);
+    const jobId = String(await card.getAttribute('data-job'));
+
+    await expect
+      .poll(() => admin.locator('#workers').textContent(), { timeout: 30_000 })
+      .toMatch(new RegExp(`running ${jobId} \\(step \\d+/50\\)`));
+    await card.locator('button[data-action=cancel]').click();
+
+    await expect.poll(() => card.locator('.status').textContent(), { timeout: 60_000 }).toBe('cancelled');
+    await expect.poll(() => admin.locator('#cancelled').textContent(), { timeout: 30_000 }).toContain(jobId);
+    expect(await admin.locator('#failed').textContent()).not.toContain(jobId);
+    expect(await admin.locator('#failed button').count()).toBe(0);
+    await admin.close();
+  });
+
+  it('shows a refused limit in the dashboard and keeps what the operator typed', async () => {
+    const admin = await browser.newPage();
+    await admin.goto(`${playground.url}/admin`);
+    await expect.poll(() => admin.locator('#daily').inputValue(), { timeout: 30_000 }).toMatch(/^\d+$/);
+
+    await admin.fill('#daily', '-5');
+    await admin.click('#limits');
+
+    await expect
+      .poll(() => admin.locator('#limitsaid').textContent(), { timeout: 30_000 })
+      .toMatch(/GPU seconds per user per day must be at least 1 second/);
+    expect(await admin.locator('#limitsaid').getAttribute('class')).toContain('bad');
+    expect(await admin.locator('#daily').inputValue()).toBe('-5');
+    await admin.fill('#daily', '900');
+    await admin.click('#limits');
+    await expect.poll(() => admin.locator('#limitsaid').textContent(), { timeout: 30_000 }).toBe('saved');
+    await expect
+      .poll(() => admin.locator('#clip').textContent(), { timeout: 30_000 })
+      .toMatch(/900 s is about \d+ clips/);
+    await admin.fill('#daily', '600');
+    await admin.click('#limits');
+    await expect.poll(() => admin.locator('#limitsaid').textContent(), { timeout: 30_000 }).toBe('saved');
+    await admin.close();
+  });
+});
+
+/** A same-origin POST as the page makes it, with the server's CSRF token. */
+async function post(path: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(`${playground.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-csrf-token': playground.csrfToken, ...headers },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, ...((await res.json()) as Record<string, unknown>) };
+}
+
+/** A raw request, so the Host header can be set (fetch always sends the URL's). */
+function rawPost(path: string, headers: Record<string, string>, body: string) {
+  const { port } = new URL(playground.url);
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: 'POST', headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        text += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('the operator dashboard API', () => {
+  it.each([
+    [{ userDailyGpuSeconds: -1 }, /GPU seconds per user per day must be at least 1/],
+    [{ userMaxQueuedJobs: 0 }, /at least 1: with 0 nobody in the workspace could queue a job/],
+    [{ userDailyGpuSeconds: 1.5 }, /whole seconds/],
+    [{ dailyBudgetSeconds: 'lots' }, /workspace budget must be a number/],
+    [{ userDailyGpuSeconds: 60, typo: 1 }, /unknown field typo/],
+    [{}, /no limit given/],
+  ])('refuses limits %j with 400 and says why, changing nothing', async (limits, message) => {
+    const before = await service.store.ensureWorkspace({
+      platform: 'local',
+      externalId: 'playground',
+      name: 'playground',
+    });
+
+    const answer = await post('/api/admin/limits', { workspaceId: before.id, ...limits });
+
+    expect(answer).toMatchObject({ status: 400, ok: false, error: expect.stringMatching(message) });
+    expect(await service.store.workspace(before.id)).toEqual(before);
+  });
+
+  it.each([
+    ['ban', { user: '' }, /type the user to ban/],
+    ['ban', { user: '   ' }, /type the user to ban/],
+    ['block', { pattern: '' }, /type a word or a regular expression/],
+  ])('refuses %s %j with 400', async (action, body, message) => {
+    const workspace = await service.store.ensureWorkspace({
+      platform: 'local',
+      externalId: 'playground',
+      name: 'playground',
+    });
+
+    const answer = await post(`/api/admin/${action}`, { workspaceId: workspace.id, ...body });
+
+    expect(answer).toMatchObject({ status: 400, ok: false, error: expect.stringMatching(message) });
+  });
+
+  it('manages a Discord server and a Slack workspace: limits, blocklist and bans through the store', async () => {
+    const stamp = Date.now();
+    const guild = await service.store.ensureWorkspace({ platform: 'discord', externalId: `g-${stamp}`, name: 'Guild' });
+    const team = await service.store.ensureWorkspace({ platform: 'slack', externalId: `T${stamp}`, name: 'Team' });
+    const member = await service.store.ensureUser({
+      platform: 'discord',
+      externalId: `u-${stamp}`,
+      displayName: 'Ada',
+    });
+
+    const listed = (await fetch(`${playground.url}/api/admin/state?workspace=${guild.id}`).then((r) => r.json())) as {
+      workspace: unknown;
+      workspaces: { id: string }[];
+    };
+    const limits = await post('/api/admin/limits', {
+      workspaceId: guild.id,
+      userDailyGpuSeconds: 1200,
+      userMaxQueuedJobs: 2,
+    });
+    const rule = await post('/api/admin/block', { workspaceId: team.id, pattern: 'teamonly' });
+    const ban = await post('/api/admin/ban', { workspaceId: guild.id, user: member.externalId, reason: 'spam' });
+    const unknown = await post('/api/admin/unban', { workspaceId: team.id, user: 'U-never-seen' });
+
+    expect(listed.workspace).toMatchObject({ id: guild.id, platform: 'discord', name: 'Guild' });
+    expect(listed.workspaces.map((w) => w.id)).toEqual(expect.arrayContaining([guild.id, team.id]));
+    expect(limits).toMatchObject({ status: 200, ok: true });
+    expect(await service.store.workspace(guild.id)).toMatchObject({ userDailyGpuSeconds: 1200, userMaxQueuedJobs: 2 });
+    expect(await service.store.workspace(team.id)).toMatchObject({ userDailyGpuSeconds: 600 });
+    expect(rule).toMatchObject({ status: 200, ok: true });
+    expect((await service.store.listBlockRules(team.id)).map((r) => r.pattern)).toEqual(['teamonly']);
+    expect(await service.store.listBlockRules(guild.id)).toEqual([]);
+    expect(ban).toMatchObject({ status: 200, ok: true });
+    expect(await service.store.findUser('discord', member.externalId)).toMatchObject({
+      banned: true,
+      banReason: 'spam',
+      displayName: 'Ada',
+    });
+    expect(unknown).toMatchObject({
+      status: 404,
+      ok: false,
+      error: expect.stringMatching(/no slack user U-never-seen/),
+    });
+  });
+});
+
+describe('web-route security', () => {
+  const body = JSON.stringify({ text: '/quota' });
+
+  it('accepts a same-origin POST with the CSRF token', async () => {
+    const { port } = new URL(playground.url);
+
+    const answer = await rawPost(
+      '/api/command?user=sec',
+      {
+        host: `127.0.0.1:${port}`,
+        origin: playground.url,
+        'sec-fetch-site': 'same-origin',
+        'x-csrf-token': playground.csrfToken,
+      },
+      body,
+    );
+
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.body)).toMatchObject({ ok: true, quota: { limitSeconds: expect.any(Number) } });
+  });
+
+  it.each([
+    ['no CSRF token', { 'x-csrf-token': '' }, /CSRF token/],
+    ['a wrong CSRF token', { 'x-csrf-token': 'guess' }, /CSRF token/],
+    ['another origin', { origin: 'https://evil.example' }, /requests from https:\/\/evil.example are not accepted/],
+    ['a cross-site fetch', { 'sec-fetch-site': 'cross-site' }, /cross-site requests are not accepted/],
+    ['a DNS-rebound host name', { host: 'evil.example:80' }, /answers only at 127\.0\.0\.1:\d+/],
+  ])('refuses a POST with %s (403), before reading it', async (_what, headers: Record<string, string>, message) => {
+    const { port } = new URL(playground.url);
+    const base = { host: `127.0.0.1:${port}`, 'x-csrf-token': playground.csrfToken };
+
+    // An empty value leaves the header out.
+    const sent = Object.fromEntries(Object.entries({ ...base, ...headers }).filter(([, value]) => value !== ''));
+
+    const answer = await rawPost('/api/admin/pause', sent, '{}');
+
+    expect(answer.status).toBe(403);
+    expect(JSON.parse(answer.body)).toMatchObject({ ok: false, error: expect.stringMatching(message) });
+    expect(await service.generate.isPaused()).toBe(false);
+  });
+
+  it('hands the CSRF token only to same-origin readers (no CORS headers)', async () => {
+    const res = await fetch(`${playground.url}/api/session`, { headers: { origin: 'https://evil.example' } });
+
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
+    expect(await res.json()).toEqual({ csrfToken: playground.csrfToken });
+  });
 });
 
 describe('playground safety', () => {
@@ -205,7 +480,11 @@ describe('playground safety', () => {
       adminToken: 'a-long-enough-admin-token',
     });
     try {
-      const refused = await fetch(`${guarded.url}/api/admin/pause`, { method: 'POST', body: '{}' });
+      const refused = await fetch(`${guarded.url}/api/admin/pause`, {
+        method: 'POST',
+        headers: { 'x-csrf-token': guarded.csrfToken },
+        body: '{}',
+      });
       const state = await fetch(`${guarded.url}/api/admin/state`, {
         headers: { authorization: 'Bearer a-long-enough-admin-token' },
       });
@@ -223,6 +502,7 @@ describe('playground safety', () => {
     try {
       const res = await fetch(`${small.url}/api/command?user=big`, {
         method: 'POST',
+        headers: { 'x-csrf-token': small.csrfToken },
         body: JSON.stringify({ text: '/t2v x', images: [{ data: 'A'.repeat(4096) }] }),
       });
 

@@ -8,12 +8,22 @@ const jobs = new Map();
 let events;
 
 const user = () => userInput.value.trim() || 'you';
+// The server's CSRF token: every POST carries it, so another web page cannot make this browser act here.
+let csrf;
+const session = async () => {
+  csrf ??= (await (await fetch('/api/session')).json()).csrfToken;
+  return csrf;
+};
 const api = async (path, body) => {
   const res = await fetch(
     `${path}?user=${encodeURIComponent(user())}`,
     body === undefined
       ? {}
-      : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
+      : {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-csrf-token': await session() },
+          body: JSON.stringify(body),
+        },
   );
   return res.json();
 };
@@ -33,14 +43,46 @@ function connect() {
   events = new EventSource(`/api/events?user=${encodeURIComponent(user())}`);
   events.addEventListener('update', (e) => onUpdate(JSON.parse(e.data)));
   events.addEventListener('delivery', (e) => onDelivery(JSON.parse(e.data)));
-  refresh();
+  events.addEventListener('removed', (e) => forget(JSON.parse(e.data).jobId));
+  // Once the stream is open nothing more is missed: redraw the cards from the server (also after a reconnect).
+  events.onopen = () => restore();
+}
+
+/**
+ * Redraws this user's recent jobs from the server, so a reload keeps videos, progress and buttons. Cards already on
+ * the page (made while the answer was on its way) stay as they are: live events keep them current.
+ */
+async function restore() {
+  const me = await api('/api/me');
+  for (const c of me.cards) {
+    const live = jobs.get(c.jobId);
+    // A card on the page keeps its live state unless the job ended while the stream was away (a reconnect).
+    if (live && (live.dataset.state || c.status === 'queued' || c.status === 'running')) continue;
+    const card = live ?? jobCard(c, String(c.parameters.prompt ?? c.task));
+    if (c.status === 'succeeded' && c.url)
+      showResult(card, c.jobId, {
+        frames: c.frames,
+        seed: c.seed,
+        seconds: c.chargedSeconds,
+        clipId: c.clipId,
+        url: c.url,
+        autoplay: false,
+      });
+    else if (c.status === 'running' && c.progress) onUpdate({ kind: 'progress', jobId: c.jobId, ...c.progress });
+    else if (c.status === 'running') onUpdate({ kind: 'started', jobId: c.jobId });
+    else if (c.status === 'failed') showEnd(card, 'failed', `failed: ${c.error} (request ${c.requestId})`);
+    else if (c.status === 'cancelled') showEnd(card, 'cancelled', 'cancelled');
+  }
+  showQuota(me);
 }
 
 function jobCard(answer, label) {
+  const queued =
+    answer.position === undefined ? '' : `queued · position ${answer.position} · ETA ${answer.etaSeconds} s · `;
   const div = add(
     'job',
     `<div><b>${esc(label)}</b></div>
-    <div class="status">queued · position ${answer.position} · ETA ${answer.etaSeconds} s · job <code>${answer.jobId}</code></div>
+    <div class="status">${queued}job <code>${esc(answer.jobId)}</code></div>
     <div class="bar"><div></div></div><canvas width="16" height="16" hidden></canvas>
     <div class="result"></div>
     <div class="buttons"><button class="secondary" data-action="cancel">Cancel</button></div>`,
@@ -48,6 +90,13 @@ function jobCard(answer, label) {
   div.dataset.job = answer.jobId;
   div.querySelector('[data-action=cancel]').onclick = () => act('cancel', answer.jobId);
   jobs.set(answer.jobId, div);
+  return div;
+}
+
+function forget(jobId) {
+  jobs.get(jobId)?.remove();
+  jobs.delete(jobId);
+  refresh();
 }
 
 function onUpdate(u) {
@@ -72,42 +121,52 @@ function onUpdate(u) {
   }
 }
 
-function onDelivery(d) {
-  const card =
-    jobs.get(d.jobId) ||
-    add(
-      'job',
-      `<div class="status"></div><div class="bar"><div></div></div><div class="result"></div><div class="buttons"></div>`,
-    );
-  jobs.set(d.jobId, card);
-  card.dataset.job = d.jobId;
-  const status = card.querySelector('.status');
+function showResult(card, jobId, r) {
+  card.dataset.state = 'succeeded';
+  card.querySelector('.status').textContent =
+    `done · ${r.frames} frames · seed ${r.seed} · ${Number(r.seconds).toFixed(1)} GPU s · clip ${r.clipId}`;
+  card.querySelector('.bar > div').style.width = '100%';
+  card.querySelector('canvas').hidden = true;
+  card.querySelector('.result').innerHTML =
+    `<video src="${esc(r.url)}" controls ${r.autoplay ? 'autoplay ' : ''}loop muted playsinline></video>`;
   const buttons = card.querySelector('.buttons');
   buttons.innerHTML = '';
-  if (d.kind === 'succeeded') {
-    status.textContent = `done · ${d.frames} frames · seed ${d.parameters.seed} · ${d.gpuSeconds.toFixed(1)} GPU s · clip ${d.clipId}`;
-    card.querySelector('.bar > div').style.width = '100%';
-    card.querySelector('.result').innerHTML = `<video src="${d.url}" controls autoplay loop muted playsinline></video>`;
-    for (const [action, label] of [
-      ['extend', 'Extend'],
-      ['reroll', 'Re-roll'],
-      ['remix', 'Remix'],
-      ['info', 'Info'],
-      ['delete', 'Delete'],
-    ]) {
-      const b = document.createElement('button');
-      b.textContent = label;
-      b.className = 'secondary';
-      b.dataset.action = action;
-      b.onclick = () => (action === 'delete' ? card.remove() : act(action, d.jobId));
-      buttons.append(b);
-    }
-  } else if (d.kind === 'failed') {
-    card.classList.add('error');
-    status.textContent = `failed: ${d.message} (request ${d.requestId})`;
-  } else {
-    status.textContent = 'cancelled';
+  for (const [action, label] of [
+    ['extend', 'Extend'],
+    ['reroll', 'Re-roll'],
+    ['remix', 'Remix'],
+    ['info', 'Info'],
+    ['delete', 'Delete'],
+  ]) {
+    const b = document.createElement('button');
+    b.textContent = label;
+    b.className = 'secondary';
+    b.dataset.action = action;
+    b.onclick = () => act(action, jobId);
+    buttons.append(b);
   }
+}
+
+function showEnd(card, kind, text) {
+  card.dataset.state = kind;
+  if (kind === 'failed') card.classList.add('error');
+  card.querySelector('.status').textContent = text;
+  card.querySelector('.buttons').innerHTML = '';
+}
+
+function onDelivery(d) {
+  const card = jobs.get(d.jobId) || jobCard({ jobId: d.jobId }, d.parameters?.prompt ?? 'result');
+  if (d.kind === 'succeeded')
+    showResult(card, d.jobId, {
+      frames: d.frames,
+      seed: d.parameters.seed,
+      seconds: d.gpuSeconds,
+      clipId: d.clipId,
+      url: d.url,
+      autoplay: true,
+    });
+  else if (d.kind === 'failed') showEnd(card, 'failed', `failed: ${d.message} (request ${d.requestId})`);
+  else showEnd(card, 'cancelled', 'cancelled');
   refresh();
 }
 
@@ -120,6 +179,7 @@ async function act(action, jobId) {
   const answer = await api('/api/action', { action, jobId, ...(prompt ? { prompt } : {}) });
   if (!answer.ok) return add('error', esc(answer.error));
   if (answer.info) return add('system', `<pre>${esc(JSON.stringify(answer.info, null, 2))}</pre>`);
+  if (answer.deleted) return forget(jobId);
   if (answer.cancelled) {
     const card = jobs.get(jobId);
     if (card)
@@ -130,14 +190,18 @@ async function act(action, jobId) {
 }
 
 async function refresh() {
-  const me = await api('/api/me');
+  showQuota(await api('/api/me'));
+}
+
+function showQuota(me) {
   const q = me.quota;
   $('quota').textContent =
     `${q.remainingSeconds} of ${q.limitSeconds} GPU s left today · ${q.queued}/${q.maxQueued} queued`;
+  $('quotanote').textContent = q.explanation ?? '';
   $('history').innerHTML = me.history
     .map(
       (h) =>
-        `<li>${esc(h.task)} · ${esc(h.status)} · ${h.url ? `<a href="${h.url}" target="_blank">clip</a>` : ''} <small>${esc(String(h.parameters.prompt ?? '').slice(0, 40))}</small></li>`,
+        `<li>${esc(h.task)} · ${esc(h.status)} · ${h.url ? `<a href="${esc(h.url)}" target="_blank">clip</a>` : ''} <small>${esc(String(h.parameters.prompt ?? '').slice(0, 40))}</small></li>`,
     )
     .join('');
 }
@@ -201,7 +265,7 @@ $('composer').onsubmit = async (e) => {
   if (answer.quota)
     return add(
       'system',
-      `${answer.quota.remainingSeconds} of ${answer.quota.limitSeconds} GPU seconds left today; ${answer.quota.queued} queued.`,
+      `${answer.quota.remainingSeconds} of ${answer.quota.limitSeconds} GPU seconds left today; ${answer.quota.queued} queued. <small>${esc(answer.quota.explanation)}</small>`,
     );
   if (answer.history)
     return add(
@@ -213,6 +277,9 @@ $('composer').onsubmit = async (e) => {
 };
 userInput.onchange = () => {
   localStorage.setItem('pusa-user', user());
+  // Another user's channel: drop this one's cards; restore() draws the new user's.
+  for (const card of jobs.values()) card.remove();
+  jobs.clear();
   connect();
 };
 connect();
