@@ -20,10 +20,15 @@ import os
 import sys
 import time
 
-import torch
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import preflight  # noqa: E402  (standard library only)
+
+if __name__ == "__main__":  # a missing torch or onnx is named with everything else missing, not as an ImportError
+    preflight.require_packages(preflight.wan_dir_from_argv(sys.argv[1:]))
+
+import torch  # noqa: E402
+
 import export_dit  # noqa: E402
 import export_text  # noqa: E402
 import export_vae  # noqa: E402
@@ -213,7 +218,14 @@ def main(argv=None):
     ap.add_argument("--dtype", choices=["fp16", "fp32"], default="fp16")
     ap.add_argument("--quant", choices=["int8", "int4"], help="weight-only MatMulNBits DiT (24 GB GPUs)")
     ap.add_argument("--small", action="store_true", help="reduced configs (a make_fake_wan.py --small folder)")
-    build(ap.parse_args(argv))
+    ap.add_argument("--skip-preflight", action="store_true",
+                    help="do not check packages, RAM, GPU memory and disk first (exporter/preflight.py)")
+    a = ap.parse_args(argv)
+    if not a.skip_preflight:
+        needs = preflight.run(a.wan_dir, a.out, a.dtype, a.quant, a.pusa_lora, a.lightx2v)
+        log("preflight passed: needs about %.0f GB RAM with a GPU of %.0f GB free (%.0f GB RAM without), %.0f GB disk"
+            % (needs.ram_with_gpu / 1e9, needs.gpu / 1e9, needs.ram_cpu_only / 1e9, needs.disk / 1e9))
+    build(a)
     return 0
 
 

@@ -24,7 +24,7 @@ import warnings
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from wan_dit import WAN21_T2V_14B, WanConfig, WanDiT, small_config  # noqa: E402
+from wan_dit import WAN21_T2V_14B, WanConfig, WanDiT, rope_axis_dims, rope_table, small_config  # noqa: E402
 import lora as lora_mod  # noqa: E402
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -74,14 +74,22 @@ def build_model(cfg: WanConfig, state: dict | None, dtype=torch.bfloat16, pusa_l
         state = model.state_dict()
     else:
         state = {k: v.to(device=device, dtype=dtype) for k, v in state.items()}
-        model = WanDiT(cfg).to(device=device, dtype=dtype)
+        # The module is built on the meta device and takes the state's tensors as its own (assign=True): built the
+        # plain way it would first allocate and randomly initialise 14 B fp32 parameters in RAM (57 GB) and then a
+        # second device copy beside the state's, doubling the peak that docs/real-model.md states.
+        with torch.device("meta"):
+            model = WanDiT(cfg).to(dtype=dtype)
+        # the RoPE tables are not in the state dict (non-persistent buffers): computed as the constructor does
+        for i, dd in enumerate(rope_axis_dims(cfg.head_dim)):
+            model.register_buffer(f"rope_{i}", rope_table(cfg.rope_max_pos, dd).to(device=device, dtype=dtype),
+                                  persistent=False)
     if lightx2v is not None:
         n = lora_mod.merge_lightx2v(state, lightx2v)
         log(f"merged LightX2V LoRA into {len(n)} layers")
     if pusa_lora is not None:
         n = lora_mod.merge_pusa(state, pusa_lora, alpha=alpha)
         log(f"merged Pusa LoRA (alpha {alpha}) into {len(n)} layers")
-    model.load_state_dict(state, strict=True)
+    model.load_state_dict(state, strict=True, assign=True)
     return model.eval()
 
 

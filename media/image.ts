@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import sharp, { type Metadata } from 'sharp';
+import { unprofiledCmykToSrgb } from './cmyk.ts';
 import { MediaError } from './errors.ts';
 
 /** How an image of another aspect ratio is fitted to the model's size. */
@@ -27,8 +28,9 @@ export interface NormalizedImage {
 
 /**
  * Reads any image a user may send and normalises it: EXIF orientation applied, ICC profiles (Adobe RGB, P3, CMYK)
- * converted to sRGB, alpha flattened onto black, the first frame of an animation, then fitted to `width × height`
- * with a Lanczos kernel (the reference resizes with LANCZOS). Anything that is not a supported image, or exceeds the
+ * converted to sRGB, a CMYK JPEG without a profile converted as browsers show it (media/cmyk.ts), alpha flattened onto
+ * black, the first frame of an animation, then fitted to `width × height` with a Lanczos kernel (the reference resizes
+ * with LANCZOS). Anything that is not a supported image, or exceeds the
  * limits, is a {@link MediaError} that says what was wrong; the header is checked before any pixel is decoded.
  */
 export async function normalizeImage(
@@ -65,11 +67,18 @@ export async function normalizeImage(
     );
   }
 
+  const hasProfile = meta.hasProfile === true;
   try {
-    const { data, info } = await sharp(bytes, { failOn: 'error', limitInputPixels: limits.maxPixels, pages: 1 })
-      .rotate()
-      .toColourspace('srgb')
-      .flatten({ background: { r: 0, g: 0, b: 0 } })
+    const decoded =
+      meta.space === 'cmyk' && !hasProfile
+        ? await unprofiledCmykToSrgb(bytes, limits.maxPixels).then(({ data, width, height }) =>
+            sharp(data, { raw: { width, height, channels: 3 } }),
+          )
+        : sharp(bytes, { failOn: 'error', limitInputPixels: limits.maxPixels, pages: 1 })
+            .rotate()
+            .toColourspace('srgb')
+            .flatten({ background: { r: 0, g: 0, b: 0 } });
+    const { data, info } = await decoded
       .resize(target.width, target.height, {
         fit: target.fit === 'crop' ? 'cover' : target.fit === 'letterbox' ? 'contain' : 'fill',
         position: 'centre',
@@ -86,7 +95,7 @@ export async function normalizeImage(
       width: info.width,
       height: info.height,
       rgb: new Uint8Array(data.buffer, data.byteOffset, data.length),
-      source: { format, width, height, space: meta.space ?? 'unknown', hasProfile: meta.hasProfile === true },
+      source: { format, width, height, space: meta.space ?? 'unknown', hasProfile },
     };
   } catch (error) {
     throw new MediaError(

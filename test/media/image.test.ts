@@ -45,6 +45,37 @@ describe('normalizeImage', () => {
     expect(b).toBeLessThan(90);
   });
 
+  it('reads a CMYK JPEG without a profile as browsers do (inverted samples, R = (255 − C)(255 − K) / 255), upright', async () => {
+    // Portrait after orientation 6: the red left half of the stored landscape ends up on top; display (x, y) is stored
+    // (y, 19 − x).
+    const left = await solid(30, 20, [220, 40, 40]).png().toBuffer();
+    const stored = await solid(60, 20, [30, 60, 200])
+      .composite([{ input: left, left: 0, top: 0 }])
+      .toColourspace('cmyk')
+      .jpeg({ quality: 100, chromaSubsampling: '4:4:4' })
+      .toBuffer();
+    // sharp writes an orientation only with an sRGB profile, so the EXIF segment is borrowed from such a file.
+    const tagged = await solid(4, 4, [0, 0, 0]).jpeg().withMetadata({ orientation: 6 }).toBuffer();
+    const exif = tagged.subarray(tagged.indexOf(Buffer.from('Exif\0\0')) - 4);
+    const landscape = Buffer.concat([
+      stored.subarray(0, 2),
+      exif.subarray(0, 2 + exif.readUInt16BE(2)),
+      stored.subarray(2),
+    ]);
+    const meta = await sharp(landscape).metadata();
+    expect([meta.space, meta.hasProfile, meta.orientation]).toEqual(['cmyk', false, 6]);
+    const ink = await sharp(landscape).pipelineColourspace('cmyk').toColourspace('cmyk').raw().toBuffer();
+    const naive = (at: number) => [0, 1, 2].map((c) => Math.trunc(((255 - ink[at + c]!) * (255 - ink[at + 3]!)) / 255));
+
+    const image = await normalizeImage(landscape, { width: 20, height: 60, fit: 'stretch' });
+
+    expect(image.source).toMatchObject({ space: 'cmyk', hasProfile: false });
+    expect(pixel(image.rgb, 20, 10, 5)).toEqual(naive((9 * 60 + 5) * 4));
+    expect(pixel(image.rgb, 20, 10, 55)).toEqual(naive((9 * 60 + 55) * 4));
+    expect(pixel(image.rgb, 20, 10, 5)[0]).toBeGreaterThan(200);
+    expect(pixel(image.rgb, 20, 10, 55)[2]).toBeGreaterThan(200);
+  });
+
   it('converts a wide-gamut (Display P3) image to sRGB rather than reading its numbers as sRGB', async () => {
     // sRGB (180, 60, 60) stored in P3 has other numbers; read as sRGB they would show a duller colour.
     const p3 = await solid(40, 40, [180, 60, 60]).withIccProfile('p3').png().toBuffer();
