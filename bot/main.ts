@@ -5,6 +5,7 @@ import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { loadBotConfig } from './config.ts';
 import { createHub } from './core/hub.ts';
 import { parseDiscordConfig, startDiscord, wantsDiscord } from './discord/index.ts';
+import { listen, listenProblem } from './listen.ts';
 import { startService } from './service.ts';
 import { loadSlackConfig, startSlack } from './slack/index.ts';
 import { startPlayground } from './web/server.ts';
@@ -26,13 +27,28 @@ const service = await startService(config, {
   onUpdate: (update) => hub.update(update),
   log,
 });
+/** A port the host cannot bind ends it with one line naming the setting to change, not a stack trace. */
+async function orExit<T>(start: Promise<T>, where: { setting: string; host: string; port: number }): Promise<T> {
+  try {
+    return await start;
+  } catch (error) {
+    const line = listenProblem(error, where);
+    if (line === undefined) throw error;
+    process.stderr.write(`bot: ${line}\n`);
+    await service.close().catch(() => undefined);
+    process.exit(1);
+  }
+}
 const playground =
   config.PLAYGROUND === 'on'
-    ? await startPlayground(service, hub, {
-        host: config.PLAYGROUND_HOST,
-        port: config.PLAYGROUND_PORT,
-        ...(config.PLAYGROUND_ADMIN_TOKEN === undefined ? {} : { adminToken: config.PLAYGROUND_ADMIN_TOKEN }),
-      })
+    ? await orExit(
+        startPlayground(service, hub, {
+          host: config.PLAYGROUND_HOST,
+          port: config.PLAYGROUND_PORT,
+          ...(config.PLAYGROUND_ADMIN_TOKEN === undefined ? {} : { adminToken: config.PLAYGROUND_ADMIN_TOKEN }),
+        }),
+        { setting: 'PLAYGROUND_PORT', host: config.PLAYGROUND_HOST, port: config.PLAYGROUND_PORT },
+      )
     : undefined;
 if (playground !== undefined) log.info({ url: playground.url }, 'playground ready');
 
@@ -47,7 +63,14 @@ if (discord !== undefined) {
 
 // Slack when SLACK_BOT_TOKEN is set (HTTP with signing, or Socket Mode with SLACK_APP_TOKEN).
 const slackConfig = loadSlackConfig(process.env);
-const slack = slackConfig === null ? undefined : await startSlack(service, slackConfig, log);
+const slack =
+  slackConfig === null
+    ? undefined
+    : await orExit(startSlack(service, slackConfig, log), {
+        setting: 'SLACK_PORT',
+        host: slackConfig.SLACK_HOST,
+        port: slackConfig.SLACK_PORT,
+      });
 if (slack !== undefined) {
   hub.register('slack', { deliver: (d) => slack.deliver(d), update: (u) => slack.onUpdate(u) });
   log.info({ mode: slack.eventsUrl === undefined ? 'socket' : 'http', url: slack.eventsUrl }, 'slack ready');
@@ -86,7 +109,12 @@ const health = createServer(async (req, res) => {
     JSON.stringify({ ok, database: checks[0]?.status === 'fulfilled', queue: checks[1]?.status === 'fulfilled' }),
   );
 });
-health.listen(config.BOT_HEALTH_PORT, '127.0.0.1', () => log.info({ port: config.BOT_HEALTH_PORT }, 'bot ready'));
+await orExit(listen(health, config.BOT_HEALTH_PORT, '127.0.0.1'), {
+  setting: 'BOT_HEALTH_PORT',
+  host: '127.0.0.1',
+  port: config.BOT_HEALTH_PORT,
+});
+log.info({ port: config.BOT_HEALTH_PORT }, 'bot ready');
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {

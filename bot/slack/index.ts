@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { App, HTTPReceiver, type Logger, LogLevel } from '@slack/bolt';
 import type { Delivery, JobUpdate } from '../core/events.ts';
+import { listen } from '../listen.ts';
 import type { Service } from '../service.ts';
 import { type PostedJob, registerHandlers, type SlackLog } from './app.ts';
 import type { SlackConfig } from './config.ts';
@@ -57,7 +58,7 @@ export async function startSlack(service: Service, config: SlackConfig, log: Sla
       if (!replays.admit(req, res)) return;
       receiver.requestListener(req, res);
     });
-    await new Promise<void>((resolve) => server?.listen(config.SLACK_PORT, config.SLACK_HOST, resolve));
+    await listen(server, config.SLACK_PORT, config.SLACK_HOST);
     const { port } = server.address() as AddressInfo;
     const host = config.SLACK_HOST === '0.0.0.0' ? '127.0.0.1' : config.SLACK_HOST;
     eventsUrl = `http://${host}:${port}/slack/events`;

@@ -7,6 +7,7 @@ import { type ChatCommand, parseChatCommand, UserError } from '../../commands/in
 import type { Delivery, JobUpdate } from '../core/events.ts';
 import type { SubmitInput } from '../core/front-end.ts';
 import type { Hub } from '../core/hub.ts';
+import { listen } from '../listen.ts';
 import type { Service } from '../service.ts';
 import { createAdmin } from './admin.ts';
 
@@ -286,13 +287,7 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
   const loopbackHostsList = () => [...loopbackHosts()].join(', ');
 
   // A busy port rejects here (EADDRINUSE) for the caller to explain, instead of an unhandled 'error' event.
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, options.port, options.host);
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.port;
   boundPort = port;

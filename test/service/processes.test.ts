@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -87,6 +89,43 @@ describe('the bot and worker processes', () => {
     expect(await worker.exited).toBe(0);
     expect(bot.output()).toMatch(/draining: no new requests/);
     expect(bot.output() + worker.output()).not.toMatch(/token|secret/i);
+  });
+
+  it('says in one line which setting to change when a port is taken, and exits 1 without a stack trace', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pusa-proc-'));
+    dirs.push(dir);
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const base = {
+        REDIS_URL,
+        QUEUE_PREFIX: `proc-port-${process.pid}-${Date.now()}`,
+        DATABASE_URL: `file:${join(dir, 'pusa.db')}`,
+        ARTIFACT_DIR: join(dir, 'artifacts'),
+        MODEL_DIR: PACK_DIR,
+      };
+      const health = start('bot', { ...base, PLAYGROUND: 'off', BOT_HEALTH_PORT: String(port) });
+      const playground = start('bot', {
+        ...base,
+        PLAYGROUND: 'on',
+        PLAYGROUND_HOST: '127.0.0.1',
+        PLAYGROUND_PORT: String(port),
+        BOT_HEALTH_PORT: String(await freePort()),
+      });
+
+      expect(await health.exited).toBe(1);
+      expect(await playground.exited).toBe(1);
+      expect(health.output()).toContain(
+        `bot: cannot listen on 127.0.0.1:${port} (another program is using it); set BOT_HEALTH_PORT`,
+      );
+      expect(playground.output()).toContain(
+        `cannot listen on 127.0.0.1:${port} (another program is using it); set PLAYGROUND_PORT`,
+      );
+      for (const out of [health.output(), playground.output()]) expect(out).not.toMatch(/^\s+at /m);
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
   });
 
   it('serves Slack from `npm run bot` when Slack credentials are configured', async () => {
