@@ -72,11 +72,13 @@ async function startDemo(cwd: string, env: Record<string, string> = {}) {
   return { demo, url: url as string, prefix: prefix as string, workerPid: Number(workerPid) };
 }
 
+/** Submits as the page does: with the session's CSRF token, from the playground's own origin. */
 async function submit(url: string, text: string): Promise<string> {
+  const { csrfToken } = (await (await fetch(`${url}/api/session`)).json()) as { csrfToken: string };
   const answer = (await (
     await fetch(`${url}/api/command?user=tester`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', 'x-csrf-token': csrfToken, origin: url },
       body: JSON.stringify({ text }),
     })
   ).json()) as { ok: boolean; jobId?: string; error?: string };
