@@ -86,7 +86,8 @@ def fit_preview(encoder_path: str, n: int = 48, size: int = 64, seed: int = 0) -
     smooth random colour images (T = 1) are encoded, their pixels average-pooled ×8, and rgb ≈ W·z + b solved over
     every latent pixel.  z is normalised with Wan's statistics, as the sampler sees it."""
     import numpy as np
-    import onnxruntime as ort
+    from ort_quiet import load as _load_ort
+    ort = _load_ort()
     sess = ort.InferenceSession(encoder_path, providers=["CPUExecutionProvider"])
     g = torch.Generator().manual_seed(seed)
     coarse = torch.rand(n, 3, 1, 4, 4, generator=g) * 2 - 1

@@ -174,7 +174,8 @@ def example_inputs(cfg: WanConfig, b=2, f=3, h=8, w=12, lc=16, seed=1, mixed=Tru
 
 
 def ort_run(path, inputs, provider="CPUExecutionProvider"):
-    import onnxruntime as ort
+    from ort_quiet import load as _load_ort
+    ort = _load_ort()
     so = ort.SessionOptions()
     so.log_severity_level = 3
     sess = ort.InferenceSession(path, so, providers=[provider])

@@ -285,7 +285,8 @@ def export_text_encoder(state_dict_or_none: dict | None, cfg: UMT5Config, out_di
 
 
 def ort_run(path, ids, mask, threads=0):
-    import onnxruntime as ort
+    from ort_quiet import load as _load_ort
+    ort = _load_ort()
     so = ort.SessionOptions()
     so.log_severity_level = 3
     if threads:
@@ -336,7 +337,8 @@ def bench(path: str, cfg: UMT5Config, dtype: str, device: str | None = None, rep
         out[f"torch_{device}_{dtype}_b{b}_s"] = round(statistics.median(times[1:]), 4)
     del model
     if dtype == "fp32":
-        import onnxruntime as ort
+        from ort_quiet import load as _load_ort
+        ort = _load_ort()
         so = ort.SessionOptions()
         so.log_severity_level = 3
         t = time.perf_counter()

@@ -203,7 +203,8 @@ def export_vae(state_dict_or_None, out_dir, dtype, layout: str = "chunked") -> d
 
 
 def ort_session(path):
-    import onnxruntime as ort
+    from ort_quiet import load as _load_ort
+    ort = _load_ort()
     so = ort.SessionOptions()
     so.log_severity_level = 3
     return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])

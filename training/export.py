@@ -8,7 +8,10 @@ import time
 
 import numpy as np
 import onnx
-import onnxruntime as ort
+import os
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before the import: read once at init (docs/deploy.md)
+import onnxruntime as ort  # noqa: E402
 import torch
 from onnx import TensorProto, helper, numpy_helper
 

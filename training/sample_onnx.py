@@ -12,7 +12,10 @@ import os
 import time
 
 import numpy as np
-import onnxruntime as ort
+import os
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before the import: read once at init (docs/deploy.md)
+import onnxruntime as ort  # noqa: E402
 
 
 def session(path, threads=2):
