@@ -19,7 +19,8 @@ g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
                       [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
 m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]); m.ir_version = 8
-ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": [[1.0]][0:1][0:1] and __import__("numpy").ones(1, "float32")})
+import numpy
+ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": numpy.ones(1, "float32")})
 """ % HERE
 
 
@@ -31,5 +32,6 @@ def test_no_telemetry_files_unless_opted_in(tmp_path, opt_in):
         env["ORT_DISABLE_TELEMETRY"] = "0"
     subprocess.run([sys.executable, "-c", SCRIPT], env=env, check=True, timeout=120)
     written = [os.path.join(d, f) for d, _, fs in os.walk(tmp_path / ".cache") for f in fs] if (tmp_path / ".cache").exists() else []
+    # with the opt-in, onnxruntime may write its device id (whether it does is its business; off must mean off)
     if not opt_in:
         assert written == [], written
