@@ -61,7 +61,16 @@ describe('blocklist rules', () => {
 
     expect(matchBlockRule('totally NSFW clip', rules)).toBe(rules[1]);
     expect(matchBlockRule('a calm lake', rules)).toBeUndefined();
-    expect(compileRule('regex', 'a+b').flags).toContain('i');
+    expect(compileRule('regex', 'a+b').test('xAAB')).toBe(true);
+  });
+
+  it('runs operator regexes in linear time: a catastrophic pattern answers at once instead of freezing the host', () => {
+    // (a+)+$ against 40 a's and a '!' takes 2^40 steps in a backtracking engine: this test would never finish there.
+    const rules = [regex('(a+)+$'), regex('(x|x)*y')];
+
+    expect(validateRule('regex', '(a+)+$')).toBeNull();
+    expect(matchBlockRule(`${'a'.repeat(40)}!`, rules)).toBeUndefined();
+    expect(matchBlockRule(`${'x'.repeat(40)}y`, rules)).toBe(rules[1]);
   });
 
   it('validates new rules', () => {
@@ -69,6 +78,8 @@ describe('blocklist rules', () => {
     expect(validateRule('regex', '(open')).toMatch(/Invalid regular expression/);
     expect(validateRule('regex', 'x*')).toMatch(/matches every prompt/);
     expect(validateRule('word', '   ')).toMatch(/non-empty/);
+    expect(validateRule('regex', String.raw`(a)\1`)).toMatch(/RE2 syntax: no backreferences or lookaround/);
+    expect(validateRule('regex', '(?=a)b')).toMatch(/RE2 syntax/);
   });
 });
 
