@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import process from 'node:process';
 import { pino } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { redisProblem } from '../queue/redis-check.ts';
 import { loadBotConfig } from './config.ts';
 import { createHub } from './core/hub.ts';
 import { parseDiscordConfig, startDiscord, wantsDiscord } from './discord/index.ts';
@@ -18,6 +19,11 @@ import { startPlayground } from './web/server.ts';
 const config = loadBotConfig();
 const log = pino({ level: config.LOG_LEVEL, base: { service: 'bot' } });
 // Deliveries go to the front end that owns each job's origin: the playground here, Discord and Slack when configured.
+const redisTrouble = await redisProblem(config.REDIS_URL);
+if (redisTrouble !== undefined) {
+  process.stderr.write(`bot: ${redisTrouble}\n`);
+  process.exit(1);
+}
 const hub = createHub();
 const service = await startService(config, {
   deliver: async (delivery) => {

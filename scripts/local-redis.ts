@@ -54,7 +54,7 @@ export interface LocalRedis {
   destroy(): Promise<void>;
 }
 
-export async function startLocalRedis(options: { appendOnly?: boolean } = {}): Promise<LocalRedis> {
+export async function startLocalRedis(options: { appendOnly?: boolean; password?: string } = {}): Promise<LocalRedis> {
   if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status !== 0) {
     throw new Error(
       'redis-server is not installed: install it (Debian: apt-get install redis-server) or set REDIS_URL to a running Redis',
@@ -62,7 +62,10 @@ export async function startLocalRedis(options: { appendOnly?: boolean } = {}): P
   }
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'pusa-redis-'));
-  const url = `redis://127.0.0.1:${port}`;
+  const url =
+    options.password === undefined
+      ? `redis://127.0.0.1:${port}`
+      : `redis://:${encodeURIComponent(options.password)}@127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
   const start = async () => {
     child = spawn(
@@ -80,6 +83,7 @@ export async function startLocalRedis(options: { appendOnly?: boolean } = {}): P
         options.appendOnly ? 'yes' : 'no',
         '--appendfsync',
         'always',
+        ...(options.password === undefined ? [] : ['--requirepass', options.password]),
       ],
       // A process group of its own: Ctrl-C in a demo's terminal must not kill the server before the demo has
       // disconnected from it (every client would print connection-refused errors until it exits).

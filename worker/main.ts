@@ -7,6 +7,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import { JobName } from '../commands/index.ts';
 import { createBlobStore } from '../queue/blobs.ts';
 import { cancelChannel } from '../queue/names.ts';
+import { redisProblem } from '../queue/redis-check.ts';
 import { createTimingBook } from '../queue/timings.ts';
 import { loadWorkerConfig } from './config.ts';
 import { DEVICE_LOST_EXIT_CODE, DeviceLostError } from './device-errors.ts';
@@ -21,6 +22,12 @@ import { withInjectedFaults } from './test-faults.ts';
  */
 const config = loadWorkerConfig();
 const log = pino({ level: config.LOG_LEVEL, base: { service: 'worker', workerId: config.WORKER_ID } });
+// Before the model (seconds to load): a wrong REDIS_URL is said at once, in one line, with no password in it.
+const redisTrouble = await redisProblem(config.REDIS_URL);
+if (redisTrouble !== undefined) {
+  process.stderr.write(`worker: ${redisTrouble}\n`);
+  process.exit(1);
+}
 
 const loaded = await loadPusaModel(
   config.MODEL_DIR,

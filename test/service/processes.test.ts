@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort } from '../../scripts/local-redis.ts';
+import { freePort, startLocalRedis } from '../../scripts/local-redis.ts';
 import { startLocalDiscord } from '../discord/local-discord.ts';
 import { PACK_DIR } from '../helpers/pack.ts';
 import { BOT_TOKEN, slashCommand, startFakeSlack } from '../slack/fake-slack.ts';
@@ -125,6 +125,39 @@ describe('the bot and worker processes', () => {
       for (const out of [health.output(), playground.output()]) expect(out).not.toMatch(/^\s+at /m);
     } finally {
       await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
+  });
+
+  it('refuses a wrong Redis password in one line that does not print it, before starting anything', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pusa-proc-'));
+    dirs.push(dir);
+    const redis = await startLocalRedis({ password: 'the-right-one' });
+    try {
+      const wrong = redis.url.replace('the-right-one', 'hunter2-wrong');
+      const bot = start('bot', {
+        REDIS_URL: wrong,
+        DATABASE_URL: `file:${join(dir, 'pusa.db')}`,
+        ARTIFACT_DIR: join(dir, 'artifacts'),
+        MODEL_DIR: PACK_DIR,
+        PLAYGROUND: 'off',
+        BOT_HEALTH_PORT: String(await freePort()),
+      });
+      const worker = start('worker', { REDIS_URL: wrong, MODEL_DIR: PACK_DIR, WORKER_HEALTH_PORT: '0' });
+
+      expect(await bot.exited).toBe(1);
+      expect(await worker.exited).toBe(1);
+      for (const [name, run] of [
+        ['bot', bot],
+        ['worker', worker],
+      ] as const) {
+        expect(run.output()).toContain(
+          `${name}: Redis at redis://:***@127.0.0.1:${redis.port} refused the user name or password in REDIS_URL`,
+        );
+        expect(run.output()).not.toContain('hunter2-wrong');
+        expect(run.output()).not.toMatch(/ready|^\s+at /m);
+      }
+    } finally {
+      await redis.destroy();
     }
   });
 
