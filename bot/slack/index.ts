@@ -5,6 +5,7 @@ import type { Delivery, JobUpdate } from '../core/events.ts';
 import { listen } from '../listen.ts';
 import type { Service } from '../service.ts';
 import { type PostedJob, registerHandlers, type SlackLog } from './app.ts';
+import { readSlackBody } from './body-guard.ts';
 import type { SlackConfig } from './config.ts';
 import { createMessageEdits } from './edits.ts';
 import { endedMessage, errorText, progressMessage, resultMessage } from './render.ts';
@@ -56,7 +57,9 @@ export async function startSlack(service: Service, config: SlackConfig, log: Sla
     const replays = createReplayGuard();
     server = createServer((req, res) => {
       if (!replays.admit(req, res)) return;
-      receiver.requestListener(req, res);
+      void readSlackBody(req, res).then((read) => {
+        if (read) receiver.requestListener(req, res);
+      });
     });
     await listen(server, config.SLACK_PORT, config.SLACK_HOST);
     const { port } = server.address() as AddressInfo;
@@ -211,9 +214,9 @@ export function createReplayGuard(windowSeconds = 300) {
         return false;
       }
       seen.set(signature, now);
-      // A forged signature is refused by Bolt anyway; do not keep it.
+      // Only a request that was answered counts as used: a forged (401) or cut-off (413) one is not kept.
       res.once('finish', () => {
-        if (res.statusCode === 401) seen.delete(signature);
+        if (res.statusCode >= 400) seen.delete(signature);
       });
       return true;
     },

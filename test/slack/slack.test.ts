@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blockAction, messageAction, sign, slashCommand, viewSubmission } from './fake-slack.ts';
 import { SIGNING_SECRET, type SlackStack, startSlackStack } from './harness.ts';
@@ -129,6 +130,37 @@ describe('Slack front end over HTTP', () => {
     expect([original.status, first.status]).toEqual([200, 200]);
     await new Promise((r) => setTimeout(r, 300));
     expect(stack.fake.callsOf('chat.postMessage').length).toBe(posts);
+  });
+
+  it('refuses unsigned and oversized bodies before reading them in full', async () => {
+    const url = new URL(stack.slack.eventsUrl!);
+    /** Opens a POST, writes `send` bytes and never ends it; resolves with the status the bot answers meanwhile. */
+    const answerWhileSending = (headers: Record<string, string | number>, send: number) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(
+          { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+            req.destroy();
+          },
+        );
+        req.on('error', (error: NodeJS.ErrnoException) => {
+          if (error.code !== 'ECONNRESET' && error.code !== 'EPIPE') reject(error);
+        });
+        req.write(Buffer.alloc(send, 0x61));
+      });
+    const fresh = (n: number) => ({
+      'x-slack-signature': `v0=${n}`,
+      'x-slack-request-timestamp': Math.floor(Date.now() / 1000),
+    });
+
+    // No signature headers: answered while the (endless) body is still coming.
+    expect(await answerWhileSending({ 'content-type': 'application/json' }, 64 * 1024)).toBe(401);
+    // Signed-looking, declaring 200 MB: refused on the header.
+    expect(await answerWhileSending({ ...fresh(1), 'content-length': 200 * 2 ** 20 }, 1024)).toBe(413);
+    // Signed-looking, chunked, past 1 MiB: refused once it has streamed that far.
+    expect(await answerWhileSending(fresh(2), 2 * 2 ** 20)).toBe(413);
   });
 
   it('animates an image chosen in the /animate modal, downloading it from Slack with the bot token', async () => {
