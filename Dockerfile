@@ -2,10 +2,10 @@
 # repository's CI (no Docker there): test/deploy-files.test.ts checks what can be checked without it.
 FROM node:20-bookworm-slim
 
-# ffmpeg for MP4 encoding (the npm fallback binary works too); a C++ toolchain because better-sqlite3 compiles from
-# source when no prebuilt binary can be downloaded.
+# ffmpeg for MP4 encoding (the npm fallback binary works too). No C++ toolchain: every native dependency (libSQL,
+# sharp, onnxruntime-node, esbuild) installs prebuilt from the npm registry.
 RUN apt-get update \
-  && apt-get install -y --no-install-recommends ffmpeg python3 make g++ ca-certificates \
+  && apt-get install -y --no-install-recommends ffmpeg ca-certificates \
   && rm -rf /var/lib/apt/lists/*
 
 # allowScripts in package.json (which denies onnxruntime-node's CUDA download) needs npm 11.16 or newer.

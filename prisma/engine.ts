@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
+import { PrismaLibSql } from '@prisma/adapter-libsql';
 import { PrismaPg } from '@prisma/adapter-pg';
 import {
   bindMigrationAwareSqlAdapterFactory,
@@ -28,7 +28,7 @@ import type {
   SchemaFilter,
 } from '@prisma/schema-engine-wasm';
 import pg from 'pg';
-import { type DatabaseTarget, parseDatabaseUrl, pgConfig } from './url.ts';
+import { type DatabaseTarget, libsqlUrl, parseDatabaseUrl, pgConfig } from './url.ts';
 
 /** The repository's `prisma/` folder (this file's folder). */
 export const PRISMA_DIR = dirname(fileURLToPath(import.meta.url));
@@ -97,9 +97,12 @@ function loadSchemaEngine(): Promise<SchemaEngineClass> {
 
 let lastPanic: string | undefined;
 
-/** The SQLite migration-aware adapter, with bug 3 fixed: multi-statement scripts go through `exec`. */
+/**
+ * The SQLite migration-aware adapter, with bug 3 fixed: multi-statement scripts go through `executeScript`. Waits
+ * up to 5 s for another process's write lock (libSQL's default is to fail at once), as the store does.
+ */
 function sqliteFactory(path: string): SqlMigrationAwareDriverAdapterFactory {
-  const inner = new PrismaBetterSqlite3({ url: path });
+  const inner = new PrismaLibSql({ url: libsqlUrl(path), timeout: 5_000 });
   const fix = (adapter: SqlDriverAdapter): SqlDriverAdapter => {
     const executeRaw = adapter.executeRaw.bind(adapter);
     adapter.executeRaw = async (query: SqlQuery) => {

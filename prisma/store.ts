@@ -8,7 +8,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
+import { PrismaLibSql } from '@prisma/adapter-libsql';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { isUnavailable, StoreUnavailableError } from './errors.ts';
 import { PrismaClient as PostgresClient } from './generated/postgres/client.ts';
@@ -44,7 +44,7 @@ import {
   type UserUsage,
   type WorkspaceRecord,
 } from './types.ts';
-import { type DatabaseTarget, parseDatabaseUrl, pgConfig, redactUrl } from './url.ts';
+import { type DatabaseTarget, libsqlUrl, parseDatabaseUrl, pgConfig, redactUrl } from './url.ts';
 
 export { StoreUnavailableError } from './errors.ts';
 export { migrateToLatest } from './migrate.ts';
@@ -77,7 +77,9 @@ const inFlight = { in: [...IN_FLIGHT_STATUSES] };
 
 function createClient(target: DatabaseTarget, options: PrismaStoreOptions): Db {
   if (target.provider === 'sqlite') {
-    const adapter = new PrismaBetterSqlite3({ url: target.path, timeout: options.busyTimeoutMs ?? 5_000 });
+    // libSQL applies `timeout` (SQLite's busy timeout) to every connection it opens, including the fresh one it opens
+    // after each transaction; without it a second process's write fails at once with SQLITE_BUSY.
+    const adapter = new PrismaLibSql({ url: libsqlUrl(target.path), timeout: options.busyTimeoutMs ?? 5_000 });
     return new SqliteClient({ adapter });
   }
   const config = pgConfig(target.url, {

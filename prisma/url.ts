@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { PoolConfig } from 'pg';
 import { parseIntoClientConfig } from 'pg-connection-string';
 
@@ -12,7 +13,7 @@ export const DEFAULT_DATABASE_URL = 'file:./data/pusa.db';
 
 /**
  * Picks the provider from the URL scheme. SQLite paths are resolved against `process.cwd()` (as Prisma does) and
- * may not carry a query string, which better-sqlite3 would take as part of the file name.
+ * may not carry a query string: a URL's options would differ between the store, the migrations and the docs.
  */
 export function parseDatabaseUrl(url: string): DatabaseTarget {
   if (url.startsWith('file:')) {
@@ -25,6 +26,14 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
   throw new TypeError(
     `Unsupported DATABASE_URL ${redactUrl(url)}: use file:./path.db (SQLite) or postgresql://… (PostgreSQL)`,
   );
+}
+
+/**
+ * The URL libSQL opens for a resolved SQLite path. libSQL percent-decodes `file:` URLs and reads `?…` as its own
+ * options, so the path is percent-encoded (a folder named `50% #1` stays that folder); `:memory:` stays in memory.
+ */
+export function libsqlUrl(path: string): string {
+  return path === ':memory:' ? 'file::memory:' : pathToFileURL(path).href;
 }
 
 /**

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { createClient } from '@libsql/client';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultSchemaPaths, openMigrationEngine } from '../../prisma/engine.ts';
 import { migrateToLatest } from '../../prisma/store.ts';
-import { parseDatabaseUrl } from '../../prisma/url.ts';
+import { libsqlUrl, parseDatabaseUrl } from '../../prisma/url.ts';
 import { createTestDatabase, PROVIDERS, type TestDatabase } from './databases.ts';
 
 interface AppliedMigration {
@@ -19,9 +19,10 @@ async function appliedMigrations(url: string): Promise<AppliedMigration[]> {
   const sql = 'SELECT migration_name, checksum, finished_at FROM _prisma_migrations ORDER BY migration_name';
   const target = parseDatabaseUrl(url);
   if (target.provider === 'sqlite') {
-    const db = new Database(target.path, { readonly: true });
+    // Read with the driver itself, not through Prisma: the test checks what is on disk.
+    const db = createClient({ url: libsqlUrl(target.path) });
     try {
-      return db.prepare(sql).all() as AppliedMigration[];
+      return (await db.execute(sql)).rows as unknown as AppliedMigration[];
     } finally {
       db.close();
     }
