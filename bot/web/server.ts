@@ -1,6 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { extname, join } from 'node:path';
 import { type ChatCommand, parseChatCommand, UserError } from '../../commands/index.ts';
@@ -229,10 +228,18 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
     if (req.method === 'GET' && clip !== null) {
       const record = await service.store.clip(clip[1] as string);
       if (record === null) return json(res, 404, { ok: false, error: 'no such clip' });
-      const file = service.artifacts.absolute(record.mp4Path);
-      const info = await stat(file);
+      // Opened once and checked as opened: a file removed, or replaced by a directory, after the record was written
+      // answers 410 instead of throwing EISDIR out of a stream with no listener (which took the host down).
+      const handle = await open(service.artifacts.absolute(record.mp4Path), 'r').catch(() => undefined);
+      const info = await handle?.stat().catch(() => undefined);
+      if (handle === undefined || info === undefined || !info.isFile()) {
+        await handle?.close().catch(() => undefined);
+        return json(res, 410, { ok: false, error: 'this clip is no longer stored here' });
+      }
       res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': info.size, 'accept-ranges': 'none' });
-      createReadStream(file).pipe(res);
+      const stream = handle.createReadStream();
+      stream.on('error', () => res.destroy());
+      stream.pipe(res);
       return;
     }
     if (req.method === 'POST' && path.startsWith('/api/')) {

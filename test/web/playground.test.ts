@@ -194,6 +194,23 @@ describe('the playground in a real browser', () => {
     await expect.poll(() => admin.locator('#workers').textContent(), { timeout: 60_000 }).toContain('web-worker');
     await admin.close();
   });
+  it('answers 410 for a clip whose file became a directory, and keeps serving', async () => {
+    await send('/t2v a green square moves right on a gray background --steps 2 --frames 17');
+    await newestVideo();
+    const url = String(await page.locator('.job').last().locator('video').getAttribute('src'));
+    const clipId = /\/clips\/([\w-]+)\.mp4$/.exec(url)?.[1] as string;
+    const record = await service.store.clip(clipId);
+    const file = service.artifacts.absolute(record!.mp4Path);
+    await rm(file);
+    await mkdir(file);
+
+    const res = await fetch(`${playground.url}${url}`);
+
+    expect(res.status).toBe(410);
+    expect(await res.json()).toEqual({ ok: false, error: 'this clip is no longer stored here' });
+    expect((await fetch(`${playground.url}/api/session`)).status).toBe(200);
+  });
+
   it('deletes a clip for its owner only: it leaves History and its URL answers 404', async () => {
     await send('/t2v a green square moves left on a gray background --steps 2 --frames 17');
     await newestVideo();
