@@ -35,6 +35,19 @@ export type ClipRef = z.infer<typeof ClipRef>;
  * The platform-neutral request model: what any front end (Discord, Slack, the playground, the CLI) turns a user's
  * command into. Options left out take the model pack's defaults.
  */
+// Control characters other than tab and newline: a NUL reached PostgreSQL as a raw error ([13]); none means text.
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/u;
+function noControlCharacters(text: string): boolean {
+  return !CONTROL.test(text);
+}
+function controlCharacterMessage(what: string) {
+  return (issue: { input?: unknown }) => {
+    const found = CONTROL.exec(String(issue.input ?? ''))?.[0] ?? '';
+    const code = `U+${found.codePointAt(0)?.toString(16).toUpperCase().padStart(4, '0')}`;
+    return `${what} contains a control character (${code}); remove it and send it again`;
+  };
+}
+
 export const GenerationRequest = z
   .object({
     task: Task,
@@ -42,8 +55,13 @@ export const GenerationRequest = z
       .string()
       .trim()
       .min(1, 'a prompt is required')
-      .max(LIMITS.promptLength, `prompts are at most ${LIMITS.promptLength} characters`),
-    negativePrompt: z.string().max(LIMITS.promptLength).optional(),
+      .max(LIMITS.promptLength, `prompts are at most ${LIMITS.promptLength} characters`)
+      .refine(noControlCharacters, { error: controlCharacterMessage('the prompt') }),
+    negativePrompt: z
+      .string()
+      .max(LIMITS.promptLength)
+      .refine(noControlCharacters, { error: controlCharacterMessage('the negative prompt') })
+      .optional(),
     steps: z.int().min(LIMITS.steps.min).max(LIMITS.steps.max, `steps are at most ${LIMITS.steps.max}`).optional(),
     guidance: z
       .number()

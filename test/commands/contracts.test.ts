@@ -20,6 +20,10 @@ describe('parseGenerationRequest', () => {
     });
   });
 
+  it('keeps tabs and newlines in a prompt', () => {
+    expect(parseGenerationRequest({ task: 't2v', prompt: 'line one\n\tline two' })).toMatchObject({ ok: true });
+  });
+
   it.each([
     [{ task: 't2v', prompt: '' }, /a prompt is required/],
     [{ task: 't2v', prompt: 'x'.repeat(501) }, /at most 500 characters/],
@@ -33,6 +37,8 @@ describe('parseGenerationRequest', () => {
     ],
     [{ task: 'transition', prompt: 'p', clips: [{ clipId: 'a' }] }, /transition takes two clips/],
     [{ task: 'paint', prompt: 'p' }, /task/],
+    [{ task: 't2v', prompt: 'a red\u0000 circle' }, /the prompt contains a control character \(U\+0000\)/],
+    [{ task: 't2v', prompt: 'p', negativePrompt: 'x\u001b[31m' }, /the negative prompt contains .*U\+001B/],
   ])('refuses %j with a message naming the problem', (input, message) => {
     const parsed = parseGenerationRequest(input);
 
