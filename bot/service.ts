@@ -89,12 +89,24 @@ export async function startService(
     ...(hooks.onUpdate === undefined ? {} : { onUpdate: hooks.onUpdate }),
     ...(hooks.log === undefined ? {} : { log: hooks.log }),
   });
+  const onceKey = (key: string) => `${config.QUEUE_PREFIX}:once:${key}`;
   return {
     store,
     frontEnd,
     generate,
     pack,
     artifacts,
+    /**
+     * Records `key` for `ttlSeconds` unless it is recorded already; false when it was (a replay). In Redis, so every
+     * bot process sees it and a restart forgets nothing: an in-memory record let a captured Slack request replay
+     * after a restart ([13] finding 8).
+     */
+    async firstSeen(key: string, ttlSeconds: number): Promise<boolean> {
+      return (await connection.set(onceKey(key), '1', 'EX', ttlSeconds, 'NX')) === 'OK';
+    },
+    async forget(key: string): Promise<void> {
+      await connection.del(onceKey(key));
+    },
     async close() {
       await delivery.close();
       await generate.close();

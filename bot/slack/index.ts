@@ -54,11 +54,14 @@ export async function startSlack(service: Service, config: SlackConfig, log: Sla
   if (receiver === undefined) {
     await app.start();
   } else {
-    const replays = createReplayGuard();
+    const replays = createReplayGuard(service);
     server = createServer((req, res) => {
-      if (!replays.admit(req, res)) return;
-      void readSlackBody(req, res).then((read) => {
-        if (read) receiver.requestListener(req, res);
+      void (async () => {
+        if (!(await replays.admit(req, res))) return;
+        if (await readSlackBody(req, res)) receiver.requestListener(req, res);
+      })().catch((error: unknown) => {
+        log.warn({ err: (error as Error).message }, 'slack request refused: the replay record is unavailable');
+        if (!res.headersSent) res.writeHead(503, { 'content-type': 'text/plain' }).end('try again');
       });
     });
     await listen(server, config.SLACK_PORT, config.SLACK_HOST);
@@ -195,28 +198,25 @@ export async function startSlack(service: Service, config: SlackConfig, log: Sla
 }
 
 /**
- * Bolt checks the signature and the 5-minute window; a captured request could still be replayed inside that window.
- * This remembers every signature seen in the window and refuses repeats with 401. Slack's own retries carry a new
- * timestamp, hence a new signature.
+ * Refuses a signed request whose signature was seen in the last `windowSeconds` (Slack's own timestamp window, so an
+ * older copy is refused by Bolt as stale; Slack's own retries carry a new timestamp, hence a new signature). The record lives in Redis (`service.firstSeen`): shared by every bot
+ * process, and kept across restarts. Only an answered request counts as used: a forged (401) or cut-off (413) one is
+ * forgotten again.
  */
-export function createReplayGuard(windowSeconds = 300) {
-  const seen = new Map<string, number>();
+export function createReplayGuard(ledger: Pick<Service, 'firstSeen' | 'forget'>, windowSeconds = 300) {
   return {
-    admit(req: IncomingMessage, res: ServerResponse): boolean {
+    async admit(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
       const signature = req.headers['x-slack-signature'];
       const timestamp = Number(req.headers['x-slack-request-timestamp']);
-      if (typeof signature !== 'string' || !Number.isFinite(timestamp)) return true; // Bolt refuses these itself
-      const now = Date.now() / 1000;
-      for (const [key, at] of seen) if (now - at > windowSeconds) seen.delete(key);
-      if (seen.has(signature)) {
+      if (typeof signature !== 'string' || !Number.isFinite(timestamp)) return true; // refused before the body is read
+      const key = `slack-signature:${signature}`;
+      if (!(await ledger.firstSeen(key, windowSeconds))) {
         res.writeHead(401, { 'content-type': 'text/plain' });
         res.end('replayed request');
         return false;
       }
-      seen.set(signature, now);
-      // Only a request that was answered counts as used: a forged (401) or cut-off (413) one is not kept.
       res.once('finish', () => {
-        if (res.statusCode >= 400) seen.delete(signature);
+        if (res.statusCode >= 400) void ledger.forget(key).catch(() => undefined);
       });
       return true;
     },

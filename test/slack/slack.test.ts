@@ -128,6 +128,14 @@ describe('Slack front end over HTTP', () => {
 
     expect([forged.status, stale.status, tampered.status, replayed.status]).toEqual([401, 401, 401, 401]);
     expect([original.status, first.status]).toEqual([200, 200]);
+    // The record of used signatures is in Redis: a restarted bot still refuses the captured request.
+    await stack.restartSlack();
+    const afterRestart = await stack.fake.send(stack.slack.eventsUrl!, quotaBody, {
+      secret: SIGNING_SECRET,
+      contentType: 'application/x-www-form-urlencoded',
+      timestamp: now,
+    });
+    expect(afterRestart.status).toBe(401);
     await new Promise((r) => setTimeout(r, 300));
     expect(stack.fake.callsOf('chat.postMessage').length).toBe(posts);
   });
