@@ -240,7 +240,10 @@ export function createFrontEnd(deps: FrontEndDeps) {
       known(users, input.user, () => store.ensureUser(input.user)),
       known(workspaces, input.workspace, () => store.ensureWorkspace(input.workspace)),
     ]);
-    const existing = await store.jobByRequestKey(input.requestKey);
+    // The key is the requester's own: two users who send the same key (a playground page's counter, a client's
+    // retry id) must not share one job, its events and its clip ([13] finding 9).
+    const requestKey = `${input.user.platform}:${input.user.externalId}:${input.requestKey}`;
+    const existing = await store.jobByRequestKey(requestKey);
     if (existing !== null) return answer(existing, requestId, true);
 
     // 3. Inputs: images normalised here (sharp), clips from the artifact store; both stored as blobs with a TTL.
@@ -303,7 +306,7 @@ export function createFrontEnd(deps: FrontEndDeps) {
       userId: user.id,
     };
     const reserved = await store.reserve({
-      requestKey: input.requestKey,
+      requestKey,
       userId: user.id,
       workspaceId: workspace.id,
       task: parsed.task,

@@ -60,6 +60,23 @@ describe('the service under faults (real Redis, SQLite, worker processes)', () =
     expect(await stack.service.generate.getJobCounts('waiting', 'prioritized')).toMatchObject({ prioritized: 1 });
   });
 
+  it('gives two users who send the same request key a job each', async () => {
+    stack = await startStack({ redisUrl: REDIS_URL });
+
+    const ada = await stack.submit(t2v, { requestKey: 'shared-key', user: 'ada' });
+    const bob = await stack.submit(t2v, { requestKey: 'shared-key', user: 'bob' });
+
+    expect(ada.ok && bob.ok).toBe(true);
+    if (!ada.ok || !bob.ok) return;
+    expect(bob.jobId).not.toBe(ada.jobId);
+    expect(bob.duplicate).toBe(false);
+    const [adaJob, bobJob] = await Promise.all([
+      stack.service.store.job(ada.jobId),
+      stack.service.store.job(bob.jobId),
+    ]);
+    expect(adaJob?.userId).not.toBe(bobJob?.userId);
+  });
+
   it('retries a job whose worker is SIGKILLed mid-job on another worker, delivering and charging it once', async () => {
     stack = await startStack({ redisUrl: REDIS_URL });
     const first = await stack.startWorker('victim');
