@@ -1,9 +1,9 @@
-import { randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
+import { drawSeed } from '../bot/core/seed.ts';
 import { type FitMode, normalizeImage } from '../media/image.ts';
 import { decodeFrames, encodeMp4, probeClip } from '../media/mp4.ts';
 import { readSidecar, sidecarPathFor, writeSidecar } from '../media/sidecar.ts';
@@ -23,9 +23,6 @@ export const TASKS: readonly GenerationTask[] = ['t2v', 'i2v', 'start-end', 'key
 
 /** The pack this repository ships, found from any working directory (the `pusa` bin may run anywhere). */
 export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../models/pusa-mini', import.meta.url));
-
-/** Seeds the CLI draws when none is given: the range chat users may pass (`LIMITS.seed`). */
-const SEED_RANGE = 2 ** 32;
 
 /** Frame rates ffmpeg's H.264 encoder and every player we target handle. */
 const FPS_RANGE = { min: 1, max: 240 } as const;
@@ -93,7 +90,7 @@ export async function runGenerate(
   if (fps !== undefined && (fps < FPS_RANGE.min || fps > FPS_RANGE.max))
     throw new UsageError(`--fps must be between ${FPS_RANGE.min} and ${FPS_RANGE.max}, got ${values.fps}`);
   const maxBytes = values['max-bytes'] === undefined ? undefined : int(values['max-bytes'], '--max-bytes', 1);
-  const seed = values.seed === undefined ? randomInt(0, SEED_RANGE) : int(values.seed, '--seed', 0);
+  const seed = values.seed === undefined ? drawSeed() : int(values.seed, '--seed', 0);
   const frameCount = values.frames === undefined ? undefined : int(values.frames, '--frames', 1);
   const requestedSize = values.size === undefined ? undefined : parseSize(values.size);
   const sampling = {

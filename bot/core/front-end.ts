@@ -24,6 +24,7 @@ import { cancelChannel } from '../../queue/names.ts';
 import type { TimingBook } from '../../queue/timings.ts';
 import type { Manifest } from '../../worker/runtime/model-types.ts';
 import type { ArtifactStore } from '../artifacts.ts';
+import { drawSeed } from './seed.ts';
 
 /** What a front end hands the core for one request; images as the bytes the user sent. */
 export interface SubmitInput {
@@ -195,7 +196,8 @@ export function createFrontEnd(deps: FrontEndDeps) {
   }
 
   async function submitOrThrow(input: SubmitInput, requestId: string): Promise<SubmitAnswer> {
-    const { request } = input;
+    // A seed of our own when none was given, so every run differs and Info shows how to reproduce it.
+    const request = { ...input.request, seed: input.request.seed ?? drawSeed() };
     // 1. Validate what the user may set (cheap checks first; images and clips are counted with placeholders).
     const shape = GenerationRequest.safeParse({
       ...request,

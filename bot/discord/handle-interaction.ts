@@ -19,6 +19,7 @@ import {
 } from 'discord.js';
 import { UserError } from '../../commands/index.ts';
 import type { SubmitInput } from '../core/front-end.ts';
+import { drawSeed } from '../core/seed.ts';
 import type { Service } from '../service.ts';
 import { MenuName, MOTION, type Motion } from './commands.ts';
 import type { DiscordConfig } from './config.ts';
@@ -88,9 +89,7 @@ export function createInteractionHandler(deps: {
    */
   async function generate(i: Interactive, o: { ephemeral: boolean; build: () => Promise<Request> }): Promise<void> {
     await i.deferReply(o.ephemeral ? { flags: MessageFlags.Ephemeral } : {});
-    const built = await o.build();
-    // A seed of our own when none was given, so every run differs and Info shows how to reproduce it.
-    const request = { ...built, seed: built.seed ?? Math.floor(Math.random() * 2 ** 32) };
+    const request = await o.build();
     const reply = await i.fetchReply();
     const release = jobs.expect(reply.id);
     try {
@@ -445,7 +444,7 @@ export function createInteractionHandler(deps: {
         build: async () =>
           action === Action.Extend
             ? { task: 'extend', prompt: await promptOfClip(id), clips: [{ clipId: id }] }
-            : await again(id, { seed: Math.floor(Math.random() * 2 ** 32) }),
+            : await again(id, { seed: drawSeed() }),
       });
       return;
     }

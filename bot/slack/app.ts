@@ -1,11 +1,11 @@
 import type { App, BlockAction, ButtonAction, types } from '@slack/bolt';
-import { UserError } from '../../commands/index.ts';
+import { type CommandOptions, parseCommandArguments, UserError } from '../../commands/index.ts';
 import type { SubmitInput } from '../core/front-end.ts';
+import { drawSeed } from '../core/seed.ts';
 import type { Service } from '../service.ts';
 import type { SlackConfig } from './config.ts';
 import { downloadSlackFile, type SlackFileLike } from './download.ts';
 import type { MessageEdits } from './edits.ts';
-import { parseCommandText } from './parse.ts';
 import { ACTION, type ClipButtonValue, errorText, escapeMrkdwn, parseButtonValue, queuedMessage } from './render.ts';
 
 export interface SlackLog {
@@ -44,7 +44,7 @@ interface ImageModalMeta {
   threadTs?: string;
   /** Files chosen already (the "Animate this image" shortcut); otherwise the modal's file_input. */
   fileIds?: string[];
-  options: { steps?: number; frames?: number; seed?: number; guidance?: number };
+  options: CommandOptions;
 }
 
 /** Registers every Slack entry point on `app`; the jobs it posts are recorded in `posted`. */
@@ -178,7 +178,7 @@ export function registerHandlers(
       task: job.task,
       prompt: prompt ?? String(params['prompt'] ?? ''),
       ...numbers(params, ['steps', 'frames', 'guidance']),
-      seed: Math.floor(Math.random() * 2 ** 32),
+      seed: drawSeed(),
       ...(clips.length === 0 ? {} : { clips }),
     };
   }
@@ -189,7 +189,7 @@ export function registerHandlers(
     await ack();
     const who = requesterOf(command);
     await guard(client, who, async () => {
-      const parsed = parseCommandText(command.text);
+      const parsed = parseCommandArguments(command.text);
       if (!parsed.ok) throw parsed.error;
       await startJob(client, who, `slack:${command.trigger_id}`, {
         task: 't2v',
@@ -204,7 +204,7 @@ export function registerHandlers(
       await ack();
       const who = requesterOf(command);
       await guard(client, who, async () => {
-        const parsed = parseCommandText(command.text);
+        const parsed = parseCommandArguments(command.text);
         if (!parsed.ok) throw parsed.error;
         const meta: ImageModalMeta = { kind, channelId: command.channel_id, options: parsed.value.options };
         await client.views.open({
@@ -219,7 +219,7 @@ export function registerHandlers(
     await ack();
     const who = requesterOf(command);
     await guard(client, who, async () => {
-      const parsed = parseCommandText(command.text);
+      const parsed = parseCommandArguments(command.text);
       if (!parsed.ok) throw parsed.error;
       const [clipId, ...words] = parsed.value.rest;
       if (clipId === undefined)
@@ -238,7 +238,7 @@ export function registerHandlers(
     await ack();
     const who = requesterOf(command);
     await guard(client, who, async () => {
-      const parsed = parseCommandText(command.text);
+      const parsed = parseCommandArguments(command.text);
       if (!parsed.ok) throw parsed.error;
       const [from, to, ...words] = parsed.value.rest;
       if (from === undefined || to === undefined)

@@ -6,6 +6,7 @@ import { type ChatCommand, parseChatCommand, UserError } from '../../commands/in
 import type { Delivery, JobUpdate } from '../core/events.ts';
 import type { SubmitInput } from '../core/front-end.ts';
 import type { Hub } from '../core/hub.ts';
+import { drawSeed } from '../core/seed.ts';
 import { listen } from '../listen.ts';
 import type { Service } from '../service.ts';
 import { createAdmin } from './admin.ts';
@@ -146,7 +147,7 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
       case 'remix': {
         if (job.task !== 't2v')
           return { ok: false, error: 'Re-roll and Remix work on text-to-video results; use Extend for the others' };
-        const seed = Math.floor(Math.random() * 2 ** 31);
+        const seed = drawSeed();
         const answer = await submit(
           user,
           { ...base, task: 't2v', seed, prompt: body.action === 'remix' ? (body.prompt ?? base.prompt) : base.prompt },

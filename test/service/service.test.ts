@@ -44,6 +44,25 @@ describe('the service under faults (real Redis, SQLite, worker processes)', () =
     expect(job?.clip?.mp4Path).toMatch(/clip\.mp4$/);
   });
 
+  it('draws a seed in the core for a request without one and keeps one that is given', async () => {
+    stack = await startStack({ redisUrl: REDIS_URL });
+
+    const answers = await Promise.all([
+      stack.submit(t2v, { requestKey: 'no-seed-1' }),
+      stack.submit(t2v, { requestKey: 'no-seed-2' }),
+      stack.submit({ ...t2v, seed: 5 }, { requestKey: 'seed-5' }),
+    ]);
+
+    const seeds = await Promise.all(
+      answers.map(async (a) =>
+        a.ok ? (await stack!.service.store.job(a.jobId))?.parameters['seed'] : a.error.message,
+      ),
+    );
+    for (const seed of seeds.slice(0, 2)) expect(seed).toSatisfy((s) => Number.isInteger(s) && s >= 0 && s < 2 ** 32);
+    expect(seeds[0]).not.toBe(seeds[1]);
+    expect(seeds[2]).toBe(5);
+  });
+
   it('makes one job of the same request delivered twice', async () => {
     stack = await startStack({ redisUrl: REDIS_URL });
 

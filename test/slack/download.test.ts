@@ -2,7 +2,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { downloadSlackFile } from '../../bot/slack/download.ts';
-import { parseCommandText } from '../../bot/slack/parse.ts';
 
 describe('downloadSlackFile', () => {
   let server: Server;
@@ -47,25 +46,5 @@ describe('downloadSlackFile', () => {
     ['a transfer slower than the time limit', () => file('/slow'), /took over 0.5 s/],
   ])('refuses %s with a user error', async (_what, input, message) => {
     await expect(downloadSlackFile(fetch, input(), 'xoxb-1', limits())).rejects.toThrow(message);
-  });
-});
-
-describe('parseCommandText', () => {
-  it('separates options from the prompt', () => {
-    expect(parseCommandText('a cat --steps 4 --frames=17 walks')).toEqual({
-      ok: true,
-      value: { options: { steps: 4, frames: 17 }, rest: ['a', 'cat', 'walks'] },
-    });
-  });
-
-  it.each([
-    ['--speed 3', /unknown option --speed/],
-    ['--steps four', /--steps takes a whole number; got four/],
-    ['--seed', /got nothing/],
-  ])('refuses %s', (text, message) => {
-    const parsed = parseCommandText(text);
-
-    expect(parsed.ok).toBe(false);
-    if (!parsed.ok) expect(parsed.error.message).toMatch(message);
   });
 });

@@ -229,6 +229,30 @@ describe('Slack front end over HTTP', () => {
     await stack.fake.waitFor(() => ephemerals(stack).some((t) => t.includes('has no image')), 'the ephemeral error');
   });
 
+  it('reads options in the one chat-command grammar and names an unknown one', async () => {
+    const ts = await placeholderAfter(stack, () =>
+      stack.command(
+        slashCommand('/t2v', 'a sign reading “OPEN” --cfg 4.5 --frames=17 --steps 4 --negative "blurry, dark"'),
+      ),
+    );
+    await stack.command(slashCommand('/t2v', 'a cat --zoom 2'));
+
+    const user = await stack.service.store.ensureUser({ platform: 'slack', externalId: 'U1', displayName: 'U1' });
+    const [job] = await stack.service.store.history(user.id, { limit: 1 });
+    expect(job?.parameters).toMatchObject({
+      prompt: 'a sign reading “OPEN”',
+      guidance: 4.5,
+      frames: 17,
+      steps: 4,
+      negativePrompt: 'blurry, dark',
+    });
+    await stack.fake.waitFor(
+      () => ephemerals(stack).some((t) => t.includes('Unknown option --zoom; the options are --steps N')),
+      'the unknown-option error',
+    );
+    await resultAt(stack, ts, 'the clip');
+  });
+
   it('answers /quota, /history and /cancel ephemerally', async () => {
     await stack.command(slashCommand('/quota', ''));
     await stack.command(slashCommand('/history', '5'));

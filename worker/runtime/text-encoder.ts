@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Tokenizer } from '@huggingface/tokenizers';
 import type { Manifest } from './manifest.ts';
+import { cleanPrompt } from './prompt-clean.ts';
 import type { ModelSession } from './sessions.ts';
 
 /** Prompt embeddings `[maxLength, dim]`, rows past the prompt zero (reference §B.3). */
@@ -60,32 +61,6 @@ export async function createTextEncoder(
       return hit;
     },
   };
-}
-
-/**
- * The reference's prompt cleaning (§B.3) without ftfy: HTML entities unescaped twice, whitespace collapsed, trimmed.
- * "Whitespace" is what Wan's Python means, not JavaScript's `\s`: `regex`'s `\s` (Unicode White_Space) for the collapse
- * and `str.strip()` (which also drops U+001C–U+001F) for the trim; JavaScript's `\s` and `trim()` would also eat
- * U+FEFF, which Wan keeps (the tokenizer's normaliser turns it into a space).
- */
-export function cleanPrompt(prompt: string): string {
-  return unescapeHtml(unescapeHtml(prompt)).replace(PY_WHITE_SPACE, ' ').replace(PY_STRIP_ENDS, '');
-}
-
-const PY_SPACE = String.raw`\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000`;
-const PY_WHITE_SPACE = new RegExp(`[${PY_SPACE}]+`, 'g');
-const PY_STRIP_ENDS = new RegExp(String.raw`^[${PY_SPACE}\x1c-\x1f]+|[${PY_SPACE}\x1c-\x1f]+$`, 'g');
-
-function unescapeHtml(text: string): string {
-  const named: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };
-  return text.replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, body: string) => {
-    if (body[0] === '#') {
-      const code =
-        body[1] === 'x' || body[1] === 'X' ? Number.parseInt(body.slice(2), 16) : Number.parseInt(body.slice(1), 10);
-      return Number.isFinite(code) && code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : whole;
-    }
-    return named[body.toLowerCase()] ?? whole;
-  });
 }
 
 /** A pack's `tokenizer.json` (parsed) as a tokenizers.js tokenizer. */

@@ -260,7 +260,7 @@ $('composer').onsubmit = async (e) => {
   if (answer.help)
     return add(
       'system',
-      'Commands: <code>/t2v PROMPT</code>, <code>/animate PROMPT</code> with an image (<code>--motion 0.2</code>), <code>/start-end PROMPT</code> with two images, <code>/keyframes PROMPT</code> with images and their latent indices, <code>/extend CLIP PROMPT</code>, <code>/transition FROM TO PROMPT</code>, <code>/quota</code>, <code>/history</code>, <code>/cancel JOB</code>. Options: <code>--steps --seed --cfg --frames --negative</code>.',
+      'Commands: <code>/t2v PROMPT</code>, <code>/animate PROMPT</code> with an image (<code>--motion 0.2</code>), <code>/start-end PROMPT</code> with two images, <code>/keyframes PROMPT</code> with images and their latent indices, <code>/extend CLIP PROMPT</code>, <code>/transition FROM TO PROMPT</code>, <code>/quota</code>, <code>/history</code>, <code>/cancel JOB</code>. Options, as <code>--name value</code> or <code>--name=value</code>: <code>--steps N --seed N --frames N --cfg X --negative "TEXT" --motion M</code>.',
     );
   if (answer.quota)
     return add(
