@@ -36,6 +36,7 @@ export type ClipRef = z.infer<typeof ClipRef>;
  * command into. Options left out take the model pack's defaults.
  */
 // Control characters other than tab and newline: a NUL reached PostgreSQL as a raw error ([13]); none means text.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is what it is for
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/u;
 function noControlCharacters(text: string): boolean {
   return !CONTROL.test(text);
