@@ -28,7 +28,7 @@ import { type AttachmentLike, checkAttachment, type DownloadLimits, downloadAtta
 import { createInputStore } from './inputs.ts';
 import { type JobMessages, replyError } from './jobs.ts';
 import type { DiscordLog } from './log.ts';
-import { queuedText } from './render.ts';
+import { fitLines, queuedText } from './render.ts';
 
 type Request = SubmitInput['request'];
 type Interactive =
@@ -273,7 +273,8 @@ export function createInteractionHandler(deps: {
       const prompt = String(job.parameters['prompt'] ?? '');
       return `\`${job.id}\` ${job.status} · ${job.task} · “${prompt.slice(0, 60)}”${job.clip ? ` · seed ${job.clip.seed}` : ''}${link}`;
     });
-    await i.editReply(lines.join('\n'));
+    // Ten lines with links can pass Discord's 2,000 characters: show the newest that fit and say how many did not.
+    await i.editReply(fitLines(lines, (left) => `-# ${left} more not shown: a Discord message holds 2,000 characters`));
   }
 
   async function commandCancel(i: ChatInputCommandInteraction) {

@@ -20,6 +20,8 @@ export async function startDiscord(service: Service, config: DiscordConfig, log:
     intents: [GatewayIntentBits.Guilds],
     rest: { api: config.DISCORD_API_URL },
     waitGuildTimeout: 1000,
+    // Prompts are user text: no message of ours notifies @everyone, @here, a role or a member unless it says so.
+    allowedMentions: { parse: [] },
   });
   const jobs = createJobMessages({ client, service, log, intervalMs: config.DISCORD_PROGRESS_INTERVAL_MS });
   const handle = createInteractionHandler({ client, service, config, jobs, log });

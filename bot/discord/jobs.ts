@@ -11,7 +11,7 @@ import { encodePng } from '../../media/image.ts';
 import type { Delivery, JobUpdate } from '../core/events.ts';
 import type { Service } from '../service.ts';
 import type { DiscordLog } from './log.ts';
-import { cancelRow, errorText, progressText, resultRow, resultText } from './render.ts';
+import { cancelRow, errorText, NO_MENTIONS, progressText, resultRow, resultText } from './render.ts';
 
 /** A token older than this is not used any more: Discord's limit is 15 minutes, leave room for the upload. */
 const TOKEN_TTL_MS = 14 * 60_000;
@@ -160,8 +160,13 @@ export function createJobMessages(deps: {
       }
     }
     if (t.ephemeral || t.channelId === undefined || t.messageId === undefined) return;
+    // API v10 keeps only the attachments listed here: the new preview is `files[0]`, so it is listed as id 0.
     await client.rest.patch(Routes.channelMessage(t.channelId, t.messageId), {
-      body: { ...body, attachments: [] },
+      body: {
+        ...body,
+        attachments: files.map((f, index) => ({ id: String(index), filename: f.name })),
+        allowed_mentions: NO_MENTIONS,
+      },
       ...(files.length === 0 ? {} : { files }),
     });
   }
@@ -242,10 +247,20 @@ export function createJobMessages(deps: {
       ...(t.discordUserId === undefined || t.ephemeral ? {} : { userId: t.discordUserId }),
     });
     const components = [resultRow(d.jobId, d.clipId)];
+    // The requester is named on purpose and may be notified; nobody else the prompt names is.
+    const allowedMentions = {
+      parse: [],
+      users: t.discordUserId === undefined || t.ephemeral ? [] : [t.discordUserId],
+    };
     try {
       if (tokenUsable(t)) {
         try {
-          await t.interaction?.editReply({ content, components, files: [{ attachment: data, name }] });
+          await t.interaction?.editReply({
+            content,
+            components,
+            files: [{ attachment: data, name }],
+            allowedMentions,
+          });
           return;
         } catch (error) {
           if (!tokenGone(error)) throw error;
@@ -260,6 +275,7 @@ export function createJobMessages(deps: {
         body: {
           content,
           components,
+          allowed_mentions: { ...allowedMentions, replied_user: false },
           ...(t.messageId === undefined
             ? {}
             : { message_reference: { message_id: t.messageId, fail_if_not_exists: false } }),
@@ -273,6 +289,7 @@ export function createJobMessages(deps: {
               content: `✅ Finished “${t.prompt}”: the clip is in the reply below.`,
               components: [],
               attachments: [],
+              allowed_mentions: NO_MENTIONS,
             },
           })
           .catch(() => undefined);

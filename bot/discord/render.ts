@@ -50,6 +50,35 @@ export function resultText(o: { prompt: string; seed: number; frames: number; gp
   return `✅ ${o.userId === undefined ? '' : `<@${o.userId}> `}${quote(o.prompt)} · seed ${o.seed} · ${o.frames} frames · ${o.gpuSeconds.toFixed(1)} s GPU`;
 }
 
+/**
+ * `allowed_mentions` for every message the bot sends: text from a prompt may contain `@everyone`, `@here`, a role or
+ * a member, and none of them is notified. A message that means to notify someone lists them (`users: [id]`).
+ */
+export const NO_MENTIONS = { parse: [] as never[] };
+
+/** Discord's limit on a message's `content`. */
+export const MESSAGE_LIMIT = 2000;
+
+/**
+ * As many whole lines as fit in one message, then a last line saying how many were left out (`more` gets that
+ * number). Lines are never cut, so the ids and links in them stay whole.
+ */
+export function fitLines(lines: string[], more: (left: number) => string, limit = MESSAGE_LIMIT): string {
+  let text = '';
+  for (const [index, line] of lines.entries()) {
+    const after = lines.length - index - 1;
+    // Room is kept for the note about the lines after this one, so the note always fits.
+    const reserve = after > 0 ? 1 + more(after).length : 0;
+    const next = text === '' ? line : `${text}\n${line}`;
+    if (next.length + reserve > limit) {
+      const note = more(lines.length - index);
+      return text === '' ? note : `${text}\n${note}`;
+    }
+    text = next;
+  }
+  return text;
+}
+
 /** An error as the user sees it: what went wrong, and the request id to quote when asking for help. */
 export const errorText = (message: string, requestId: string) => `⚠️ ${message}\n-# request ${requestId}`;
 

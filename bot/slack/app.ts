@@ -23,6 +23,8 @@ interface Requester {
   channelId: string;
   /** Post in this thread (a shortcut or button on a message); absent: a new message in the channel. */
   threadTs?: string;
+  /** The payload's `response_url`: it reaches the user even in a channel the app is not in. */
+  responseUrl?: string;
 }
 
 /** A job this process posted, so progress edits need no database read. */
@@ -64,19 +66,51 @@ export function registerHandlers(
   const manifest = service.pack.manifest;
   const isAdmin = (userId: string) => config.SLACK_ADMIN_USER_IDS.includes(userId);
 
+  /**
+   * Tells the user privately. An ephemeral message needs the app in the channel; where it is not (`not_in_channel`)
+   * the payload's `response_url` still reaches the user, and without one a direct message does.
+   */
   const ephemeral = async (
     client: Client,
-    who: { channelId: string; userId: string; threadTs?: string },
+    who: { channelId: string; userId: string; threadTs?: string; responseUrl?: string },
     text: string,
   ) => {
-    await client.chat
-      .postEphemeral({
+    try {
+      await client.chat.postEphemeral({
         channel: who.channelId,
         user: who.userId,
         text,
         ...(who.threadTs === undefined ? {} : { thread_ts: who.threadTs }),
-      })
-      .catch((error: unknown) => log.warn({ err: (error as Error).message }, 'could not post an ephemeral message'));
+      });
+      return;
+    } catch (error) {
+      log.warn({ err: (error as Error).message }, 'could not post an ephemeral message; trying the response_url');
+    }
+    if (who.responseUrl !== undefined) {
+      const answered = await fetchFn(who.responseUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ response_type: 'ephemeral', replace_original: false, text }),
+        signal: AbortSignal.timeout(5_000),
+      }).then(
+        (res) => res.ok,
+        () => false,
+      );
+      if (answered) return;
+    }
+    await client.chat
+      .postMessage({ channel: who.userId, text })
+      .catch((error: unknown) => log.warn({ err: (error as Error).message }, 'could not tell the user at all'));
+  };
+
+  /** The bot's name as members type it after `/invite @`; asked of Slack once. */
+  let botName: Promise<string> | undefined;
+  const nameOf = (client: Client) => {
+    botName ??= client.auth.test().then(
+      (me) => String(me.user ?? 'pusa'),
+      () => 'pusa',
+    );
+    return botName;
   };
 
   /** Catches everything past `ack()`: the user hears about it, ephemerally, with an id to quote. */
@@ -99,13 +133,17 @@ export function registerHandlers(
     const placeholder = await client.chat
       .postMessage({
         channel: who.channelId,
-        text: `⏳ Queuing: ${request.prompt}`,
+        // The prompt is the user's text: escaped, so `<!channel>` or a disguised link shows as typed.
+        text: `⏳ Queuing: ${escapeMrkdwn(request.prompt)}`,
         ...(who.threadTs === undefined ? {} : { thread_ts: who.threadTs }),
       })
-      .catch((error: unknown) => {
+      .catch(async (error: unknown) => {
+        const code = (error as { data?: { error?: string } }).data?.error ?? 'unknown error';
         throw new UserError(
           'NotAllowed',
-          `I cannot post in this channel (${(error as { data?: { error?: string } }).data?.error ?? 'unknown error'}); invite me first`,
+          code === 'not_in_channel'
+            ? `I am not in this channel, so nothing was queued: invite me with \`/invite @${await nameOf(client)}\` and try again`
+            : `I cannot post in this channel (${code}); nothing was queued`,
         );
       });
     const ts = placeholder.ts as string;
@@ -528,6 +566,7 @@ export function registerHandlers(
       teamId: body.team?.id ?? body.user.team_id ?? 'unknown',
       channelId: body.channel?.id ?? (body.container['channel_id'] as string),
       ...(threadTs === undefined ? {} : { threadTs }),
+      ...(body.response_url === undefined ? {} : { responseUrl: body.response_url }),
     };
     return { value, messageTs, who };
   };
@@ -615,12 +654,19 @@ export function registerHandlers(
   });
 }
 
-function requesterOf(command: { user_id: string; user_name: string; team_id: string; channel_id: string }): Requester {
+function requesterOf(command: {
+  user_id: string;
+  user_name: string;
+  team_id: string;
+  channel_id: string;
+  response_url?: string;
+}): Requester {
   return {
     userId: command.user_id,
     userName: command.user_name,
     teamId: command.team_id,
     channelId: command.channel_id,
+    ...(command.response_url === undefined ? {} : { responseUrl: command.response_url }),
   };
 }
 
@@ -629,6 +675,7 @@ function requesterOfShortcut(shortcut: {
   team: { id: string } | null;
   channel: { id: string };
   message: { ts: string; thread_ts?: string; [key: string]: unknown };
+  response_url?: string;
 }): Requester {
   return {
     userId: shortcut.user.id,
@@ -636,6 +683,7 @@ function requesterOfShortcut(shortcut: {
     teamId: shortcut.team?.id ?? shortcut.user.team_id ?? 'unknown',
     channelId: shortcut.channel.id,
     threadTs: shortcut.message.thread_ts ?? shortcut.message.ts,
+    ...(shortcut.response_url === undefined ? {} : { responseUrl: shortcut.response_url }),
   };
 }
 

@@ -8,7 +8,7 @@ import { type PostedJob, registerHandlers, type SlackLog } from './app.ts';
 import { readSlackBody } from './body-guard.ts';
 import type { SlackConfig } from './config.ts';
 import { createMessageEdits } from './edits.ts';
-import { endedMessage, errorText, progressMessage, resultMessage } from './render.ts';
+import { endedMessage, errorText, escapeMrkdwn, progressMessage, resultMessage } from './render.ts';
 
 export { loadSlackConfig, SlackConfig } from './config.ts';
 
@@ -165,7 +165,7 @@ export async function startSlack(service: Service, config: SlackConfig, log: Sla
         file: delivery.mp4Absolute,
         filename: `pusa-${delivery.clipId}.mp4`,
         title: target.prompt.slice(0, 100),
-        initial_comment: `🎞️ ${target.prompt.slice(0, 200)}`,
+        initial_comment: `🎞️ ${escapeMrkdwn(target.prompt.slice(0, 200))}`,
       });
       const fileId = (upload.files as { files?: { id?: string }[] }[] | undefined)?.[0]?.files?.[0]?.id;
       await edit(

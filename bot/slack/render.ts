@@ -48,7 +48,7 @@ function cancelActions(jobId: string): KnownBlock {
 export function queuedMessage(input: { prompt: string; position: number; etaSeconds: number; jobId: string }) {
   const line = `⏳ Queued · position ${input.position} · ETA ~${input.etaSeconds} s`;
   return {
-    text: `${line}: ${input.prompt}`,
+    text: `${line}: ${escapeMrkdwn(input.prompt)}`,
     blocks: [text(`*${escapeMrkdwn(input.prompt)}*\n${line}`), cancelActions(input.jobId)] satisfies KnownBlock[],
   };
 }
@@ -137,7 +137,7 @@ export function resultMessage(input: { prompt: string; frames: number; gpuSecond
     value,
   });
   return {
-    text: `✅ Done: ${input.prompt}`,
+    text: `✅ Done: ${escapeMrkdwn(input.prompt)}`,
     blocks: [
       text(
         `*${escapeMrkdwn(input.prompt)}*\n✅ ${input.frames} frames · ${input.gpuSeconds.toFixed(1)} GPU s · clip \`${input.value.clipId}\` (in the thread)`,
@@ -160,14 +160,21 @@ export function endedMessage(prompt: string, line: string) {
   return { text: line, blocks: [text(`*${escapeMrkdwn(prompt)}*\n${line}`)] satisfies KnownBlock[] };
 }
 
-/** Slack's three mrkdwn control characters. */
+/**
+ * Slack's three mrkdwn control characters, as Slack's own escaping rules have them: user text escaped this way shows
+ * as typed, so `<!channel>`, `<!here>`, `<@U…>` and a disguised `<https://…|label>` link in a prompt notify nobody
+ * and link nowhere. Every text of ours that carries user input goes through it (`text` fallbacks too: Slack parses
+ * those for notifications).
+ */
 export function escapeMrkdwn(s: string): string {
   return s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }
 
 /** A user-safe refusal with the request id, so a log line can be matched to the report. */
 export function errorText(message: string, requestId: string): string {
-  return `⚠️ ${message.charAt(0).toUpperCase()}${message.slice(1)} (request \`${requestId}\`)`;
+  // Refusals may quote the user's input (a blocked word, an option value): escaped like any user text.
+  const safe = escapeMrkdwn(message);
+  return `⚠️ ${safe.charAt(0).toUpperCase()}${safe.slice(1)} (request \`${requestId}\`)`;
 }
 
 /** Parses a result button's value; null when it is not one of ours. */

@@ -364,6 +364,65 @@ describe('Discord front end against the local Discord', () => {
     }
   });
 
+  it('lists /history count:10 within 2,000 characters and says what it left out', async () => {
+    const lin = { id: '700000000000000009', username: 'lin' };
+    const workspace = await stack.service.store.ensureWorkspace({
+      platform: 'discord',
+      externalId: GUILD_ID,
+      name: GUILD_ID,
+    });
+    await stack.service.store.setWorkspaceLimits(workspace.id, { userMaxQueuedJobs: 10 });
+    try {
+      // Ten long prompts: each history line carries its id, status, 60 characters of prompt, seed and link.
+      const asked = Array.from({ length: 10 }, (_, k) =>
+        t2v(`a red circle number ${k} moves slowly right across a wide dark blue background at dusk`, [], lin),
+      );
+      await Promise.all(asked.map((i) => waitResult(i.id)));
+
+      const text = await waitEphemeral(stack.local.slash('history', [opt('count', INTEGER, 10)], lin).id);
+
+      expect(text.length).toBeLessThanOrEqual(2000);
+      const shown = text.split('\n').filter((line) => line.includes('succeeded · t2v'));
+      expect(shown.length).toBeGreaterThan(0);
+      expect(text).toContain(`-# ${10 - shown.length} more not shown: a Discord message holds 2,000 characters`);
+    } finally {
+      await stack.service.store.setWorkspaceLimits(workspace.id, { userMaxQueuedJobs: workspace.userMaxQueuedJobs });
+    }
+  });
+
+  it('pings nobody a prompt names: not @everyone, a role or another member; the requester only on the result', async () => {
+    const before = stack.local.pings.length;
+
+    const i = t2v(`@everyone @here <@&800000000000000009> <@${grace.id}> a red circle moves right`);
+    const result = await waitResult(i.id);
+
+    const pings = stack.local.pings
+      .slice(before)
+      .filter((p) => p.messageId === result.id || p.messageId === i.originalId);
+    expect(result.content).toContain('@everyone');
+    expect(pings.filter((p) => p.everyone || p.roles.length > 0 || p.users.some((u) => u !== ada.id))).toEqual([]);
+    expect(pings.filter((p) => p.messageId === result.id).map((p) => p.users)).toEqual([[ada.id]]);
+  });
+
+  it('keeps the preview on progress edits through the channel route (after the token), and pings nobody there', async () => {
+    await stack.service.generate.pause();
+    const before = stack.local.pings.length;
+    const i = t2v('@everyone a slow clip after its token', [opt('steps', INTEGER, 50), opt('frames', INTEGER, 33)]);
+    await stack.local.waitFor(() => stack.local.original(i)?.content.includes('position'), 'the queued message');
+    stack.local.expireTokens();
+    await stack.service.generate.resume();
+
+    const result = await waitResult(i.id);
+
+    const channelEdits = stack.local.requests.filter(
+      (r) => r.method === 'PATCH' && r.path === `/api/v10/channels/${result.channelId}/messages/${i.originalId}`,
+    );
+    const withPreview = channelEdits.filter((r) => r.files.some((f) => f.name === 'preview.png'));
+    expect(withPreview.length).toBeGreaterThan(0);
+    expect(withPreview.flatMap((r) => r.dropped)).toEqual([]);
+    expect(stack.local.pings.slice(before).filter((p) => p.everyone)).toEqual([]);
+  });
+
   it('answers gateway heartbeats so the client never reconnects', async () => {
     await stack.local.waitFor(() => stack.local.gatewayStats().heartbeats > 0 || undefined, 'a heartbeat', 5000);
     // One IDENTIFY per bot start: the first and the restart, no reconnects in between.

@@ -2,12 +2,25 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
+import {
+  checkMessage,
+  checkModal,
+  type FieldError,
+  invalidFormBody,
+  type Mentions,
+  resolveMentions,
+} from './limits.ts';
 
 /**
  * A local Discord: the REST routes under `/api/v10` that discord.js and the bot use, a CDN that serves attachments,
  * and a JSON gateway over WebSocket (HELLO, IDENTIFY → READY, heartbeat ACK, dispatches). The real discord.js client
  * connects to it unchanged (`rest.api` → `${url}/api`). It records every request, keeps messages in memory and can
  * inject faults: 429s with `retry_after`, expired interaction tokens (50027) and the upload limit (413, 40005).
+ *
+ * It is as strict as Discord where a bot can go wrong: bodies over the message, embed, component and modal limits
+ * are answered 400 / 50035 (`limits.ts`); an edit that sends `attachments` keeps only the files listed there, so an
+ * upload it does not list is dropped (API v10) and shows in `dropped`; who a message notifies is resolved from
+ * `allowed_mentions` as Discord does and kept in `pings`.
  */
 
 export interface RecordedRequest {
@@ -17,7 +30,17 @@ export interface RecordedRequest {
   readonly status: number;
   readonly body: unknown;
   readonly files: { name: string; size: number; bytes: Uint8Array }[];
+  /** Uploaded files the message did not keep (an edit whose `attachments` did not list them). */
+  readonly dropped: string[];
 }
+
+/** A message write that notified someone: `@everyone`/`@here`, users or roles (ephemeral messages notify nobody). */
+export interface Ping extends Mentions {
+  messageId: string;
+  at: number;
+}
+
+type Upload = { name: string; bytes: Uint8Array; contentType: string; index: number };
 
 export interface StoredMessage {
   id: string;
@@ -87,6 +110,7 @@ export async function startLocalDiscord(options: LocalDiscordOptions) {
   const files = new Map<string, { bytes: Uint8Array; contentType: string }>();
   const commands = new Map<string, unknown[]>();
   const faults: Fault[] = [];
+  const pings: Ping[] = [];
   const sockets = new Set<WebSocket>();
   const identified = new Set<WebSocket>();
   const listeners = new Set<() => void>();
@@ -159,7 +183,7 @@ export async function startLocalDiscord(options: LocalDiscordOptions) {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const raw = Buffer.concat(chunks);
     const type = req.headers['content-type'] ?? '';
-    const uploaded: { name: string; bytes: Uint8Array; contentType: string }[] = [];
+    const uploaded: Upload[] = [];
     if (type.startsWith('multipart/form-data')) {
       const form = await new Request('http://local/', {
         method: 'POST',
@@ -174,6 +198,8 @@ export async function startLocalDiscord(options: LocalDiscordOptions) {
             name: value.name,
             bytes: new Uint8Array(await value.arrayBuffer()),
             contentType: value.type || 'application/octet-stream',
+            // `files[n]` is the upload that `attachments: [{ id: n }]` refers to.
+            index: Number(/^files\[(\d+)\]$/.exec(key)?.[1] ?? uploaded.length),
           });
       }
       return { json: json as Record<string, unknown>, uploaded };
@@ -191,24 +217,35 @@ export async function startLocalDiscord(options: LocalDiscordOptions) {
     res.end(JSON.stringify(body));
   }
 
-  /** Applies a message body (content, components, embeds, attachments) to a stored message. */
-  function applyBody(
-    message: StoredMessage,
-    json: Record<string, unknown>,
-    uploaded: { name: string; bytes: Uint8Array; contentType: string }[],
-  ) {
+  /**
+   * Applies a message body (content, components, embeds, attachments) to a stored message; returns the names of
+   * uploads it dropped. API v10: when an edit sends `attachments`, the message keeps exactly the attachments listed
+   * there, old ones by their id and new uploads by their index (`files[n]` ↔ `{ id: n }`); without it, old ones
+   * stay and uploads are added. A new message keeps every upload.
+   */
+  function applyBody(message: StoredMessage, json: Record<string, unknown>, uploaded: Upload[], edit: boolean) {
     if (typeof json['content'] === 'string') message.content = json['content'];
     if (Array.isArray(json['components'])) message.components = json['components'];
     if (Array.isArray(json['embeds'])) message.embeds = json['embeds'];
     if (typeof json['flags'] === 'number') message.flags = json['flags'];
-    const kept = Array.isArray(json['attachments'])
-      ? message.attachments.filter((a) =>
-          (json['attachments'] as { id?: unknown }[]).some((k) => String(k.id) === a.id),
-        )
-      : message.attachments;
+    const listed = Array.isArray(json['attachments'])
+      ? new Set((json['attachments'] as { id?: unknown }[]).map((k) => String(k.id)))
+      : undefined;
+    const kept = listed === undefined ? message.attachments : message.attachments.filter((a) => listed.has(a.id));
+    const added = !edit || listed === undefined ? uploaded : uploaded.filter((f) => listed.has(String(f.index)));
+    const dropped = uploaded.filter((f) => !added.includes(f)).map((f) => f.name);
+    // Only a write that sets the content resolves mentions again.
+    const mentions =
+      typeof json['content'] === 'string' ? resolveMentions(json['content'], json['allowed_mentions']) : undefined;
+    if (
+      mentions !== undefined &&
+      (message.flags & 64) === 0 &&
+      (mentions.everyone || mentions.users.length > 0 || mentions.roles.length > 0)
+    )
+      pings.push({ messageId: message.id, at: Date.now(), ...mentions });
     message.attachments = [
       ...kept,
-      ...uploaded.map((file) => {
+      ...added.map((file) => {
         const id = snowflake();
         const path = `attachments/${message.channelId}/${id}/${file.name}`;
         files.set(path, { bytes: file.bytes, contentType: file.contentType });
@@ -221,6 +258,7 @@ export async function startLocalDiscord(options: LocalDiscordOptions) {
         };
       }),
     ];
+    return dropped;
   }
 
   function newMessage(channelId: string, extra: Partial<StoredMessage> = {}): StoredMessage {
@@ -258,6 +296,7 @@ export async function startLocalDiscord(options: LocalDiscordOptions) {
     }
 
     const { json, uploaded } = await readBody(req);
+    let dropped: string[] = [];
     const record = (status: number) =>
       requests.push({
         method,
@@ -266,6 +305,7 @@ export async function startLocalDiscord(options: LocalDiscordOptions) {
         status,
         body: json,
         files: uploaded.map((f) => ({ name: f.name, size: f.bytes.length, bytes: f.bytes })),
+        dropped,
       });
     const reply = (status: number, body?: unknown, headers?: Record<string, string>) => {
       record(status);
@@ -287,6 +327,13 @@ export async function startLocalDiscord(options: LocalDiscordOptions) {
     if (webhook === null && callback === null && !authorized)
       return reply(401, { message: '401: Unauthorized', code: 0 });
     const tooLarge = (limit: number) => uploaded.some((f) => f.bytes.length > limit);
+    const invalid = (errors: FieldError[]) => (errors.length === 0 ? undefined : invalidFormBody(errors));
+    // "Cannot send an empty message": a new message needs content, an embed, a component or a file.
+    const empty = (body: Record<string, unknown>) =>
+      !body['content'] &&
+      !(Array.isArray(body['embeds']) && body['embeds'].length > 0) &&
+      !(Array.isArray(body['components']) && body['components'].length > 0) &&
+      uploaded.length === 0;
 
     // Gateway and application.
     if (method === 'GET' && route === '/gateway/bot')
@@ -318,23 +365,31 @@ export async function startLocalDiscord(options: LocalDiscordOptions) {
       if (Date.now() - interaction.dispatchedAt > 3000)
         return reply(404, { message: 'Unknown interaction', code: 10062 });
       if (tooLarge(interaction.sizeLimit)) return reply(413, { message: 'Request entity too large', code: 40005 });
-      interaction.answeredAt = Date.now();
       const type = Number(json['type']);
-      interaction.callbackType = type;
       const data = (json['data'] ?? {}) as Record<string, unknown>;
+      const refused =
+        type === 4 || type === 7
+          ? invalid(checkMessage(data).map((e) => ({ ...e, path: ['data', ...e.path] })))
+          : type === 9
+            ? invalid(checkModal(data))
+            : undefined;
+      if (refused !== undefined) return reply(400, refused);
+      if (type === 4 && empty(data)) return reply(400, { message: 'Cannot send an empty message', code: 50006 });
+      interaction.answeredAt = Date.now();
+      interaction.callbackType = type;
       let message: StoredMessage | undefined;
       if (type === 4 || type === 5) {
         message = newMessage(interaction.channelId, {
           interactionId: interaction.id,
           flags: Number(data['flags'] ?? 0),
         });
-        if (type === 4) applyBody(message, data, uploaded);
+        if (type === 4) dropped = applyBody(message, data, uploaded, false);
         interaction.originalId = message.id;
       } else if (type === 7 || type === 6) {
         const target = (interaction.payload['message'] as { id?: string } | undefined)?.id;
         message = target === undefined ? undefined : messages.get(target);
         if (message !== undefined && type === 7) {
-          applyBody(message, data, uploaded);
+          dropped = applyBody(message, data, uploaded, true);
           message.edits += 1;
           message.editedAt.push(Date.now());
         }
@@ -357,19 +412,22 @@ export async function startLocalDiscord(options: LocalDiscordOptions) {
       if (interaction.expired) return reply(401, { message: 'Invalid Webhook Token', code: 50027 });
       if (tooLarge(interaction.sizeLimit)) return reply(413, { message: 'Request entity too large', code: 40005 });
       const target = webhook[3] === '@original' ? interaction.originalId : webhook[3];
+      const refused = method === 'POST' || method === 'PATCH' ? invalid(checkMessage(json)) : undefined;
+      if (refused !== undefined) return reply(400, refused);
       if (webhook[3] === undefined && method === 'POST') {
+        if (empty(json)) return reply(400, { message: 'Cannot send an empty message', code: 50006 });
         const message = newMessage(interaction.channelId, {
           interactionId: interaction.id,
           flags: Number(json['flags'] ?? 0),
         });
-        applyBody(message, json, uploaded);
+        dropped = applyBody(message, json, uploaded, false);
         return reply(200, toApiMessage(message));
       }
       const message = target === undefined ? undefined : messages.get(target);
       if (message === undefined || message.deleted) return reply(404, { message: 'Unknown Message', code: 10008 });
       if (method === 'GET') return reply(200, toApiMessage(message));
       if (method === 'PATCH') {
-        applyBody(message, json, uploaded);
+        dropped = applyBody(message, json, uploaded, true);
         message.edits += 1;
         message.editedAt.push(Date.now());
         return reply(200, toApiMessage(message));
@@ -385,10 +443,13 @@ export async function startLocalDiscord(options: LocalDiscordOptions) {
     if (channel !== null) {
       const channelId = channel[1] ?? '';
       if (tooLarge(uploadLimit)) return reply(413, { message: 'Request entity too large', code: 40005 });
+      const refused = method === 'POST' || method === 'PATCH' ? invalid(checkMessage(json)) : undefined;
+      if (refused !== undefined) return reply(400, refused);
       if (channel[2] === undefined && method === 'POST') {
+        if (empty(json)) return reply(400, { message: 'Cannot send an empty message', code: 50006 });
         const reference = (json['message_reference'] as { message_id?: string } | undefined)?.message_id;
         const message = newMessage(channelId, { referenceId: reference });
-        applyBody(message, json, uploaded);
+        dropped = applyBody(message, json, uploaded, false);
         return reply(200, toApiMessage(message));
       }
       const message = messages.get(channel[2] ?? '');
@@ -397,7 +458,7 @@ export async function startLocalDiscord(options: LocalDiscordOptions) {
       if ((message.flags & 64) !== 0) return reply(404, { message: 'Unknown Message', code: 10008 });
       if (method === 'GET') return reply(200, toApiMessage(message));
       if (method === 'PATCH') {
-        applyBody(message, json, uploaded);
+        dropped = applyBody(message, json, uploaded, true);
         message.edits += 1;
         message.editedAt.push(Date.now());
         return reply(200, toApiMessage(message));
@@ -560,6 +621,8 @@ export async function startLocalDiscord(options: LocalDiscordOptions) {
     requests,
     messages,
     interactions,
+    /** Every message write that notified someone, in order. */
+    pings,
     commands,
     /** Serves a file on the local CDN; returns its URL. */
     serveFile(name: string, bytes: Uint8Array, contentType: string) {

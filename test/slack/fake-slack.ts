@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
+import { BLOCK_KIT, checkMessageBlocks, checkView, specialsIn } from './block-kit.ts';
 
 /** One Web API call the bot made. */
 export interface ApiCall {
@@ -25,7 +26,11 @@ export interface FakeFile {
 
 /**
  * A local Slack: the Web API the bot calls (through `slackApiUrl`), file hosting with bot-token downloads, the
- * upload URLs of `files.uploadV2`, a Socket Mode WebSocket, and signed requests to the bot's HTTP receiver.
+ * upload URLs of `files.uploadV2`, `response_url`s, a Socket Mode WebSocket, and signed requests to the bot's HTTP
+ * receiver. As strict as Slack where a bot can go wrong: blocks over the Block Kit limits are `invalid_blocks`, views
+ * over theirs `invalid_arguments` (`block-kit.ts`), message text past 40,000 characters is truncated, and a channel
+ * the bot was not added to answers `not_in_channel` (`setChannels`). What each posted text would notify or disguise
+ * is kept in `specials`.
  */
 export interface FakeSlack {
   readonly apiUrl: string;
@@ -35,6 +40,14 @@ export interface FakeSlack {
   readonly uploads: Map<string, { bytes: Buffer; filename?: string; channel?: string; threadTs?: string }>;
   /** Messages by ts, as last posted or updated. */
   readonly messages: Map<string, { channel: string; text: string; blocks: unknown[]; threadTs?: string }>;
+  /** Bodies posted to `response_url`s (`responseUrl(id)`), in order. */
+  readonly responses: { id: string; body: Record<string, unknown> }[];
+  /** Mentions and disguised links in every text the bot posted, updated or uploaded with (ephemerals excluded). */
+  readonly specials: { method: string; ts: string; mentions: string[]; disguisedLinks: string[] }[];
+  /** The channels the bot is a member of; undefined (the default): every channel. DMs to users always work. */
+  setChannels(ids: string[] | undefined): void;
+  /** A `response_url` served by this stand-in; what is posted to it lands in `responses`. */
+  responseUrl(id: string): string;
   addFile(file: FakeFile): Record<string, unknown>;
   /** The next `times` calls of `method` answer 429 with `Retry-After: retryAfterS`. */
   rateLimit(method: string, times: number, retryAfterS: number): void;
@@ -71,6 +84,28 @@ export async function startFakeSlack(): Promise<FakeSlack> {
   const messages: FakeSlack['messages'] = new Map();
   const files = new Map<string, FakeFile>();
   const limits = new Map<string, { times: number; retryAfterS: number }>();
+  const responses: FakeSlack['responses'] = [];
+  const specials: FakeSlack['specials'] = [];
+  let channels: Set<string> | undefined;
+  // Users (U…, W…) and DMs (D…) take the bot's messages without an invitation.
+  const inChannel = (id: string) => /^[UWD]/.test(id) || channels === undefined || channels.has(id);
+  const blockTexts = (blocks: unknown): string[] =>
+    (Array.isArray(blocks) ? blocks : []).flatMap((b: { text?: { type?: string; text?: string } }) =>
+      b.text?.type === 'mrkdwn' && typeof b.text.text === 'string' ? [b.text.text] : [],
+    );
+  const note = (method: string, ts: string, texts: string[]) => {
+    const found = texts.map(specialsIn);
+    const mentions = found.flatMap((f) => f.mentions);
+    const disguisedLinks = found.flatMap((f) => f.disguisedLinks);
+    if (mentions.length > 0 || disguisedLinks.length > 0) specials.push({ method, ts, mentions, disguisedLinks });
+  };
+  /** `invalid_blocks` as Slack answers it, or undefined when the blocks are fine. */
+  const invalidBlocks = (blocks: unknown) => {
+    const errors = checkMessageBlocks(blocks);
+    return errors.length === 0
+      ? undefined
+      : { ok: false, error: 'invalid_blocks', errors, response_metadata: { messages: errors } };
+  };
   let ts = 1_700_000_000;
   let fileSeq = 0;
   let origin = '';
@@ -102,28 +137,49 @@ export async function startFakeSlack(): Promise<FakeSlack> {
       case 'auth.test':
         return { ok: true, user_id: 'UBOT', bot_id: 'BBOT', team_id: 'T1', team: 'Test', user: 'pusa' };
       case 'chat.postMessage': {
+        if (!inChannel(str('channel'))) return { ok: false, error: 'not_in_channel' };
+        const refused = invalidBlocks(json('blocks'));
+        if (refused !== undefined) return refused;
         ts += 1;
         const id = `${ts}.000100`;
+        // A message to a user lands in the app's DM with them.
+        const channel = str('channel').startsWith('U') ? `D${str('channel')}` : str('channel');
+        note(method, id, [str('text'), ...blockTexts(json('blocks'))]);
         messages.set(id, {
-          channel: str('channel'),
-          text: str('text'),
+          channel,
+          text: str('text').slice(0, BLOCK_KIT.messageText),
           blocks: json('blocks') as unknown[],
           ...(args['thread_ts'] ? { threadTs: str('thread_ts') } : {}),
         });
-        return { ok: true, channel: str('channel'), ts: id };
+        return { ok: true, channel, ts: id };
       }
       case 'chat.update': {
+        if (!inChannel(str('channel'))) return { ok: false, error: 'not_in_channel' };
         const old = messages.get(str('ts'));
         if (old === undefined) return { ok: false, error: 'message_not_found' };
-        messages.set(str('ts'), { ...old, text: str('text'), blocks: json('blocks') as unknown[] });
+        const refused = invalidBlocks(json('blocks'));
+        if (refused !== undefined) return refused;
+        note(method, str('ts'), [str('text'), ...blockTexts(json('blocks'))]);
+        messages.set(str('ts'), {
+          ...old,
+          text: str('text').slice(0, BLOCK_KIT.messageText),
+          blocks: json('blocks') as unknown[],
+        });
         return { ok: true, channel: str('channel'), ts: str('ts') };
       }
       case 'chat.delete':
         return messages.delete(str('ts')) ? { ok: true } : { ok: false, error: 'message_not_found' };
       case 'chat.postEphemeral':
-        return { ok: true, message_ts: `${ts}.000200` };
+        if (!inChannel(str('channel'))) return { ok: false, error: 'not_in_channel' };
+        return invalidBlocks(json('blocks')) ?? { ok: true, message_ts: `${ts}.000200` };
       case 'views.open':
+      case 'views.update':
+      case 'views.push': {
+        const errors = checkView(json('view') as Record<string, unknown>);
+        if (errors.length > 0)
+          return { ok: false, error: 'invalid_arguments', response_metadata: { messages: errors } };
         return { ok: true, view: { id: `V${++fileSeq}` } };
+      }
       case 'files.info': {
         const f = files.get(str('file'));
         return f === undefined ? { ok: false, error: 'file_not_found' } : { ok: true, file: fileObject(f) };
@@ -134,7 +190,10 @@ export async function startFakeSlack(): Promise<FakeSlack> {
         return { ok: true, upload_url: `${origin}/upload/${id}`, file_id: id };
       }
       case 'files.completeUploadExternal': {
+        if (args['channel_id'] !== undefined && !inChannel(str('channel_id')))
+          return { ok: false, error: 'not_in_channel' };
         const list = json('files') as { id: string; title?: string }[];
+        note(method, str('thread_ts'), [str('initial_comment')]);
         for (const f of list) {
           const up = uploads.get(f.id);
           if (up === undefined) return { ok: false, error: 'file_not_found' };
@@ -183,6 +242,17 @@ export async function startFakeSlack(): Promise<FakeSlack> {
       res.end(JSON.stringify(answer));
       return;
     }
+    if (url.pathname.startsWith('/response/')) {
+      const type = req.headers['content-type'] ?? '';
+      responses.push({
+        id: url.pathname.slice('/response/'.length),
+        body: type.includes('json')
+          ? (JSON.parse(body.toString() || '{}') as Record<string, unknown>)
+          : Object.fromEntries(new URLSearchParams(body.toString())),
+      });
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+      return;
+    }
     if (url.pathname.startsWith('/upload/')) {
       const id = url.pathname.slice('/upload/'.length);
       const up = uploads.get(id);
@@ -229,6 +299,12 @@ export async function startFakeSlack(): Promise<FakeSlack> {
     calls,
     uploads,
     messages,
+    responses,
+    specials,
+    setChannels(ids) {
+      channels = ids === undefined ? undefined : new Set(ids);
+    },
+    responseUrl: (id) => `${origin}/response/${id}`,
     addFile(file) {
       files.set(file.id, file);
       return fileObject(file);
@@ -302,7 +378,7 @@ function filePart(body: Buffer, contentType: string): Buffer {
 export function slashCommand(
   command: string,
   text: string,
-  options: { user?: string; channel?: string; trigger?: string } = {},
+  options: { user?: string; channel?: string; trigger?: string; responseUrl?: string } = {},
 ) {
   return new URLSearchParams({
     token: 'legacy',
@@ -315,7 +391,7 @@ export function slashCommand(
     command,
     text,
     api_app_id: 'A1',
-    response_url: 'http://127.0.0.1:9/unused',
+    response_url: options.responseUrl ?? 'http://127.0.0.1:9/unused',
     trigger_id: options.trigger ?? `trig-${Math.random().toString(36).slice(2)}`,
   }).toString();
 }

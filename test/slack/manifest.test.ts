@@ -58,6 +58,8 @@ const SCOPE_OF: Record<string, string | null> = {
   filesUploadV2: 'files:write',
   // Modals are opened with the interaction's trigger_id; no scope.
   'views.open': null,
+  // The bot's own name, for "/invite @name"; auth.test needs no scope.
+  'auth.test': null,
 };
 
 /** Every Web API method bot/slack calls, read from its sources (`client.chat.update(`, `app.client.filesUploadV2(`). */

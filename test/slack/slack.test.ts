@@ -481,6 +481,53 @@ describe('Slack front end over HTTP', () => {
     expect(ephemerals(stack).filter((t) => t.startsWith('⚠️')).length).toBe(warnings);
   });
 
+  it('escapes <!channel>, <!here>, member mentions and disguised links in a prompt wherever it is posted', async () => {
+    const before = stack.fake.specials.length;
+    const prompt = '<!channel> <!here> <@U9> see <https://evil.example/x|docs.example.com> a red circle moves right';
+
+    const ts = await placeholderAfter(stack, () => stack.command(slashCommand('/t2v', `${prompt} ${FAST}`)));
+    const { message } = await resultAt(stack, ts, 'the clip');
+
+    expect(message.text).toContain('&lt;!channel&gt;');
+    expect(stack.fake.specials.slice(before).filter((s) => s.ts === ts)).toEqual([]);
+  });
+
+  it('tells the user how to invite the app when it is not in the channel, by response_url or else by DM', async () => {
+    const star = stack.fake.addFile({
+      id: 'FNOTIN',
+      name: 'star.png',
+      mimetype: 'image/png',
+      bytes: await sample('yellow-star.png'),
+    });
+    const dms = () => stack.fake.callsOf('chat.postMessage').filter((c) => c.args['channel'] === 'U1');
+    const dmsBefore = dms().length;
+    stack.fake.setChannels(['C1']);
+    try {
+      await stack.command(
+        slashCommand('/t2v', `a red circle ${FAST}`, { channel: 'C9', responseUrl: stack.fake.responseUrl('r1') }),
+      );
+      await stack.fake.waitFor(() => stack.fake.responses.some((r) => r.id === 'r1'), 'the answer on the response_url');
+      // A modal submission carries no response_url: a direct message is left.
+      await stack.interact(
+        viewSubmission('v1:image-modal', JSON.stringify({ kind: 'animate', channelId: 'C9', options: {} }), {
+          images: { files: { type: 'file_input', files: [star] } },
+          prompt: { text: { type: 'plain_text_input', value: 'a yellow star moves up' } },
+        }),
+      );
+      await stack.fake.waitFor(() => dms().length > dmsBefore, 'the direct message');
+    } finally {
+      stack.fake.setChannels(undefined);
+    }
+
+    const answer = stack.fake.responses.find((r) => r.id === 'r1')?.body;
+    expect(answer).toMatchObject({ response_type: 'ephemeral' });
+    expect(String(answer?.['text'])).toContain('invite me with `/invite @pusa`');
+    expect(String(dms().at(-1)?.args['text'])).toContain('invite me with `/invite @pusa`');
+    expect(
+      stack.fake.callsOf('chat.postMessage').filter((c) => c.args['channel'] === 'C9' && c.result?.['ok']),
+    ).toEqual([]);
+  });
+
   it('acknowledged every request within 3 s', () => {
     expect(stack.ackMs.length).toBeGreaterThan(5);
     expect(Math.max(...stack.ackMs)).toBeLessThan(3000);
