@@ -98,16 +98,17 @@ describe('the bot and worker processes', () => {
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     const port = (taken.address() as AddressInfo).port;
     try {
-      const base = {
+      // Two bots, each with a database of its own: two processes migrating one new SQLite file at once collide.
+      const base = (name: string) => ({
         REDIS_URL,
         QUEUE_PREFIX: `proc-port-${process.pid}-${Date.now()}`,
-        DATABASE_URL: `file:${join(dir, 'pusa.db')}`,
-        ARTIFACT_DIR: join(dir, 'artifacts'),
+        DATABASE_URL: `file:${join(dir, `${name}.db`)}`,
+        ARTIFACT_DIR: join(dir, `${name}-artifacts`),
         MODEL_DIR: PACK_DIR,
-      };
-      const health = start('bot', { ...base, PLAYGROUND: 'off', BOT_HEALTH_PORT: String(port) });
+      });
+      const health = start('bot', { ...base('health'), PLAYGROUND: 'off', BOT_HEALTH_PORT: String(port) });
       const playground = start('bot', {
-        ...base,
+        ...base('playground'),
         PLAYGROUND: 'on',
         PLAYGROUND_HOST: '127.0.0.1',
         PLAYGROUND_PORT: String(port),
