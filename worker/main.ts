@@ -151,6 +151,14 @@ const health = createServer(async (req, res) => {
   res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
   res.end(JSON.stringify({ ok, workerId: config.WORKER_ID, model: model.pack.manifest.name, job: current ?? null }));
 });
+// A taken port ends the start with one line naming the setting, as the bot does (bot/listen.ts), not a stack trace.
+health.once('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EADDRINUSE' && error.code !== 'EACCES') throw error;
+  process.stderr.write(
+    `worker: cannot listen on 127.0.0.1:${config.WORKER_HEALTH_PORT} (${error.code === 'EADDRINUSE' ? 'another program is using it' : 'not allowed to use that port'}); set WORKER_HEALTH_PORT to another port (0 picks a free one)\n`,
+  );
+  process.exit(1);
+});
 health.listen(config.WORKER_HEALTH_PORT, '127.0.0.1', () => {
   const address = health.address();
   log.info(

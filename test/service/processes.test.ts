@@ -115,8 +115,15 @@ describe('the bot and worker processes', () => {
         BOT_HEALTH_PORT: String(await freePort()),
       });
 
+      const worker = start('worker', { REDIS_URL, MODEL_DIR: PACK_DIR, WORKER_HEALTH_PORT: String(port) });
+
       expect(await health.exited).toBe(1);
       expect(await playground.exited).toBe(1);
+      expect(await worker.exited).toBe(1);
+      expect(worker.output()).toContain(
+        `worker: cannot listen on 127.0.0.1:${port} (another program is using it); set WORKER_HEALTH_PORT`,
+      );
+      expect(worker.output()).not.toMatch(/^\s+at /m);
       expect(health.output()).toContain(
         `bot: cannot listen on 127.0.0.1:${port} (another program is using it); set BOT_HEALTH_PORT`,
       );
