@@ -77,7 +77,9 @@ describe('the reconciler (real Redis, SQLite, worker processes)', () => {
       'cara',
     );
     await (await generate.getJob(expired))?.remove();
-    const imageKey = ((await store.job(expired))?.parameters['images'] as { key: string }[])[0]?.key ?? '';
+    const images = (await store.job(expired))?.parameters['images'] as { key: string }[] | undefined;
+    const imageKey = images?.[0]?.key ?? '';
+    expect(imageKey).toMatch(/:blob:image:/);
     const redis = new Redis(REDIS_URL);
     const blobs = createBlobStore(redis, `${stack.prefix}:blob`);
     await blobs.delete(imageKey);
