@@ -11,6 +11,10 @@ export const BotConfig = z.object({
   MODEL_DIR: z.string().min(1).default('models/pusa-mini'),
   BOT_HEALTH_PORT: z.coerce.number().int().nonnegative().default(9464),
   JOB_ATTEMPTS: z.coerce.number().int().positive().default(3),
+  /** How often the reconciler (bot/core/reconcile.ts) looks for jobs the database and the queue disagree on. */
+  RECONCILE_INTERVAL_MS: z.coerce.number().int().positive().default(60_000),
+  /** Jobs younger than this are not reconciled: a submit may be between its reservation and the queue's add. */
+  RECONCILE_GRACE_MS: z.coerce.number().int().nonnegative().default(120_000),
   /** The web playground and operator dashboard; `off` disables it. */
   PLAYGROUND: z.enum(['on', 'off']).default('on'),
   PLAYGROUND_HOST: z.string().min(1).default('127.0.0.1'),

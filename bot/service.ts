@@ -18,6 +18,7 @@ export type ServiceConfig = Pick<
 import { startDelivery } from './core/delivery.ts';
 import type { Delivery, JobUpdate } from './core/events.ts';
 import { createFrontEnd, type ImageCheck } from './core/front-end.ts';
+import { createReconciler } from './core/reconcile.ts';
 
 /**
  * The settings of a self-contained service for demos, benchmarks and tests: its SQLite database (unless
@@ -64,8 +65,10 @@ export async function startService(
   const blobs = createBlobStore(connection, `${config.QUEUE_PREFIX}:blob`);
   const artifacts = createArtifactStore(config.ARTIFACT_DIR);
   const generate = new Queue(JobName.Generate, { connection, prefix: config.QUEUE_PREFIX });
+  const deliverQueue = new Queue(JobName.Deliver, { connection, prefix: config.QUEUE_PREFIX });
   // Without a listener BullMQ prints every failed reconnect as a stack trace.
   generate.on('error', (error) => hooks.log?.warn({ err: error.message }, 'generate queue error'));
+  deliverQueue.on('error', (error) => hooks.log?.warn({ err: error.message }, 'deliver queue error'));
   const frontEnd = createFrontEnd({
     store,
     generate,
@@ -89,6 +92,20 @@ export async function startService(
     ...(hooks.onUpdate === undefined ? {} : { onUpdate: hooks.onUpdate }),
     ...(hooks.log === undefined ? {} : { log: hooks.log }),
   });
+  // Jobs the database holds in flight that the queue lost (a crash mid-submit, Redis restarted empty): repaired here.
+  const reconciler = createReconciler({
+    store,
+    generate,
+    deliver: deliverQueue,
+    blobs,
+    redis: publisher,
+    prefix: config.QUEUE_PREFIX,
+    jobAttempts: config.JOB_ATTEMPTS,
+    graceMs: config.RECONCILE_GRACE_MS ?? 120_000,
+    ...(hooks.onUpdate === undefined ? {} : { onUpdate: hooks.onUpdate }),
+    ...(hooks.log === undefined ? {} : { log: hooks.log }),
+  });
+  reconciler.start(config.RECONCILE_INTERVAL_MS ?? 60_000);
   const onceKey = (key: string) => `${config.QUEUE_PREFIX}:once:${key}`;
   return {
     store,
@@ -96,6 +113,7 @@ export async function startService(
     generate,
     pack,
     artifacts,
+    reconciler,
     /**
      * Records `key` for `ttlSeconds` unless it is recorded already; false when it was (a replay). In Redis, so every
      * bot process sees it and a restart forgets nothing: an in-memory record let a captured Slack request replay
@@ -108,8 +126,10 @@ export async function startService(
       await connection.del(onceKey(key));
     },
     async close() {
+      await reconciler.close();
       await delivery.close();
       await generate.close();
+      await deliverQueue.close();
       await store.close();
       await Promise.allSettled([connection.quit(), publisher.quit()]);
     },

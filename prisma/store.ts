@@ -677,6 +677,19 @@ export function createPrismaStore(url: string, options: PrismaStoreOptions = {})
         }),
       ),
 
+    inFlightJobs: ({ createdBefore, limit: count }) =>
+      guard('inFlightJobs', () =>
+        read(async (db) => {
+          const rows = await db.job.findMany({
+            where: { status: inFlight, createdAt: { lt: createdBefore } },
+            orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+            take: count,
+            include: withClip,
+          });
+          return rows.map(toJob);
+        }),
+      ),
+
     jobEvents: (jobId) =>
       guard('jobEvents', () =>
         read(async (db): Promise<JobEventRecord[]> => {

@@ -270,6 +270,11 @@ export interface Store {
   history(userId: string, options: { limit: number; before?: Date }): Promise<JobRecord[]>;
   job(id: string): Promise<JobRecord | null>;
   jobByRequestKey(requestKey: string): Promise<JobRecord | null>;
+  /**
+   * Jobs in flight (queued or running) created before `createdBefore`, oldest first, across every workspace: what the
+   * reconciler (bot/core/reconcile.ts) compares with the queue.
+   */
+  inFlightJobs(options: { createdBefore: Date; limit: number }): Promise<JobRecord[]>;
   /** The status history of a job, oldest first. */
   jobEvents(jobId: string): Promise<JobEventRecord[]>;
   clip(id: string): Promise<ClipRecord | null>;

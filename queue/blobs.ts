@@ -13,6 +13,8 @@ export interface BlobStore {
   /** The bytes, or `undefined` when the key expired or never existed. */
   get(key: string): Promise<Buffer | undefined>;
   delete(...keys: string[]): Promise<void>;
+  /** Whether every key still holds its bytes (without reading them). */
+  hasAll(...keys: string[]): Promise<boolean>;
 }
 
 export function createBlobStore(redis: Redis, prefix = 'pusa:blob'): BlobStore {
@@ -29,6 +31,11 @@ export function createBlobStore(redis: Redis, prefix = 'pusa:blob'): BlobStore {
     async delete(...keys) {
       const own = keys.filter((k) => k.startsWith(`${prefix}:`));
       if (own.length > 0) await redis.del(...own);
+    },
+    async hasAll(...keys) {
+      if (keys.length === 0) return true;
+      if (!keys.every((k) => k.startsWith(`${prefix}:`))) return false;
+      return (await redis.exists(...keys)) === keys.length;
     },
   };
 }

@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { JobName } from '../commands/index.ts';
 import { createBlobStore } from '../queue/blobs.ts';
-import { cancelChannel } from '../queue/names.ts';
+import { cancelChannel, cancelKey } from '../queue/names.ts';
 import { redisProblem } from '../queue/redis-check.ts';
 import { createTimingBook } from '../queue/timings.ts';
 import { loadWorkerConfig } from './config.ts';
@@ -93,6 +93,7 @@ const process_ = createGenerateProcessor({
   previewEvery: config.PREVIEW_EVERY,
   timings: createTimingBook(connection, config.QUEUE_PREFIX),
   device: config.EXECUTION_PROVIDER === 'cuda' ? `cuda:${config.CUDA_DEVICE_ID}` : 'cpu',
+  cancelRequested: async (jobId) => (await connection.exists(cancelKey(config.QUEUE_PREFIX, jobId))) === 1,
   log,
 });
 const worker = new Worker(
@@ -108,8 +109,10 @@ const worker = new Worker(
       gpuSeconds.inc(result.gpuSeconds);
       return result;
     } catch (error) {
-      jobsTotal.inc({ outcome: signal?.aborted ? 'cancelled' : 'failed' });
-      if (!signal?.aborted)
+      // Cancelled through the signal (pub/sub) or the durable record (the processor's UnrecoverableError('cancelled')).
+      const cancelled = signal?.aborted === true || (error as Error).message === 'cancelled';
+      jobsTotal.inc({ outcome: cancelled ? 'cancelled' : 'failed' });
+      if (!cancelled)
         failures.inc({ cause: (error as { code?: string; name?: string }).code ?? (error as Error).name ?? 'Error' });
       // The GPU failed: every later session.run on it would fail too. Stop taking jobs now (before BullMQ fetches the
       // next one with this job's failure), let the failure reach Redis (the job is retried elsewhere), and exit with

@@ -45,6 +45,14 @@ export interface ProcessorDeps {
     error(o: object, msg: string): void;
   };
   readonly now?: () => number;
+  /**
+   * Whether the job's owner asked to cancel it (the durable record in Redis, queue/names.ts#cancelKey). Checked when an
+   * attempt starts and every `cancelCheckMs` while it runs, because the pub/sub cancel only reaches the workers alive
+   * when it was sent. Absent, only the pub/sub cancel (BullMQ's signal) applies.
+   */
+  readonly cancelRequested?: (jobId: string) => Promise<boolean>;
+  /** Least time between two checks of `cancelRequested` during the sampler's steps; default 1000 ms. */
+  readonly cancelCheckMs?: number;
 }
 
 /**
@@ -92,16 +100,44 @@ export function createGenerateProcessor(deps: ProcessorDeps) {
     const data = parsed.value;
     const started = now();
     const context = { jobId: data.jobId, requestId: data.requestId, workerId, attempt: job.attemptsMade + 1 };
-    log.info(context, 'generate started');
+    // Aborted by BullMQ's signal (the pub/sub cancel) or by the durable cancel record, whichever comes first.
+    const cancel = new AbortController();
+    const onAbort = () => cancel.abort(signal?.reason);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    const requested = deps.cancelRequested;
+    const checkEvery = deps.cancelCheckMs ?? 1000;
+    let lastCheck = Date.now();
+    let checking = false;
+    /** Between steps: one check at a time, at most every `checkEvery`; a failed check (Redis away) is not a cancel. */
+    const checkCancel = () => {
+      if (requested === undefined || checking || cancel.signal.aborted || Date.now() - lastCheck < checkEvery) return;
+      checking = true;
+      lastCheck = Date.now();
+      requested(data.jobId)
+        .then((yes) => {
+          if (yes) cancel.abort(new Error('cancelled by the user'));
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          checking = false;
+        });
+    };
 
     try {
+      // A cancel recorded while no worker held the job (its worker had died): end it here, before any work.
+      if (requested !== undefined && !cancel.signal.aborted && (await requested(data.jobId)))
+        cancel.abort(new Error('cancelled by the user'));
+      cancel.signal.throwIfAborted();
+      log.info(context, 'generate started');
       // 2. Inputs.
       const input = await resolveInputs(data, blobs);
 
       // 3. Generate.
       const result = await generate(model, input, {
-        ...(signal === undefined ? {} : { signal }),
+        signal: cancel.signal,
         onProgress: ({ step, total, elapsedMs, latents }) => {
+          checkCancel();
           const etaMs = (elapsedMs / step) * (total - step);
           const withPreview = step === total || step % deps.previewEvery === 0;
           const progress: GenerateProgress = {
@@ -116,7 +152,7 @@ export function createGenerateProcessor(deps: ProcessorDeps) {
       });
 
       // 4. Encode and store.
-      signal?.throwIfAborted();
+      cancel.signal.throwIfAborted();
       const { mp4 } = await encodeMp4(result.video, {
         fps: manifest.fps,
         ...(data.maxBytes === undefined ? {} : { maxBytes: data.maxBytes }),
@@ -173,7 +209,7 @@ export function createGenerateProcessor(deps: ProcessorDeps) {
         .catch((error: unknown) => log.warn({ ...context, err: (error as Error).message }, 'timing not recorded'));
       return { jobId: data.jobId, gpuSeconds, mp4Key, latentsKey };
     } catch (error) {
-      if (signal?.aborted) {
+      if (cancel.signal.aborted) {
         await sendDelivery({
           v: 1,
           jobId: data.jobId,
@@ -219,6 +255,8 @@ export function createGenerateProcessor(deps: ProcessorDeps) {
       }
       log.error({ ...context, err: (error as Error).message }, 'generate failed');
       throw error;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
     }
   };
 }

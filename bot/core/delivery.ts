@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { JobName, parseJobData } from '../../commands/index.ts';
 import type { Store } from '../../prisma/types.ts';
 import type { BlobStore } from '../../queue/blobs.ts';
+import { cancelKey } from '../../queue/names.ts';
 import type { ArtifactStore } from '../artifacts.ts';
 import type { Delivery, JobUpdate } from './events.ts';
 
@@ -48,6 +49,14 @@ export function startDelivery(deps: DeliveryDeps) {
       if (outcome.status === 'succeeded') {
         let record = await store.job(jobId);
         if (record === null) throw new UnrecoverableError(`job ${jobId} is unknown to this bot's database`);
+        // Its owner was told "cancelling" before the clip came back (the worker finished before it read the request):
+        // the cancel wins, so the answer holds and nothing is charged.
+        if (record.status !== 'succeeded' && (await redis.exists(cancelKey(deps.prefix, jobId))) === 1) {
+          await store.cancel(jobId, now());
+          await blobs.delete(outcome.mp4Key, outcome.latentsKey);
+          await notifyOnce({ kind: 'cancelled', ...base });
+          return;
+        }
         if (record.status !== 'succeeded') {
           const [mp4, latents] = await Promise.all([blobs.get(outcome.mp4Key), blobs.get(outcome.latentsKey)]);
           if (mp4 === undefined || latents === undefined) {

@@ -6,7 +6,6 @@ import {
   type GenerateJobData,
   GenerationRequest,
   type InputRef,
-  JobName,
   type Origin,
   predictSeconds,
   tokensOf,
@@ -20,10 +19,11 @@ import type { EnsureUserInput, EnsureWorkspaceInput, JobRecord, QuotaSnapshot, S
 import type { BlobStore } from '../../queue/blobs.ts';
 import { packImage } from '../../queue/blobs.ts';
 import { packFrames } from '../../queue/frames.ts';
-import { cancelChannel } from '../../queue/names.ts';
+import { CANCEL_TTL_SECONDS, cancelChannel, cancelKey } from '../../queue/names.ts';
 import type { TimingBook } from '../../queue/timings.ts';
 import type { Manifest } from '../../worker/runtime/model-types.ts';
 import type { ArtifactStore } from '../artifacts.ts';
+import { enqueueGenerate } from './enqueue.ts';
 import { drawSeed } from './seed.ts';
 
 /** What a front end hands the core for one request; images as the bytes the user sent. */
@@ -316,6 +316,8 @@ export function createFrontEnd(deps: FrontEndDeps) {
         JSON.stringify({
           ...parsed,
           requestId,
+          // Kept so the reconciler can re-enqueue the job exactly as submitted if it never reached the queue.
+          ...(input.maxBytes === undefined ? {} : { maxBytes: input.maxBytes }),
           ...(parentClipId === undefined ? {} : { parentClipId }),
           ...(secondParentClipId === undefined ? {} : { secondParentClipId }),
         }),
@@ -353,14 +355,7 @@ export function createFrontEnd(deps: FrontEndDeps) {
       ...(input.maxBytes === undefined ? {} : { maxBytes: input.maxBytes }),
     };
     try {
-      await generate.add(JobName.Generate, data, {
-        jobId: reserved.job.id,
-        priority: fairnessPriority(quota),
-        attempts: deps.jobAttempts ?? 3,
-        backoff: { type: 'exponential', delay: 2000 },
-        removeOnComplete: { age: 3600 },
-        removeOnFail: { age: 86_400 },
-      });
+      await enqueueGenerate(generate, data, { priority: fairnessPriority(quota), attempts: deps.jobAttempts ?? 3 });
     } catch (error) {
       // Redis is down: release the reservation so the user is not charged for a job that never queued.
       await store
@@ -435,7 +430,10 @@ export function createFrontEnd(deps: FrontEndDeps) {
     return workers.count;
   };
 
-  /** Cancels a job of this user's (or any, for admins): removed if still queued, aborted on its worker if running. */
+  /**
+   * Cancels a job of this user's (or any, for admins): removed if still queued, aborted on its worker if running.
+   * "cancelling" is a promise kept even when no worker is alive: the request is stored, not only broadcast.
+   */
   async function cancel(
     jobId: string,
     by: { userId: string; admin?: boolean },
@@ -445,6 +443,9 @@ export function createFrontEnd(deps: FrontEndDeps) {
       return { ok: false, error: new UserError('NotFound', `job ${jobId} was not found among your requests`) };
     if (job.status !== 'queued' && job.status !== 'running')
       return { ok: false, error: new UserError('NotAllowed', `job ${jobId} already ${job.status}`) };
+    // Recorded before anything else, so it holds whatever happens next: a worker that takes the job meanwhile, or one
+    // that restarts it after its worker died, reads it and ends the job cancelled and uncharged ([13] finding 15).
+    await deps.publisher.set(cancelKey(deps.prefix, jobId), '1', 'EX', CANCEL_TTL_SECONDS);
     const queued = await generate.getJob(jobId);
     const state = queued === undefined ? 'missing' : await queued.getState();
     if (queued !== undefined && (state === 'waiting' || state === 'prioritized' || state === 'delayed')) {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Delivery, JobUpdate } from '../../bot/core/events.ts';
 import type { ImageCheck, SubmitInput } from '../../bot/core/front-end.ts';
-import { localServiceConfig, type Service, startService } from '../../bot/service.ts';
+import { localServiceConfig, type Service, type ServiceConfig, startService } from '../../bot/service.ts';
 import { startWorker, type WorkerProcess } from '../../scripts/worker-pool.ts';
 import { PACK_DIR } from '../helpers/pack.ts';
 
@@ -28,6 +28,8 @@ export async function startStack(options: {
   redisUrl: string;
   databaseUrl?: string;
   imageCheck?: ImageCheck;
+  /** Settings over the local defaults (e.g. the reconciler's interval). */
+  config?: Partial<ServiceConfig>;
 }): Promise<Stack> {
   const dir = await mkdtemp(join(tmpdir(), 'pusa-stack-'));
   const prefix = `t-${randomUUID().slice(0, 8)}`;
@@ -35,13 +37,16 @@ export async function startStack(options: {
   const updates: JobUpdate[] = [];
   const workers: WorkerProcess[] = [];
   const service = await startService(
-    localServiceConfig({
-      redisUrl: options.redisUrl,
-      prefix,
-      dir,
-      databaseUrl: options.databaseUrl,
-      modelDir: PACK_DIR,
-    }),
+    {
+      ...localServiceConfig({
+        redisUrl: options.redisUrl,
+        prefix,
+        dir,
+        databaseUrl: options.databaseUrl,
+        modelDir: PACK_DIR,
+      }),
+      ...options.config,
+    },
     {
       deliver: async (d) => void deliveries.push(d),
       onUpdate: (u) => void updates.push(u),
