@@ -15,7 +15,7 @@ export type ServiceConfig = Pick<
 > &
   Partial<BotConfig>;
 
-import { startDelivery } from './core/delivery.ts';
+import { type DeliveryLog, startDelivery } from './core/delivery.ts';
 import type { Delivery, JobUpdate } from './core/events.ts';
 import { createFrontEnd, type ImageCheck } from './core/front-end.ts';
 
@@ -50,7 +50,7 @@ export async function startService(
     deliver: (d: Delivery) => Promise<void>;
     imageCheck?: ImageCheck;
     onUpdate?: (u: JobUpdate) => void;
-    log?: { info(o: object, m: string): void; warn(o: object, m: string): void };
+    log?: DeliveryLog;
   },
 ) {
   await migrateToLatest(config.DATABASE_URL);
