@@ -90,6 +90,7 @@ export async function startService(
     ...(hooks.log === undefined ? {} : { log: hooks.log }),
   });
   const onceKey = (key: string) => `${config.QUEUE_PREFIX}:once:${key}`;
+  const noteKey = (key: string) => `${config.QUEUE_PREFIX}:note:${key}`;
   return {
     store,
     frontEnd,
@@ -106,6 +107,18 @@ export async function startService(
     },
     async forget(key: string): Promise<void> {
       await connection.del(onceKey(key));
+    },
+    /**
+     * A small durable note for front ends, e.g. the file a job's clip was uploaded as, so a retried delivery reuses
+     * it instead of uploading again ([13] finding 13). In Redis, so it survives a bot restart and is shared by every
+     * bot process.
+     */
+    async remember(key: string, value: string, ttlSeconds: number): Promise<void> {
+      await connection.set(noteKey(key), value, 'EX', ttlSeconds);
+    },
+    /** The note `remember` kept under `key`, or undefined (never kept, or expired). */
+    async recall(key: string): Promise<string | undefined> {
+      return (await connection.get(noteKey(key))) ?? undefined;
     },
     async close() {
       await delivery.close();
