@@ -47,6 +47,23 @@ describe('Slack delivery retried (local Slack, real Redis, SQLite and a pusa-min
     expect(fileIdOf(message.blocks)).toBe(uploads[0]![0]);
   });
 
+  it('reuses the upload after a bot restart between the attempts', async () => {
+    stack.fake.refuse('chat.update', 1, 'internal_error', (args) => String(args['text']).startsWith('✅'));
+    const refusedBefore = stack.fake.callsOf('chat.update').filter((c) => c.result?.['ok'] === false).length;
+    const ts = await t2v('a blue triangle moves up --steps 4 --frames 17');
+    await stack.fake.waitFor(
+      () => stack.fake.callsOf('chat.update').filter((c) => c.result?.['ok'] === false).length > refusedBefore,
+      'the refused result edit',
+    );
+
+    await stack.restartSlack();
+
+    await stack.fake.waitFor(() => stack.fake.messages.get(ts)?.text.startsWith('✅') === true, 'the result', 90_000);
+    const uploads = sharedInto(ts);
+    expect(uploads).toHaveLength(1);
+    expect(fileIdOf(stack.fake.messages.get(ts)!.blocks)).toBe(uploads[0]![0]);
+  });
+
   it('posts the result anew in the thread, once, when the placeholder was deleted', async () => {
     const before = delivered();
     const ts = await t2v('a red circle moves left --steps 30 --frames 17');
