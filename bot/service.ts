@@ -15,7 +15,7 @@ export type ServiceConfig = Pick<
 > &
   Partial<BotConfig>;
 
-import { startDelivery } from './core/delivery.ts';
+import { type DeliveryLog, startDelivery } from './core/delivery.ts';
 import type { Delivery, JobUpdate } from './core/events.ts';
 import { createFrontEnd, type ImageCheck } from './core/front-end.ts';
 import { createReconciler } from './core/reconcile.ts';
@@ -51,7 +51,7 @@ export async function startService(
     deliver: (d: Delivery) => Promise<void>;
     imageCheck?: ImageCheck;
     onUpdate?: (u: JobUpdate) => void;
-    log?: { info(o: object, m: string): void; warn(o: object, m: string): void };
+    log?: DeliveryLog;
   },
 ) {
   await migrateToLatest(config.DATABASE_URL);
@@ -107,6 +107,7 @@ export async function startService(
   });
   reconciler.start(config.RECONCILE_INTERVAL_MS ?? 60_000);
   const onceKey = (key: string) => `${config.QUEUE_PREFIX}:once:${key}`;
+  const noteKey = (key: string) => `${config.QUEUE_PREFIX}:note:${key}`;
   return {
     store,
     frontEnd,
@@ -124,6 +125,18 @@ export async function startService(
     },
     async forget(key: string): Promise<void> {
       await connection.del(onceKey(key));
+    },
+    /**
+     * A small durable note for front ends, e.g. the file a job's clip was uploaded as, so a retried delivery reuses
+     * it instead of uploading again ([13] finding 13). In Redis, so it survives a bot restart and is shared by every
+     * bot process.
+     */
+    async remember(key: string, value: string, ttlSeconds: number): Promise<void> {
+      await connection.set(noteKey(key), value, 'EX', ttlSeconds);
+    },
+    /** The note `remember` kept under `key`, or undefined (never kept, or expired). */
+    async recall(key: string): Promise<string | undefined> {
+      return (await connection.get(noteKey(key))) ?? undefined;
     },
     async close() {
       await reconciler.close();

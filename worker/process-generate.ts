@@ -4,6 +4,7 @@ import { encodeMp4 } from '../media/mp4.ts';
 import { decodeSidecar, encodeSidecar } from '../media/sidecar.ts';
 import type { BlobStore } from '../queue/blobs.ts';
 import { unpackImage } from '../queue/blobs.ts';
+import { deliveryJobOptions } from '../queue/delivery-retry.ts';
 import { unpackFrames } from '../queue/frames.ts';
 import type { TimingBook } from '../queue/timings.ts';
 import { SamplerError } from '../sampler/index.ts';
@@ -66,14 +67,7 @@ export function createGenerateProcessor(deps: ProcessorDeps) {
   const now = deps.now ?? (() => performance.now());
   const { manifest } = model.pack;
 
-  const sendDelivery = (data: DeliverJobData) =>
-    deliver.add(JobName.Deliver, data, {
-      jobId: `deliver-${data.jobId}`,
-      attempts: 10,
-      backoff: { type: 'exponential', delay: 1000 },
-      removeOnComplete: { age: 86_400 },
-      removeOnFail: { age: 7 * 86_400 },
-    });
+  const sendDelivery = (data: DeliverJobData) => deliver.add(JobName.Deliver, data, deliveryJobOptions(data.jobId));
 
   return async (job: Job, _token?: string, signal?: AbortSignal): Promise<GenerateResult> => {
     // 1. Parse.

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { JobName, parseJobData } from '../../commands/index.ts';
 import type { Store } from '../../prisma/types.ts';
 import type { BlobStore } from '../../queue/blobs.ts';
+import { deliveryBackoffStrategy } from '../../queue/delivery-retry.ts';
 import { cancelKey } from '../../queue/names.ts';
 import type { ArtifactStore } from '../artifacts.ts';
 import type { Delivery, JobUpdate } from './events.ts';
@@ -19,7 +20,14 @@ export interface DeliveryDeps {
   readonly deliver: (delivery: Delivery) => Promise<void>;
   readonly onUpdate?: (update: JobUpdate) => void;
   readonly now?: () => Date;
-  readonly log?: { info(o: object, m: string): void; warn(o: object, m: string): void };
+  readonly log?: DeliveryLog;
+}
+
+export interface DeliveryLog {
+  info(o: object, m: string): void;
+  warn(o: object, m: string): void;
+  /** A delivery given up on; `warn` when absent. */
+  error?(o: object, m: string): void;
 }
 
 /**
@@ -39,90 +47,146 @@ export function startDelivery(deps: DeliveryDeps) {
     await redis.set(marker(delivery.jobId), '1', 'EX', 7 * 86_400);
   };
 
+  const settle = async (job: Job) => {
+    const parsed = parseJobData(JobName.Deliver, job.data);
+    if (!parsed.ok) throw new UnrecoverableError(parsed.reason);
+    const { jobId, requestId, origin, outcome } = parsed.value;
+    const base = { jobId, requestId, origin };
+    if (outcome.status === 'succeeded') {
+      let record = await store.job(jobId);
+      if (record === null) throw new UnrecoverableError(`job ${jobId} is unknown to this bot's database`);
+      // Its owner was told "cancelling" before the clip came back (the worker finished before it read the request):
+      // the cancel wins, so the answer holds and nothing is charged.
+      if (record.status !== 'succeeded' && (await redis.exists(cancelKey(deps.prefix, jobId))) === 1) {
+        await store.cancel(jobId, now());
+        await blobs.delete(outcome.mp4Key, outcome.latentsKey);
+        await notifyOnce({ kind: 'cancelled', ...base });
+        return;
+      }
+      if (record.status !== 'succeeded') {
+        const [mp4, latents] = await Promise.all([blobs.get(outcome.mp4Key), blobs.get(outcome.latentsKey)]);
+        if (mp4 === undefined || latents === undefined) {
+          await store.fail(jobId, {
+            code: 'ResultExpired',
+            message: 'the result expired before it could be delivered',
+            now: now(),
+          });
+          await notifyOnce({
+            kind: 'failed',
+            ...base,
+            code: 'ResultExpired',
+            message: 'the finished clip expired before it could be delivered; nothing was charged. Please try again.',
+          });
+          return;
+        }
+        const paths = await artifacts.save(jobId, { mp4, latents });
+        const parameters = record.parameters as Record<string, unknown>;
+        const result = await store.complete(jobId, {
+          chargedSeconds: Math.max(1, Math.ceil(outcome.gpuSeconds)),
+          clip: {
+            ...paths,
+            frames: outcome.frames,
+            width: Number(outcome.parameters['width']),
+            height: Number(outcome.parameters['height']),
+            fps: Number(outcome.parameters['fps']),
+            sizeBytes: outcome.bytes,
+            seed: Number(outcome.parameters['seed']),
+            parentClipId: typeof parameters['parentClipId'] === 'string' ? parameters['parentClipId'] : null,
+            secondParentClipId:
+              typeof parameters['secondParentClipId'] === 'string' ? parameters['secondParentClipId'] : null,
+          },
+          now: now(),
+        });
+        if (result.job === null) throw new Error(`job ${jobId} vanished while completing`);
+        record = result.job;
+        await blobs.delete(outcome.mp4Key, outcome.latentsKey);
+      }
+      const clip = record.clip;
+      if (clip === null) {
+        // Finished another way (cancelled while the last step ran): nothing to post but the cancellation.
+        await notifyOnce({ kind: 'cancelled', ...base });
+        return;
+      }
+      await notifyOnce({
+        kind: 'succeeded',
+        ...base,
+        clipId: clip.id,
+        mp4Path: clip.mp4Path,
+        mp4Absolute: artifacts.absolute(clip.mp4Path),
+        bytes: clip.sizeBytes,
+        frames: clip.frames,
+        parameters: outcome.parameters,
+        gpuSeconds: outcome.gpuSeconds,
+      });
+      return;
+    }
+    if (outcome.status === 'failed') {
+      await store.fail(jobId, { code: outcome.code, message: outcome.message, now: now() });
+      await notifyOnce({ kind: 'failed', ...base, code: outcome.code, message: outcome.message });
+      return;
+    }
+    await store.cancel(jobId, now());
+    await notifyOnce({ kind: 'cancelled', ...base });
+  };
+
+  const logError = (o: object, m: string) => (deps.log?.error ? deps.log.error(o, m) : deps.log?.warn(o, m));
+
+  /**
+   * The last attempt failed: end the job instead of leaving it in flight (holding its owner's quota and a slot).
+   * A job not yet settled is failed, which releases its reservation; one already completed stays charged: its clip
+   * was made and stored, is in its owner's history and can be fetched from there, and the store keeps no refunds.
+   * The owner is told once, best effort: the post that kept failing may be the very thing that is broken.
+   */
+  const giveUp = async (job: Job, error: Error) => {
+    const data = job.data as { jobId?: unknown; requestId?: unknown };
+    const jobId = typeof data.jobId === 'string' ? data.jobId : undefined;
+    logError(
+      { jobId, deliveryId: job.id, attempts: job.attemptsMade + 1, err: error.message },
+      'delivery given up: the job is ended and its owner told',
+    );
+    if (jobId === undefined) return;
+    const message = 'this clip could not be delivered';
+    const finished = await store
+      .fail(jobId, { code: 'DeliveryFailed', message: `${message}: ${error.message}`, now: now() })
+      .catch((failure: unknown) => {
+        logError({ jobId, err: (failure as Error).message }, 'could not end an undeliverable job in the database');
+        return undefined;
+      });
+    const record = finished?.job ?? (await store.job(jobId).catch(() => null));
+    // Unknown to this database (or the database is away): there is no owner to tell from here.
+    if (record === null || record === undefined) return;
+    const charged = record.status === 'succeeded';
+    await notifyOnce({
+      kind: 'failed',
+      jobId,
+      requestId: typeof data.requestId === 'string' ? data.requestId : jobId,
+      origin: record.origin,
+      code: 'DeliveryFailed',
+      message: charged
+        ? `${message} here; it was made and is in your history.`
+        : `${message}; nothing was charged. Please try again.`,
+    }).catch((failure: unknown) =>
+      logError({ jobId, err: (failure as Error).message }, 'could not tell the owner of an undeliverable job'),
+    );
+  };
+
   const worker = new Worker(
     JobName.Deliver,
     async (job: Job) => {
-      const parsed = parseJobData(JobName.Deliver, job.data);
-      if (!parsed.ok) throw new UnrecoverableError(parsed.reason);
-      const { jobId, requestId, origin, outcome } = parsed.value;
-      const base = { jobId, requestId, origin };
-      if (outcome.status === 'succeeded') {
-        let record = await store.job(jobId);
-        if (record === null) throw new UnrecoverableError(`job ${jobId} is unknown to this bot's database`);
-        // Its owner was told "cancelling" before the clip came back (the worker finished before it read the request):
-        // the cancel wins, so the answer holds and nothing is charged.
-        if (record.status !== 'succeeded' && (await redis.exists(cancelKey(deps.prefix, jobId))) === 1) {
-          await store.cancel(jobId, now());
-          await blobs.delete(outcome.mp4Key, outcome.latentsKey);
-          await notifyOnce({ kind: 'cancelled', ...base });
-          return;
-        }
-        if (record.status !== 'succeeded') {
-          const [mp4, latents] = await Promise.all([blobs.get(outcome.mp4Key), blobs.get(outcome.latentsKey)]);
-          if (mp4 === undefined || latents === undefined) {
-            await store.fail(jobId, {
-              code: 'ResultExpired',
-              message: 'the result expired before it could be delivered',
-              now: now(),
-            });
-            await notifyOnce({
-              kind: 'failed',
-              ...base,
-              code: 'ResultExpired',
-              message: 'the finished clip expired before it could be delivered; nothing was charged. Please try again.',
-            });
-            return;
-          }
-          const paths = await artifacts.save(jobId, { mp4, latents });
-          const parameters = record.parameters as Record<string, unknown>;
-          const result = await store.complete(jobId, {
-            chargedSeconds: Math.max(1, Math.ceil(outcome.gpuSeconds)),
-            clip: {
-              ...paths,
-              frames: outcome.frames,
-              width: Number(outcome.parameters['width']),
-              height: Number(outcome.parameters['height']),
-              fps: Number(outcome.parameters['fps']),
-              sizeBytes: outcome.bytes,
-              seed: Number(outcome.parameters['seed']),
-              parentClipId: typeof parameters['parentClipId'] === 'string' ? parameters['parentClipId'] : null,
-              secondParentClipId:
-                typeof parameters['secondParentClipId'] === 'string' ? parameters['secondParentClipId'] : null,
-            },
-            now: now(),
-          });
-          if (result.job === null) throw new Error(`job ${jobId} vanished while completing`);
-          record = result.job;
-          await blobs.delete(outcome.mp4Key, outcome.latentsKey);
-        }
-        const clip = record.clip;
-        if (clip === null) {
-          // Finished another way (cancelled while the last step ran): nothing to post but the cancellation.
-          await notifyOnce({ kind: 'cancelled', ...base });
-          return;
-        }
-        await notifyOnce({
-          kind: 'succeeded',
-          ...base,
-          clipId: clip.id,
-          mp4Path: clip.mp4Path,
-          mp4Absolute: artifacts.absolute(clip.mp4Path),
-          bytes: clip.sizeBytes,
-          frames: clip.frames,
-          parameters: outcome.parameters,
-          gpuSeconds: outcome.gpuSeconds,
-        });
-        return;
+      try {
+        await settle(job);
+      } catch (error) {
+        const last = error instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+        if (last) await giveUp(job, error as Error);
+        throw error;
       }
-      if (outcome.status === 'failed') {
-        await store.fail(jobId, { code: outcome.code, message: outcome.message, now: now() });
-        await notifyOnce({ kind: 'failed', ...base, code: outcome.code, message: outcome.message });
-        return;
-      }
-      await store.cancel(jobId, now());
-      await notifyOnce({ kind: 'cancelled', ...base });
     },
-    { connection: deps.connection, prefix: deps.prefix, concurrency: 4 },
+    {
+      connection: deps.connection,
+      prefix: deps.prefix,
+      concurrency: 4,
+      settings: { backoffStrategy: deliveryBackoffStrategy },
+    },
   );
 
   const events = new QueueEvents(JobName.Generate, { connection: deps.connection, prefix: deps.prefix });

@@ -12,6 +12,15 @@ import { endedMessage, errorText, escapeMrkdwn, progressMessage, resultMessage }
 
 export { loadSlackConfig, SlackConfig } from './config.ts';
 
+/** How long a job's upload and reposted result are remembered: as long as its delivery can still be retried. */
+const NOTE_TTL_SECONDS = 7 * 86_400;
+
+/** The `error` of a Slack Web API platform error (`{ ok: false, error }`), else undefined. */
+function slackError(error: unknown): string | undefined {
+  const data = (error as { data?: { error?: unknown } } | null)?.data;
+  return typeof data?.error === 'string' ? data.error : undefined;
+}
+
 export interface SlackFrontEnd {
   /** Posts a finished job whose origin is Slack; other platforms' deliveries are ignored. Throwing retries it. */
   deliver(delivery: Delivery): Promise<void>;
@@ -154,26 +163,53 @@ export async function startSlack(service: Service, config: SlackConfig, log: Sla
           typeof app.client.chat.update
         >[0]),
       );
+    /**
+     * The job's final word on its placeholder; when the placeholder is gone (deleted by someone), a new message in
+     * its thread instead, posted once: a delivery that threw `message_not_found` forever re-uploaded on every retry.
+     */
+    const finalWord = async (message: { text: string; blocks: object[] }) => {
+      try {
+        await edit(message);
+      } catch (error) {
+        if (slackError(error) !== 'message_not_found') throw error;
+        const postedKey = `slack:result-message:${delivery.jobId}`;
+        if ((await service.recall(postedKey)) !== undefined) return;
+        const reply = await app.client.chat.postMessage({
+          channel: target.channelId,
+          // The clip was uploaded as a reply there, so the thread outlives its deleted first message.
+          thread_ts: target.threadTs,
+          ...message,
+        } as Parameters<typeof app.client.chat.postMessage>[0]);
+        await service.remember(postedKey, String(reply.ts ?? ''), NOTE_TTL_SECONDS);
+        log.warn({ jobId: delivery.jobId, ts: reply.ts }, 'slack placeholder gone; the result was posted anew');
+      }
+    };
     if (delivery.kind === 'failed') {
-      await edit(endedMessage(target.prompt, `❌ ${errorText(delivery.message, delivery.requestId).slice(3)}`));
+      await finalWord(endedMessage(target.prompt, `❌ ${errorText(delivery.message, delivery.requestId).slice(3)}`));
     } else if (delivery.kind === 'cancelled') {
-      await edit(endedMessage(target.prompt, '🚫 Cancelled; nothing was charged.'));
+      await finalWord(endedMessage(target.prompt, '🚫 Cancelled; nothing was charged.'));
     } else {
-      const upload = await app.client.filesUploadV2({
-        channel_id: target.channelId,
-        thread_ts: target.threadTs,
-        file: delivery.mp4Absolute,
-        filename: `pusa-${delivery.clipId}.mp4`,
-        title: target.prompt.slice(0, 100),
-        initial_comment: `🎞️ ${escapeMrkdwn(target.prompt.slice(0, 200))}`,
-      });
-      const fileId = (upload.files as { files?: { id?: string }[] }[] | undefined)?.[0]?.files?.[0]?.id;
-      await edit(
+      // One upload per job: a retry (the edit below failed, or the bot restarted) reuses the file already shared.
+      const uploadKey = `slack:upload:${delivery.jobId}`;
+      let fileId = await service.recall(uploadKey);
+      if (fileId === undefined) {
+        const upload = await app.client.filesUploadV2({
+          channel_id: target.channelId,
+          thread_ts: target.threadTs,
+          file: delivery.mp4Absolute,
+          filename: `pusa-${delivery.clipId}.mp4`,
+          title: target.prompt.slice(0, 100),
+          initial_comment: `🎞️ ${escapeMrkdwn(target.prompt.slice(0, 200))}`,
+        });
+        fileId = (upload.files as { files?: { id?: string }[] }[] | undefined)?.[0]?.files?.[0]?.id ?? '';
+        await service.remember(uploadKey, fileId, NOTE_TTL_SECONDS);
+      }
+      await finalWord(
         resultMessage({
           prompt: target.prompt,
           frames: delivery.frames,
           gpuSeconds: delivery.gpuSeconds,
-          value: { clipId: delivery.clipId, jobId: delivery.jobId, ...(fileId === undefined ? {} : { fileId }) },
+          value: { clipId: delivery.clipId, jobId: delivery.jobId, ...(fileId === '' ? {} : { fileId }) },
         }),
       );
     }

@@ -12,7 +12,11 @@ import { PACK_DIR } from '../helpers/pack.ts';
 export interface Stack {
   readonly service: Service;
   readonly prefix: string;
+  /** The service's own folder: its SQLite file and `artifacts/`. */
+  readonly dir: string;
   readonly deliveries: Delivery[];
+  /** The service's log lines, `level message {fields}`. */
+  readonly logs: string[];
   readonly updates: JobUpdate[];
   readonly workers: WorkerProcess[];
   startWorker(id: string, env?: Record<string, string>): Promise<WorkerProcess>;
@@ -20,7 +24,7 @@ export interface Stack {
     request: SubmitInput['request'],
     options?: { user?: string; requestKey?: string },
   ): ReturnType<Service['frontEnd']['submit']>;
-  waitFor(condition: () => boolean, what: string, timeoutMs?: number): Promise<void>;
+  waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -30,12 +34,16 @@ export async function startStack(options: {
   imageCheck?: ImageCheck;
   /** Settings over the local defaults (e.g. the reconciler's interval). */
   config?: Partial<ServiceConfig>;
+  /** Replaces recording into `deliveries`; what it throws retries the delivery. */
+  deliver?: (d: Delivery) => Promise<void>;
 }): Promise<Stack> {
   const dir = await mkdtemp(join(tmpdir(), 'pusa-stack-'));
   const prefix = `t-${randomUUID().slice(0, 8)}`;
   const deliveries: Delivery[] = [];
   const updates: JobUpdate[] = [];
   const workers: WorkerProcess[] = [];
+  const logs: string[] = [];
+  const line = (level: string) => (o: object, m: string) => void logs.push(`${level} ${m} ${JSON.stringify(o)}`);
   const service = await startService(
     {
       ...localServiceConfig({
@@ -48,7 +56,8 @@ export async function startStack(options: {
       ...options.config,
     },
     {
-      deliver: async (d) => void deliveries.push(d),
+      deliver: options.deliver ?? (async (d) => void deliveries.push(d)),
+      log: { info: line('info'), warn: line('warn'), error: line('error') },
       onUpdate: (u) => void updates.push(u),
       ...(options.imageCheck === undefined ? {} : { imageCheck: options.imageCheck }),
     },
@@ -66,7 +75,9 @@ export async function startStack(options: {
   return {
     service,
     prefix,
+    dir,
     deliveries,
+    logs,
     updates,
     workers,
     async startWorker(id, env = {}) {
@@ -87,7 +98,7 @@ export async function startStack(options: {
     },
     async waitFor(condition, what, timeoutMs = 90_000) {
       const deadline = Date.now() + timeoutMs;
-      while (!condition()) {
+      while (!(await condition())) {
         if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
         await new Promise((r) => setTimeout(r, 100));
       }

@@ -51,6 +51,10 @@ export interface FakeSlack {
   addFile(file: FakeFile): Record<string, unknown>;
   /** The next `times` calls of `method` answer 429 with `Retry-After: retryAfterS`. */
   rateLimit(method: string, times: number, retryAfterS: number): void;
+  /** The next `times` calls of `method` whose arguments `match` answer `{ ok: false, error }` (Slack's own refusals). */
+  refuse(method: string, times: number, error: string, match?: (args: Record<string, unknown>) => boolean): void;
+  /** Deletes a message as a member would in Slack's client: its `chat.update`s answer `message_not_found` after. */
+  deleteMessage(ts: string): boolean;
   callsOf(method: string): ApiCall[];
   /** Posts a signed request to the bot; resolves with the status and the milliseconds to the response. */
   send(url: string, body: string, options: SendOptions): Promise<{ status: number; ms: number; text: string }>;
@@ -84,6 +88,12 @@ export async function startFakeSlack(): Promise<FakeSlack> {
   const messages: FakeSlack['messages'] = new Map();
   const files = new Map<string, FakeFile>();
   const limits = new Map<string, { times: number; retryAfterS: number }>();
+  const refusals: {
+    method: string;
+    times: number;
+    error: string;
+    match: (args: Record<string, unknown>) => boolean;
+  }[] = [];
   const responses: FakeSlack['responses'] = [];
   const specials: FakeSlack['specials'] = [];
   let channels: Set<string> | undefined;
@@ -233,10 +243,14 @@ export async function startFakeSlack(): Promise<FakeSlack> {
         res.end(JSON.stringify({ ok: false, error: 'ratelimited' }));
         return;
       }
+      const refusal = refusals.find((r) => r.method === method && r.times > 0 && r.match(args));
+      if (refusal !== undefined) refusal.times -= 1;
       const answer =
         auth !== `Bearer ${expected}` && args['token'] !== expected
           ? { ok: false, error: 'invalid_auth' }
-          : api(method, args);
+          : refusal !== undefined
+            ? { ok: false, error: refusal.error }
+            : api(method, args);
       calls.push({ method, args, at: Date.now(), status: 200, result: answer });
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(answer));
@@ -312,6 +326,10 @@ export async function startFakeSlack(): Promise<FakeSlack> {
     rateLimit(method, times, retryAfterS) {
       limits.set(method, { times, retryAfterS });
     },
+    refuse(method, times, error, match = () => true) {
+      refusals.push({ method, times, error, match });
+    },
+    deleteMessage: (ts) => messages.delete(ts),
     callsOf: (method) => calls.filter((c) => c.method === method),
     async send(url, body, options) {
       const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
