@@ -22,7 +22,10 @@ export interface Actor {
    * against the platform's permissions before the bot reads it with its own access).
    */
   readonly seenIn?: readonly string[];
-  /** An operator (Manage Server on Discord, a workspace admin on Slack) of `workspaceId`. */
+  /**
+   * An operator: with `workspaceId`, of that workspace only (Manage Server on Discord is per guild); without it, an
+   * operator of the whole deployment (Slack's SLACK_ADMIN_USER_IDS, set by whoever runs the bot).
+   */
   readonly admin?: boolean;
 }
 
@@ -56,7 +59,7 @@ export function access(
 ): Access {
   const posted = postedIn(job);
   if (job.userId === actor.userId) return { ok: true, private: posted.private };
-  // An operator acts on their own workspace only; without a workspace (older callers) the flag stays as it was.
+  // A workspace's operator acts on that workspace only; a deployment operator (no workspace given) on every one.
   const operator = actor.admin === true && (actor.workspaceId === undefined || actor.workspaceId === job.workspaceId);
   if (action === 'delete' || action === 'cancel') {
     if (operator) return { ok: true, private: posted.private };
