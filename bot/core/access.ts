@@ -67,7 +67,7 @@ export function access(
       ok: false,
       error: new UserError(
         'NotAllowed',
-        `only the person who made job ${job.id}, or an operator of the server it was made in, can ${action} it`,
+        `job ${job.id} was not found among your requests: only the person who made it, or an operator of the server it was made in, can ${action} it`,
       ),
     };
   }

@@ -473,7 +473,9 @@ describe('who may use a job on Discord ([13] findings 4 and 5)', () => {
       expect(press.callbackType).not.toBe(9);
     }
     const press = stack.local.button(result, del ?? '', grace);
-    expect(await waitEphemeral(press.id)).toMatch(/only the person who made job \S+, or an operator/);
+    expect(await waitEphemeral(press.id)).toMatch(
+      /not found among your requests: only the person who made it, or an operator/,
+    );
 
     expect((await history(grace)).length).toBe(before);
     const jobId = (info ?? '').split(':')[2] ?? '';
