@@ -23,6 +23,7 @@ import { CANCEL_TTL_SECONDS, cancelChannel, cancelKey } from '../../queue/names.
 import type { TimingBook } from '../../queue/timings.ts';
 import type { Manifest } from '../../worker/runtime/model-types.ts';
 import type { ArtifactStore } from '../artifacts.ts';
+import { type Access, type Actor, access, type JobAction } from './access.ts';
 import { enqueueGenerate } from './enqueue.ts';
 import { drawSeed } from './seed.ts';
 
@@ -50,6 +51,13 @@ export interface SubmitInput {
   };
   /** Upload limit of the destination, bytes. */
   readonly maxBytes?: number;
+  /**
+   * The job this request remakes (Re-roll, Remix): the requester must be allowed to derive from it, and a remake of
+   * a private result must be private too. Clips in `request.clips` are checked the same way.
+   */
+  readonly derivedFrom?: string;
+  /** Conversations besides the origin's that the front end checked the user can read (see `Actor.seenIn`). */
+  readonly seenIn?: readonly string[];
 }
 
 export type SubmitAnswer =
@@ -248,6 +256,26 @@ export function createFrontEnd(deps: FrontEndDeps) {
     const existing = await store.jobByRequestKey(requestKey);
     if (existing !== null) return answer(existing, requestId, true);
 
+    const actor: Actor = {
+      userId: user.id,
+      workspaceId: workspace.id,
+      ...(input.origin.channelId === undefined ? {} : { channelId: input.origin.channelId }),
+      ...(input.seenIn === undefined ? {} : { seenIn: input.seenIn }),
+    };
+    // Every job this one is made from must be open to the requester, and privacy carries over to what is derived.
+    const mayDerive = async (jobId: string) => {
+      const parent = await store.job(jobId);
+      if (parent === null) throw new UserError('NotFound', `job ${jobId} was not found`);
+      const verdict = access(parent, actor, 'derive');
+      if (!verdict.ok) throw verdict.error;
+      if (verdict.private && input.origin.ephemeral !== true)
+        throw new UserError(
+          'NotAllowed',
+          `job ${jobId} is a private result, so what is made from it must be private too; ask for a private reply`,
+        );
+    };
+    if (input.derivedFrom !== undefined) await mayDerive(input.derivedFrom);
+
     // 3. Inputs: images normalised here (sharp), clips from the artifact store; both stored as blobs with a TTL.
     const images: InputRef[] = [];
     for (const [i, image] of (request.images ?? []).entries()) {
@@ -281,6 +309,7 @@ export function createFrontEnd(deps: FrontEndDeps) {
       const clip = await store.clip(clipId);
       if (clip === null || clip.latentsPath === null)
         throw new UserError('NotFound', `clip ${clipId} was not found; pick one of your recent results`);
+      await mayDerive(clip.jobId);
       const latentsKey = await blobs.put('latents', await artifacts.read(clip.latentsPath));
       const decoded = await decodeFrames(artifacts.absolute(clip.mp4Path), width, height);
       const framesKey = await blobs.put('frames', packFrames(decoded));
@@ -431,16 +460,18 @@ export function createFrontEnd(deps: FrontEndDeps) {
   };
 
   /**
-   * Cancels a job of this user's (or any, for admins): removed if still queued, aborted on its worker if running.
+   * Cancels a job the actor may cancel (see access.ts): removed if still queued, aborted on its worker if running.
    * "cancelling" is a promise kept even when no worker is alive: the request is stored, not only broadcast.
    */
   async function cancel(
     jobId: string,
-    by: { userId: string; admin?: boolean },
+    by: Actor,
   ): Promise<{ ok: true; state: 'cancelled' | 'cancelling' } | { ok: false; error: UserError }> {
     const job = await store.job(jobId);
-    if (job === null || (job.userId !== by.userId && !by.admin))
+    if (job === null)
       return { ok: false, error: new UserError('NotFound', `job ${jobId} was not found among your requests`) };
+    const verdict = access(job, by, 'cancel');
+    if (!verdict.ok) return verdict;
     if (job.status !== 'queued' && job.status !== 'running')
       return { ok: false, error: new UserError('NotAllowed', `job ${jobId} already ${job.status}`) };
     // Recorded before anything else, so it holds whatever happens next: a worker that takes the job meanwhile, or one
@@ -466,16 +497,18 @@ export function createFrontEnd(deps: FrontEndDeps) {
   }
 
   /**
-   * Deletes a finished result of this user's (or any, for admins): its clip leaves history, its files are removed so
+   * Deletes a finished result the actor may delete (see access.ts): its clip leaves history, its files are removed so
    * its URL stops serving it, and it can no longer be extended. The GPU seconds it cost stay charged.
    */
   async function remove(
     jobId: string,
-    by: { userId: string; admin?: boolean },
+    by: Actor,
   ): Promise<{ ok: true; clipId: string | null } | { ok: false; error: UserError }> {
     const job = await store.job(jobId);
-    if (job === null || job.deletedAt !== null || (job.userId !== by.userId && !by.admin))
+    if (job === null || job.deletedAt !== null)
       return { ok: false, error: new UserError('NotFound', `job ${jobId} was not found among your requests`) };
+    const verdict = access(job, by, 'delete');
+    if (!verdict.ok) return verdict;
     if (job.status === 'queued' || job.status === 'running')
       return {
         ok: false,
@@ -510,10 +543,30 @@ export function createFrontEnd(deps: FrontEndDeps) {
     );
   }
 
+  /**
+   * Whether the actor may do `action` with a job, named by its id or by its clip's id (what buttons carry), with the
+   * job when allowed. Front ends ask before they answer (e.g. to defer privately when the result must be private).
+   */
+  async function authorize(
+    target: { jobId: string } | { clipId: string },
+    by: Actor,
+    action: JobAction,
+  ): Promise<(Access & { ok: true; job: JobRecord }) | { ok: false; error: UserError }> {
+    const jobId = 'jobId' in target ? target.jobId : (await store.clip(target.clipId))?.jobId;
+    const job = jobId === undefined ? null : await store.job(jobId);
+    if (job === null) {
+      const what = 'jobId' in target ? `job ${target.jobId}` : `clip ${target.clipId}`;
+      return { ok: false, error: new UserError('NotFound', `${what} was not found`) };
+    }
+    const verdict = access(job, by, action);
+    return verdict.ok ? { ...verdict, job } : verdict;
+  }
+
   return {
     submit,
     cancel,
     remove,
+    authorize,
     recent,
     /** Stops taking requests (SIGTERM): queued and running jobs still finish and are delivered. */
     drain: () => {

@@ -18,6 +18,7 @@ import {
   TextInputStyle,
 } from 'discord.js';
 import { UserError } from '../../commands/index.ts';
+import type { Actor, JobAction } from '../core/access.ts';
 import type { SubmitInput } from '../core/front-end.ts';
 import { drawSeed } from '../core/seed.ts';
 import type { Service } from '../service.ts';
@@ -76,6 +77,30 @@ export function createInteractionHandler(deps: {
     return { userId: u.id, workspaceId: w.id };
   };
   const isAdmin = (i: Interaction) => i.memberPermissions?.has(PermissionFlagsBits.ManageGuild) === true;
+  /** The asker as the core's access rule sees them: Manage Server counts in this guild only (the core checks). */
+  const actor = async (i: Interaction, seenIn?: readonly string[]): Promise<Actor> => ({
+    ...(await ids(i)),
+    ...(i.channelId === null ? {} : { channelId: i.channelId }),
+    admin: isAdmin(i),
+    ...(seenIn === undefined ? {} : { seenIn }),
+  });
+  /**
+   * Asks the core whether this member may `action` the job (or clip) a button, link or id names; refuses ephemerally
+   * when not. Before any deferral, so a derived clip of a private one is deferred privately from the start.
+   */
+  async function allowed(
+    i: RepliableInteraction,
+    target: { jobId: string } | { clipId: string },
+    action: JobAction,
+    seenIn?: readonly string[],
+  ) {
+    const verdict = await service.frontEnd.authorize(target, await actor(i, seenIn), action);
+    if (!verdict.ok) {
+      await replyError(i, verdict.error.message, randomUUID());
+      return undefined;
+    }
+    return verdict;
+  }
   const asAttachment = (a: Attachment): AttachmentLike => ({
     url: a.url,
     name: a.name,
@@ -87,7 +112,10 @@ export function createInteractionHandler(deps: {
    * The generation flow shared by every command, menu, button and modal that makes a clip: defer (privately when
    * asked), build the request (downloads happen here), submit, and turn the reply into the job's queued message.
    */
-  async function generate(i: Interactive, o: { ephemeral: boolean; build: () => Promise<Request> }): Promise<void> {
+  async function generate(
+    i: Interactive,
+    o: { ephemeral: boolean; build: () => Promise<Request>; derivedFrom?: string; seenIn?: readonly string[] },
+  ): Promise<void> {
     await i.deferReply(o.ephemeral ? { flags: MessageFlags.Ephemeral } : {});
     const request = await o.build();
     const reply = await i.fetchReply();
@@ -104,6 +132,8 @@ export function createInteractionHandler(deps: {
         },
         request,
         maxBytes: i.attachmentSizeLimit,
+        ...(o.derivedFrom === undefined ? {} : { derivedFrom: o.derivedFrom }),
+        ...(o.seenIn === undefined ? {} : { seenIn: o.seenIn }),
       });
       if (!answer.ok) {
         await replyError(i, answer.error.message, answer.requestId);
@@ -148,17 +178,45 @@ export function createInteractionHandler(deps: {
     };
   };
 
-  /** A clip id from an id, an autocomplete value, or a link to one of our result messages. */
-  async function resolveClip(value: string): Promise<string> {
-    const link = /channels\/[^/]+\/(\d+)\/(\d+)/.exec(value);
-    if (link === null) return value.trim();
-    const message = (await client.rest.get(Routes.channelMessage(link[1] ?? '', link[2] ?? '')).catch(() => null)) as {
+  /**
+   * A clip id from an id, an autocomplete value, or a link to one of our result messages; for a link, the channel
+   * it is in (checked readable by this member), which the core then counts as a conversation they see.
+   */
+  async function resolveClip(i: Interaction, value: string): Promise<{ clipId: string; seenIn?: string }> {
+    const link = /channels\/(\d+|@me)\/(\d+)\/(\d+)/.exec(value);
+    if (link === null) return { clipId: value.trim() };
+    const [, guildId = '', channelId = '', messageId = ''] = link;
+    // The bot reads the link with its own access: first make sure the member could read it themselves ([13] #5).
+    if (!(await canRead(i, guildId, channelId)))
+      throw new UserError(
+        'NotAllowed',
+        'you cannot read the channel that link points to, so I will not open it for you; link a clip from a channel you can see',
+      );
+    const message = (await client.rest.get(Routes.channelMessage(channelId, messageId)).catch(() => null)) as {
       components?: { components?: { custom_id?: string }[] }[];
     } | null;
     const found = clipIdIn(message?.components ?? []);
     if (found === undefined)
       throw new UserError('NotFound', 'that link is not to one of my results with an Extend button');
-    return found;
+    return { clipId: found, seenIn: channelId };
+  }
+
+  /** Whether this member may view the channel and read its history, from the guild's roles and the overwrites. */
+  async function canRead(i: Interaction, guildId: string, channelId: string): Promise<boolean> {
+    if (i.guildId === null || guildId !== i.guildId) return false;
+    try {
+      const guild = await client.guilds.fetch(guildId);
+      const [member, channel] = await Promise.all([guild.members.fetch(i.user.id), guild.channels.fetch(channelId)]);
+      if (channel === null) return false;
+      return (
+        channel
+          .permissionsFor(member)
+          .has([PermissionFlagsBits.ViewChannel, PermissionFlagsBits.ReadMessageHistory]) === true
+      );
+    } catch {
+      // Unknown channel, not a member, no access for the bot: all mean "not readable by them".
+      return false;
+    }
   }
 
   async function commandT2v(i: ChatInputCommandInteraction) {
@@ -219,26 +277,38 @@ export function createInteractionHandler(deps: {
   }
 
   async function commandExtend(i: ChatInputCommandInteraction) {
+    const { clipId, seenIn } = await resolveClip(i, i.options.getString('clip', true));
+    const seen = seenIn === undefined ? undefined : [seenIn];
+    const verdict = await allowed(i, { clipId }, 'derive', seen);
+    if (verdict === undefined) return;
     await generate(i, {
-      ephemeral: false,
+      ephemeral: verdict.private,
+      ...(seen === undefined ? {} : { seenIn: seen }),
       build: async () => ({
         task: 'extend',
         prompt: i.options.getString('prompt') ?? 'the motion continues',
-        clips: [{ clipId: await resolveClip(i.options.getString('clip', true)) }],
+        clips: [{ clipId }],
       }),
     });
   }
 
   async function commandTransition(i: ChatInputCommandInteraction) {
+    const from = await resolveClip(i, i.options.getString('from', true));
+    const to = await resolveClip(i, i.options.getString('to', true));
+    const seen = [from.seenIn, to.seenIn].filter((c) => c !== undefined);
+    let ephemeral = false;
+    for (const clipId of [from.clipId, to.clipId]) {
+      const verdict = await allowed(i, { clipId }, 'derive', seen);
+      if (verdict === undefined) return;
+      ephemeral ||= verdict.private;
+    }
     await generate(i, {
-      ephemeral: false,
+      ephemeral,
+      seenIn: seen,
       build: async () => ({
         task: 'transition',
         prompt: i.options.getString('prompt') ?? 'a smooth transition',
-        clips: [
-          { clipId: await resolveClip(i.options.getString('from', true)) },
-          { clipId: await resolveClip(i.options.getString('to', true)) },
-        ],
+        clips: [{ clipId: from.clipId }, { clipId: to.clipId }],
       }),
     });
   }
@@ -286,11 +356,11 @@ export function createInteractionHandler(deps: {
       jobId = list.find((j) => j.status === 'queued' || j.status === 'running')?.id ?? null;
       if (jobId === null) return void (await i.editReply('You have nothing queued or running.'));
     }
-    await cancelJob(i, jobId, userId);
+    await cancelJob(i, jobId);
   }
 
-  async function cancelJob(i: RepliableInteraction, jobId: string, userId: string) {
-    const result = await service.frontEnd.cancel(jobId, { userId, admin: isAdmin(i) });
+  async function cancelJob(i: RepliableInteraction, jobId: string) {
+    const result = await service.frontEnd.cancel(jobId, await actor(i));
     if (!result.ok) return await replyError(i, result.error.message, randomUUID());
     if (result.state === 'cancelled') await jobs.cancelled(jobId);
     await i.editReply(result.state === 'cancelled' ? `Cancelled \`${jobId}\`.` : `Cancelling \`${jobId}\`…`);
@@ -359,8 +429,10 @@ export function createInteractionHandler(deps: {
         'that message is not one of my results; use this on a clip with an Extend button',
         randomUUID(),
       );
+    const verdict = await allowed(i, { clipId }, 'derive');
+    if (verdict === undefined) return;
     await generate(i, {
-      ephemeral: false,
+      ephemeral: verdict.private,
       build: async () => ({ task: 'extend', prompt: await promptOfClip(clipId), clips: [{ clipId }] }),
     });
   }
@@ -414,11 +486,14 @@ export function createInteractionHandler(deps: {
       return await replyError(i, 'this button is from an older version; run the command again', randomUUID());
     const { action, id } = parsed;
     if (action === Action.Remix) {
-      // The modal must be the first response: prefill from the database only if it answers fast.
-      const prompt = await Promise.race([
-        service.store.job(id).then((job) => String(job?.parameters['prompt'] ?? '')),
-        new Promise<string>((resolve) => setTimeout(() => resolve(''), 1500)),
-      ]).catch(() => '');
+      // The modal must be the first response: ask the core and prefill only if the database answers fast; a slow
+      // answer shows an empty form, and the core checks again when it is sent.
+      const verdict = await Promise.race([
+        actor(i).then((by) => service.frontEnd.authorize({ jobId: id }, by, 'derive')),
+        new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1500)),
+      ]).catch(() => undefined);
+      if (verdict !== undefined && !verdict.ok) return await replyError(i, verdict.error.message, randomUUID());
+      const prompt = verdict?.ok === true ? String(verdict.job.parameters['prompt'] ?? '') : '';
       const input = new TextInputBuilder()
         .setCustomId('prompt')
         .setLabel('New prompt')
@@ -440,8 +515,12 @@ export function createInteractionHandler(deps: {
           content: 'Already on it: that press was counted once.',
           flags: MessageFlags.Ephemeral,
         }));
+      // Extend carries a clip id, Re-roll a job id; either way the core decides, and privacy carries over.
+      const verdict = await allowed(i, action === Action.Extend ? { clipId: id } : { jobId: id }, 'derive');
+      if (verdict === undefined) return;
       await generate(i, {
-        ephemeral: false,
+        ephemeral: verdict.private,
+        ...(action === Action.Reroll ? { derivedFrom: id } : {}),
         build: async () =>
           action === Action.Extend
             ? { task: 'extend', prompt: await promptOfClip(id), clips: [{ clipId: id }] }
@@ -450,19 +529,18 @@ export function createInteractionHandler(deps: {
       return;
     }
     await i.deferReply({ flags: MessageFlags.Ephemeral });
-    const { userId } = await ids(i);
-    if (action === Action.Cancel) return await cancelJob(i, id, userId);
-    const job = await service.store.job(id);
-    if (job === null) return await replyError(i, `job ${id} was not found`, randomUUID());
+    if (action === Action.Cancel) return await cancelJob(i, id);
     if (action === Action.Info) {
+      const verdict = await allowed(i, { jobId: id }, 'see');
+      if (verdict === undefined) return;
+      const { job } = verdict;
       const info = { jobId: job.id, task: job.task, status: job.status, ...job.parameters, clip: job.clip };
       return void (await i.editReply(`\`\`\`json\n${JSON.stringify(info, null, 1).slice(0, 1900)}\n\`\`\``));
     }
-    // Delete: the owner or an admin.
-    if (job.userId !== userId && !isAdmin(i))
-      return await replyError(i, 'only the person who made this clip, or an admin, can delete it', randomUUID());
-    // The core deletes the result (history, files, Extend), as every front end's Delete does; then the message.
-    await service.frontEnd.remove(job.id, { userId, admin: isAdmin(i) });
+    // Delete: the core decides (the owner, or an operator of this guild) and deletes the result (history, files,
+    // Extend), as every front end's Delete does; then the message goes.
+    const removed = await service.frontEnd.remove(id, await actor(i));
+    if (!removed.ok) return await replyError(i, removed.error.message, randomUUID());
     await client.rest.delete(Routes.channelMessage(i.message.channelId, i.message.id));
     await i.editReply('Deleted.');
   }
@@ -471,7 +549,13 @@ export function createInteractionHandler(deps: {
     const parsed = parseCustomId(i.customId);
     if (parsed?.action !== Action.Remix) return await replyError(i, 'unknown form', randomUUID());
     const prompt = i.fields.getTextInputValue('prompt');
-    await generate(i, { ephemeral: false, build: () => again(parsed.id, { prompt }) });
+    const verdict = await allowed(i, { jobId: parsed.id }, 'derive');
+    if (verdict === undefined) return;
+    await generate(i, {
+      ephemeral: verdict.private,
+      derivedFrom: parsed.id,
+      build: () => again(parsed.id, { prompt }),
+    });
   }
 
   async function onAutocomplete(i: AutocompleteInteraction) {

@@ -433,3 +433,93 @@ describe('Discord front end against the local Discord', () => {
     expect(stack.logs.join('\n')).not.toContain('test-bot-token');
   });
 });
+
+describe('who may use a job on Discord ([13] findings 4 and 5)', () => {
+  const SECRET = '900000000000000077';
+  const history = async (user: { id: string; username: string }) => {
+    const internal = await stack.service.store.ensureUser({
+      platform: 'discord',
+      externalId: user.id,
+      displayName: user.username,
+    });
+    return await stack.service.store.history(internal.id, { limit: 50 });
+  };
+
+  it('posts the extension of a private result privately', async () => {
+    const i = t2v('a private clip to extend', [opt('private', 5, true)]);
+    const result = await waitResult(i.id);
+    expect(result.flags & 64).toBe(64);
+
+    const press = stack.local.button(result, buttonIds(result)[0] ?? '', ada);
+    const extended = await waitResult(press.id);
+
+    expect(extended.flags & 64).toBe(64);
+    expect(press.callbackType).toBe(5);
+    expect((stack.local.original(press)?.flags ?? 0) & 64).toBe(64);
+  });
+
+  it("refuses Info, Extend, Re-roll, Remix and Delete on someone else's private job, leaking nothing", async () => {
+    const i = t2v('a secret prompt nobody else may read', [opt('private', 5, true)]);
+    const result = await waitResult(i.id);
+    const [extend, reroll, remix, info, del] = buttonIds(result);
+    const before = (await history(grace)).length;
+
+    for (const id of [info, extend, reroll, remix]) {
+      const press = stack.local.button(result, id ?? '', grace);
+      const text = await waitEphemeral(press.id);
+      expect(text).toMatch(/private result; only the person who made it can use it/);
+      expect(text).not.toContain('secret prompt');
+      expect(text).not.toContain('"seed"');
+      expect(press.callbackType).not.toBe(9);
+    }
+    const press = stack.local.button(result, del ?? '', grace);
+    expect(await waitEphemeral(press.id)).toMatch(
+      /not found among your requests: only the person who made it, or an operator/,
+    );
+
+    expect((await history(grace)).length).toBe(before);
+    const jobId = (info ?? '').split(':')[2] ?? '';
+    expect(await stack.service.store.job(jobId)).toMatchObject({ deletedAt: null, clip: expect.any(Object) });
+    expect(stack.local.requests.filter((r) => r.status === 400).length).toBe(0);
+  });
+
+  it('shows a public job only in the conversation it was posted in', async () => {
+    const i = t2v('a public clip');
+    const result = await waitResult(i.id);
+    const info = buttonIds(result)[3] ?? '';
+
+    const elsewhere = stack.local.button(result, info, grace, '900000000000000078');
+    expect(await waitEphemeral(elsewhere.id)).toMatch(/posted in another conversation/);
+    const here = stack.local.button(result, info, grace);
+    expect(await waitEphemeral(here.id)).toMatch(/"seed"/);
+  });
+
+  it('opens an /extend link only to a member who can read its channel', async () => {
+    stack.local.addChannel(SECRET, 'staff', [
+      { id: GUILD_ID, type: 0, allow: '0', deny: String(1024) },
+      { id: admin.id, type: 1, allow: String(1024 | 65536), deny: '0' },
+    ]);
+    const posted = stack.local.slash(
+      't2v',
+      [opt('prompt', STRING, 'a staff-only clip'), opt('steps', INTEGER, 4), opt('frames', INTEGER, 17)],
+      admin,
+      { channelId: SECRET },
+    );
+    const result = await waitResult(posted.id);
+    expect(result.channelId).toBe(SECRET);
+    const link = `https://discord.com/channels/${GUILD_ID}/${SECRET}/${result.id}`;
+    const read = () =>
+      stack.local.requests.filter(
+        (r) => r.method === 'GET' && r.path === `/api/v10/channels/${SECRET}/messages/${result.id}`,
+      ).length;
+
+    const refused = stack.local.slash('extend', [opt('clip', STRING, link)], ada);
+    expect(await waitEphemeral(refused.id)).toMatch(/you cannot read the channel that link points to/);
+    expect(read()).toBe(0);
+    expect(resultOf(stack.local, refused.id)).toBeUndefined();
+
+    const allowed = stack.local.slash('extend', [opt('clip', STRING, link)], admin);
+    await waitResult(allowed.id);
+    expect(read()).toBe(1);
+  });
+});

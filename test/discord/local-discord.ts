@@ -91,6 +91,18 @@ interface Fault {
 
 export const GUILD_ID = '900000000000000001';
 export const CHANNEL_ID = '900000000000000002';
+/** The guild's owner; nobody in the tests is, so Discord's owner bypass never hides an overwrite. */
+const OWNER_ID = '700000000000000999';
+/** @everyone's permissions (View Channel, Send Messages, Read Message History); its role id is the guild's. */
+const EVERYONE_PERMISSIONS = String(1024n | 2048n | 65536n);
+
+/** A channel permission overwrite as Discord sends it: type 0 for a role (the guild id is @everyone), 1 a member. */
+export interface Overwrite {
+  id: string;
+  type: 0 | 1;
+  allow: string;
+  deny: string;
+}
 const DEFAULT_LIMIT = 10 * 1024 * 1024;
 
 export interface LocalDiscordOptions {
@@ -109,6 +121,11 @@ export async function startLocalDiscord(options: LocalDiscordOptions) {
   const byToken = new Map<string, InteractionState>();
   const files = new Map<string, { bytes: Uint8Array; contentType: string }>();
   const commands = new Map<string, unknown[]>();
+  // Guild channels and the members seen so far: what the bot fetches to check a member's permission in a channel.
+  const channels = new Map<string, { id: string; name: string; overwrites: Overwrite[] }>([
+    [CHANNEL_ID, { id: CHANNEL_ID, name: 'videos', overwrites: [] }],
+  ]);
+  const members = new Map<string, FakeUser>();
   const faults: Fault[] = [];
   const pings: Ping[] = [];
   const sockets = new Set<WebSocket>();
@@ -343,6 +360,65 @@ export async function startLocalDiscord(options: LocalDiscordOptions) {
         session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 },
       });
     if (method === 'GET' && route === '/users/@me') return reply(200, botUser);
+    // The guild, its members and channels: enough for discord.js to compute permissionsFor(member).
+    const guildRoute = /^\/guilds\/(\d+)(?:\/members\/(\d+))?$/.exec(route);
+    if (guildRoute !== null && method === 'GET') {
+      if (guildRoute[1] !== GUILD_ID) return reply(404, { message: 'Unknown Guild', code: 10004 });
+      if (guildRoute[2] === undefined)
+        return reply(200, {
+          id: GUILD_ID,
+          name: 'pusa test',
+          icon: null,
+          owner_id: OWNER_ID,
+          features: [],
+          emojis: [],
+          stickers: [],
+          roles: [
+            {
+              id: GUILD_ID,
+              name: '@everyone',
+              color: 0,
+              hoist: false,
+              position: 0,
+              permissions: EVERYONE_PERMISSIONS,
+              managed: false,
+              mentionable: false,
+              flags: 0,
+            },
+          ],
+          preferred_locale: 'en-US',
+          verification_level: 0,
+          explicit_content_filter: 0,
+          mfa_level: 0,
+          nsfw_level: 0,
+          premium_tier: 0,
+        });
+      const member = members.get(guildRoute[2]);
+      if (member === undefined) return reply(404, { message: 'Unknown Member', code: 10007 });
+      return reply(200, {
+        user: { id: member.id, username: member.username, discriminator: '0', global_name: null, avatar: null },
+        roles: [],
+        joined_at: new Date(0).toISOString(),
+        deaf: false,
+        mute: false,
+        flags: 0,
+      });
+    }
+    const channelRoute = /^\/channels\/(\d+)$/.exec(route);
+    if (channelRoute !== null && method === 'GET') {
+      const found = channels.get(channelRoute[1] ?? '');
+      if (found === undefined) return reply(404, { message: 'Unknown Channel', code: 10003 });
+      return reply(200, {
+        id: found.id,
+        type: 0,
+        guild_id: GUILD_ID,
+        name: found.name,
+        position: 0,
+        permission_overwrites: found.overwrites,
+        nsfw: false,
+        parent_id: null,
+      });
+    }
     const commandsRoute = /^\/applications\/(\d+)(?:\/guilds\/(\d+))?\/commands$/.exec(route);
     if (commandsRoute !== null && method === 'PUT') {
       const list = (json as unknown as Record<string, unknown>[]).map((c) => ({
@@ -531,6 +607,7 @@ export async function startLocalDiscord(options: LocalDiscordOptions) {
     const interactionToken = `itok-${randomBytes(12).toString('hex')}`;
     const channelId = options.channelId ?? CHANNEL_ID;
     const sizeLimit = options.sizeLimit ?? DEFAULT_LIMIT;
+    members.set(options.user.id, options.user);
     const user = {
       id: options.user.id,
       username: options.user.username,
@@ -546,7 +623,7 @@ export async function startLocalDiscord(options: LocalDiscordOptions) {
       version: 1,
       guild_id: GUILD_ID,
       channel_id: channelId,
-      channel: { id: channelId, type: 0, guild_id: GUILD_ID, name: 'videos' },
+      channel: { id: channelId, type: 0, guild_id: GUILD_ID, name: channels.get(channelId)?.name ?? 'videos' },
       member: {
         user,
         roles: [],
@@ -665,7 +742,16 @@ export async function startLocalDiscord(options: LocalDiscordOptions) {
     /** Heartbeats answered and IDENTIFYs accepted so far (a missed ACK would show as a reconnect). */
     gatewayStats: () => ({ heartbeats, identifies }),
     interact,
-    slash(name: string, options: unknown[], user: FakeUser, extra: { resolved?: unknown; sizeLimit?: number } = {}) {
+    /** Adds a guild channel, with permission overwrites (e.g. @everyone denied View Channel). */
+    addChannel(id: string, name: string, overwrites: Overwrite[] = []) {
+      channels.set(id, { id, name, overwrites });
+    },
+    slash(
+      name: string,
+      options: unknown[],
+      user: FakeUser,
+      extra: { resolved?: unknown; sizeLimit?: number; channelId?: string } = {},
+    ) {
       return interact(
         2,
         {
@@ -675,7 +761,11 @@ export async function startLocalDiscord(options: LocalDiscordOptions) {
           options,
           ...(extra.resolved === undefined ? {} : { resolved: extra.resolved }),
         },
-        { user, ...(extra.sizeLimit === undefined ? {} : { sizeLimit: extra.sizeLimit }) },
+        {
+          user,
+          ...(extra.sizeLimit === undefined ? {} : { sizeLimit: extra.sizeLimit }),
+          ...(extra.channelId === undefined ? {} : { channelId: extra.channelId }),
+        },
       );
     },
     contextMenu(name: string, target: StoredMessage | Record<string, unknown>, user: FakeUser) {
@@ -690,8 +780,9 @@ export async function startLocalDiscord(options: LocalDiscordOptions) {
     autocomplete(name: string, options: unknown[], user: FakeUser) {
       return interact(4, { id: snowflake(), name, type: 1, options }, { user });
     },
-    button(message: StoredMessage, customId: string, user: FakeUser) {
-      return interact(3, { custom_id: customId, component_type: 2 }, { user, message });
+    /** A press of `customId` on `message` (any id: Discord lets a client send a forged one), in its channel. */
+    button(message: StoredMessage, customId: string, user: FakeUser, channelId = message.channelId) {
+      return interact(3, { custom_id: customId, component_type: 2 }, { user, message, channelId });
     },
     modalSubmit(customId: string, fields: Record<string, string>, user: FakeUser, message?: StoredMessage) {
       return interact(
