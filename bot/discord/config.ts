@@ -33,6 +33,20 @@ export const DiscordConfig = z.object({
   DISCORD_DOWNLOAD_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /** The least time between two progress edits of one message. */
   DISCORD_PROGRESS_INTERVAL_MS: z.coerce.number().int().min(100).default(2000),
+  /**
+   * Users who operate this deployment: `/admin` pauses the queue every server shares and sets quotas and bans that
+   * follow a user everywhere, so Manage Server in one guild is not enough ([13] finding 6).
+   */
+  DISCORD_OPERATOR_IDS: z
+    .string()
+    .default('')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((id) => id.trim())
+        .filter((id) => id !== ''),
+    )
+    .pipe(z.array(z.string().regex(/^\d{5,25}$/, 'operator ids are user snowflakes (digits)'))),
 });
 export type DiscordConfig = z.infer<typeof DiscordConfig>;
 

@@ -368,8 +368,15 @@ export function createInteractionHandler(deps: {
 
   async function commandAdmin(i: ChatInputCommandInteraction) {
     if (!isAdmin(i)) return await replyError(i, '`/admin` needs the Manage Server permission', randomUUID());
-    await i.deferReply({ flags: MessageFlags.Ephemeral });
     const sub = i.options.getSubcommand();
+    // Every /admin action reaches past this guild (the shared queue; quotas and bans that follow the user).
+    if (!config.DISCORD_OPERATOR_IDS.includes(i.user.id))
+      return await replyError(
+        i,
+        `\`/admin ${sub}\` acts on every server this bot serves, so only its operators may use it (DISCORD_OPERATOR_IDS)`,
+        randomUUID(),
+      );
+    await i.deferReply({ flags: MessageFlags.Ephemeral });
     const target = i.options.getUser('user');
     const internal = async () => {
       if (target === null) throw new UserError('InvalidOption', 'pick a member');

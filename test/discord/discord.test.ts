@@ -19,6 +19,8 @@ import { GUILD_ID, type StoredMessage } from './local-discord.ts';
 const ada = { id: '700000000000000001', username: 'ada' };
 const grace = { id: '700000000000000002', username: 'grace' };
 const admin = { id: '700000000000000003', username: 'root', permissions: String(1n << 5n) };
+/** Manage Server in this guild, but not an operator of the deployment (DISCORD_OPERATOR_IDS). */
+const manager = { id: '700000000000000004', username: 'manager', permissions: String(1n << 5n) };
 const STRING = 3;
 const INTEGER = 4;
 const ATTACHMENT = 11;
@@ -262,6 +264,11 @@ describe('Discord front end against the local Discord', () => {
     ).toMatch(/paused/);
     expect(await stack.service.generate.isPaused()).toBe(true);
     await waitEphemeral(stack.local.slash('admin', [{ name: 'resume', type: 1, options: [] }], admin).id);
+    expect(await stack.service.generate.isPaused()).toBe(false);
+    // Manage Server in one guild does not pause the queue every guild shares ([13] finding 6).
+    expect(
+      await waitEphemeral(stack.local.slash('admin', [{ name: 'pause', type: 1, options: [] }], manager).id),
+    ).toMatch(/only its operators may use it \(DISCORD_OPERATOR_IDS\)/);
     expect(await stack.service.generate.isPaused()).toBe(false);
   });
 

@@ -46,6 +46,8 @@ export async function startDiscordStack(options: { redisUrl?: string; modelDir?:
     DISCORD_ATTACHMENT_HOSTS: '127.0.0.1',
     DISCORD_DOWNLOAD_MAX_BYTES: String(2 * 1024 * 1024),
     DISCORD_PROGRESS_INTERVAL_MS: String(PROGRESS_MS),
+    // the test's `admin` member operates the deployment; `manager` has Manage Server only (discord.test.ts)
+    DISCORD_OPERATOR_IDS: '700000000000000003',
   });
   const boot = async () => {
     const hooks = discordHooks();
