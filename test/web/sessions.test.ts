@@ -87,21 +87,29 @@ const me = async (cookie: string, query = '') => {
   return { status: res.status, ...((await res.json()) as { cards?: { jobId: string }[]; error?: string }) };
 };
 
-/** The session's event stream, resolved with the first delivery for `jobId` (waits on the event, not a clock). */
-function deliveryFor(cookie: string, jobId: () => string | undefined) {
+/**
+ * The session's event stream, resolved with the first delivery for `jobId` (waits on the event, not a clock);
+ * `seen` lists the job of every event the stream carried, in order.
+ */
+function deliveryFor(cookie: string, jobId: () => string | undefined, path = '/api/events') {
+  const seen: string[] = [];
   const { hostname, port } = new URL(playground.url);
   let opened: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => {
     opened = resolve;
   });
   const delivered = new Promise<{ kind: string; url?: string }>((resolve, reject) => {
-    const req = request({ host: hostname, port, path: '/api/events', headers: { cookie } }, (res: IncomingMessage) => {
+    const req = request({ host: hostname, port, path, headers: { cookie } }, (res: IncomingMessage) => {
       let buffer = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
         buffer += chunk;
         if (buffer.includes(': connected')) opened();
-        for (const block of buffer.split('\n\n').slice(0, -1)) {
+        const blocks = buffer.split('\n\n');
+        buffer = blocks.pop() ?? '';
+        for (const block of blocks) {
+          const event = /^event: \w+\ndata: (.*)$/s.exec(block)?.[1];
+          if (event !== undefined) seen.push((JSON.parse(event) as { jobId: string }).jobId);
           const data = /^event: delivery\ndata: (.*)$/s.exec(block)?.[1];
           const parsed = data === undefined ? undefined : (JSON.parse(data) as { jobId: string; kind: string });
           if (parsed !== undefined && parsed.jobId === jobId()) {
@@ -114,7 +122,7 @@ function deliveryFor(cookie: string, jobId: () => string | undefined) {
     req.on('error', (error) => (error.message === 'socket hang up' ? undefined : reject(error)));
     req.end();
   });
-  return { ready, delivered };
+  return { ready, delivered, seen };
 }
 
 describe.skipIf(HOST === undefined)('a playground beyond loopback: identity comes from the session', () => {
@@ -172,7 +180,7 @@ describe.skipIf(HOST === undefined)('a playground beyond loopback: identity come
     }
   });
 
-  it('serves bob clip to bob session and the operator only; alice and strangers get 404', {
+  it('sends bob events and clip to bob session only (the clip also to the operator); alice and strangers get 404', {
     timeout: 180_000,
   }, async () => {
     const alice = await openSession();
@@ -191,12 +199,22 @@ describe.skipIf(HOST === undefined)('a playground beyond loopback: identity come
     const asAliceNamingBob = await get(`${url}?user=bob`, { cookie: alice });
     const asStranger = await get(url);
     const asOperator = await get(url, { authorization: `Bearer ${ADMIN_TOKEN}` });
+    // Alice's stream, opened naming bob, then her own job: one socket keeps order, so had bob's events reached it
+    // they would stand before hers.
+    let aliceJob: string | undefined;
+    const aliceStream = deliveryFor(alice, () => aliceJob, '/api/events?user=bob');
+    await aliceStream.ready;
+    const bobAgain = await post('/api/command', bob, { text: '/t2v a blue square --steps 2 --frames 17' });
+    aliceJob = (await post('/api/command', alice, { text: '/t2v a red circle --steps 2 --frames 17' })).jobId;
+    await aliceStream.delivered;
 
     expect(delivery.kind).toBe('succeeded');
     expect(asBob).toMatchObject({ status: 200, type: 'video/mp4' });
     expect(asBob.body.byteLength).toBeGreaterThan(0);
     expect([asAlice.status, asAliceNamingBob.status, asStranger.status]).toEqual([404, 404, 404]);
     expect(asOperator).toMatchObject({ status: 200, type: 'video/mp4' });
+    expect(bobAgain).toMatchObject({ ok: true });
+    expect(new Set(aliceStream.seen)).toEqual(new Set([aliceJob]));
   });
 
   it('caps new sessions per client address per hour, and an open session keeps working past the cap', async () => {
