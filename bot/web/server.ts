@@ -10,6 +10,7 @@ import { drawSeed } from '../core/seed.ts';
 import { listen } from '../listen.ts';
 import type { Service } from '../service.ts';
 import { createAdmin } from './admin.ts';
+import { createSessions } from './sessions.ts';
 
 /** Where the playground listens, and who may use its operator endpoints. */
 export interface PlaygroundOptions {
@@ -19,6 +20,14 @@ export interface PlaygroundOptions {
   readonly adminToken?: string;
   /** Largest request body, bytes (images travel base64-encoded). */
   readonly maxBodyBytes?: number;
+  /** Beyond loopback: new sessions one client address may open per hour (default 5). */
+  readonly maxNewSessionsPerIpPerHour?: number;
+}
+
+/** Who a request acts for: `key` is the user's externalId (and the key of their event streams), `name` is shown. */
+interface Who {
+  readonly key: string;
+  readonly name: string;
 }
 
 const PUBLIC = new URL('./public/', import.meta.url).pathname;
@@ -45,6 +54,13 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
   const csrfToken = randomBytes(32).toString('base64url');
   const streams = new Map<string, Set<ServerResponse>>();
   const owners = new Map<string, string>();
+  // On loopback the page names its user (`?user=`, the local demo); beyond it only a signed session cookie does.
+  const sessions = isLoopback(options.host)
+    ? undefined
+    : createSessions({
+        secret: options.adminToken ?? '',
+        maxNewPerIpPerHour: options.maxNewSessionsPerIpPerHour ?? 5,
+      });
 
   const send = (user: string, event: string, data: unknown) => {
     for (const res of streams.get(user) ?? []) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
@@ -72,20 +88,20 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
     return channel?.startsWith('playground:') ? channel.slice('playground:'.length) : undefined;
   };
 
-  const submit = async (user: string, request: SubmitInput['request'], key: string) => {
+  const submit = async (who: Who, request: SubmitInput['request'], key: string) => {
     const answer = await service.frontEnd.submit({
       requestKey: key,
-      user: { platform: 'local', externalId: user, displayName: user },
+      user: { platform: 'local', externalId: who.key, displayName: who.name },
       workspace: WORKSPACE,
-      origin: { platform: 'local', channelId: `playground:${user}` },
+      origin: { platform: 'local', channelId: `playground:${who.key}` },
       request,
     });
-    if (answer.ok) owners.set(answer.jobId, user);
+    if (answer.ok) owners.set(answer.jobId, who.key);
     return answer;
   };
 
   async function command(
-    user: string,
+    user: Who,
     body: { text?: string; key?: string; images?: { name?: string; data: string; latentIndex?: number }[] },
   ) {
     const parsed = parseChatCommand(String(body.text ?? ''));
@@ -105,18 +121,18 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
     const answer = await submit(
       user,
       { task: cmd.task, prompt: cmd.prompt, images, clips: cmd.clipIds.map((clipId) => ({ clipId })), ...cmd.options },
-      body.key ?? `pg:${user}:${Date.now()}:${Math.random()}`,
+      body.key ?? `pg:${user.key}:${Date.now()}:${Math.random()}`,
     );
     return answer.ok ? { ...answer } : { ok: false, error: answer.error.message, requestId: answer.requestId };
   }
 
-  async function action(user: string, body: { action?: string; jobId?: string; prompt?: string; key?: string }) {
+  async function action(user: Who, body: { action?: string; jobId?: string; prompt?: string; key?: string }) {
     const ids = await identify(user);
     const job = body.jobId === undefined ? null : await service.store.job(body.jobId);
     if (job === null || job.userId !== ids.userId)
       return { ok: false, error: `job ${body.jobId ?? ''} was not found among your requests` };
     const params = job.parameters as Record<string, unknown> & { prompt: string };
-    const key = body.key ?? `pg:${user}:${body.action}:${job.id}:${Date.now()}`;
+    const key = body.key ?? `pg:${user.key}:${body.action}:${job.id}:${Date.now()}`;
     const base = {
       prompt: String(params.prompt),
       ...(typeof params['steps'] === 'number' ? { steps: params['steps'] } : {}),
@@ -131,7 +147,7 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
         const removed = await service.frontEnd.remove(job.id, { userId: ids.userId });
         if (!removed.ok) return { ok: false, error: removed.error.message };
         // Other tabs of the same user drop the card too.
-        send(user, 'removed', { jobId: job.id });
+        send(user.key, 'removed', { jobId: job.id });
         return { ok: true, deleted: job.id };
       }
       case 'extend': {
@@ -160,15 +176,15 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
     }
   }
 
-  async function cancel(user: string, jobId: string) {
+  async function cancel(user: Who, jobId: string) {
     const ids = await identify(user);
     const result = await service.frontEnd.cancel(jobId, { userId: ids.userId });
     return result.ok ? { ok: true, cancelled: result.state } : { ok: false, error: result.error.message };
   }
 
-  async function identify(user: string) {
+  async function identify(who: Who) {
     const [u, w] = await Promise.all([
-      service.store.ensureUser({ platform: 'local', externalId: user, displayName: user }),
+      service.store.ensureUser({ platform: 'local', externalId: who.key, displayName: who.name }),
       service.store.ensureWorkspace(WORKSPACE),
     ]);
     return { userId: u.id, workspaceId: w.id };
@@ -188,7 +204,20 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://playground');
     const path = url.pathname;
-    const user = sanitizeUser(url.searchParams.get('user') ?? String(req.headers['x-pusa-user'] ?? 'you'));
+    // Beyond loopback this is only the name shown for the session's user; it never picks whose jobs are acted on.
+    const named = sanitizeUser(url.searchParams.get('user') ?? String(req.headers['x-pusa-user'] ?? 'you'));
+    const user: Who | undefined =
+      sessions === undefined
+        ? { key: named, name: named }
+        : (() => {
+            const key = sessions.verify(req.headers.cookie);
+            return key === undefined ? undefined : { key, name: named };
+          })();
+    const noSession = () =>
+      json(res, 401, {
+        ok: false,
+        error: 'no playground session: reload the page (scripts: GET /api/session and send its cookie back)',
+      });
     if (req.method === 'GET' && (path === '/' || path === '/admin' || /^\/[a-z-]+\.(js|css)$/.test(path))) {
       const file = path === '/' ? 'index.html' : path === '/admin' ? 'admin.html' : path.slice(1);
       const body = await readFile(join(PUBLIC, file));
@@ -200,24 +229,37 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
       return;
     }
     if (req.method === 'GET' && path === '/api/events') {
+      if (user === undefined) return noSession();
       res.writeHead(200, {
         'content-type': 'text/event-stream',
         'cache-control': 'no-store',
         connection: 'keep-alive',
       });
       res.write(': connected\n\n');
-      const set = streams.get(user) ?? new Set<ServerResponse>();
+      const set = streams.get(user.key) ?? new Set<ServerResponse>();
       set.add(res);
-      streams.set(user, set);
+      streams.set(user.key, set);
       req.on('close', () => set.delete(res));
       return;
     }
-    if (req.method === 'GET' && path === '/api/session') return json(res, 200, { csrfToken });
+    if (req.method === 'GET' && path === '/api/session') {
+      if (sessions === undefined || user !== undefined) return json(res, 200, { csrfToken });
+      const issued = sessions.issue(req.socket.remoteAddress ?? '');
+      if (!issued.ok)
+        return json(
+          res,
+          429,
+          { ok: false, error: issued.message },
+          { 'retry-after': String(issued.retryAfterSeconds) },
+        );
+      return json(res, 200, { csrfToken }, { 'set-cookie': issued.setCookie });
+    }
     if (req.method === 'GET' && path === '/api/me') {
+      if (user === undefined) return noSession();
       const ids = await identify(user);
       const recent = await service.frontEnd.recent(ids.userId, 20);
       json(res, 200, {
-        user,
+        user: user.name,
         quota: await service.frontEnd.quota(ids.userId, ids.workspaceId),
         history: recent.map(({ job }) => summary(job)),
         // Oldest first, as the channel shows them: what a reload redraws (video, progress, buttons).
@@ -228,7 +270,13 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
     const clip = /^\/clips\/([\w-]+)\.mp4$/.exec(path);
     if (req.method === 'GET' && clip !== null) {
       const record = await service.store.clip(clip[1] as string);
-      if (record === null) return json(res, 404, { ok: false, error: 'no such clip' });
+      // Beyond loopback a clip goes to its owner's session or an operator; to anyone else it does not exist.
+      const owner =
+        record === null || sessions === undefined || authorized(req) || user === undefined
+          ? undefined
+          : await service.store.findUser('local', user.key);
+      if (record === null || (sessions !== undefined && !authorized(req) && owner?.id !== record.userId))
+        return json(res, 404, { ok: false, error: 'no such clip' });
       // Opened once and checked as opened: a file removed, or replaced by a directory, after the record was written
       // answers 410 instead of throwing EISDIR out of a stream with no listener (which took the host down).
       const handle = await open(service.artifacts.absolute(record.mp4Path), 'r').catch(() => undefined);
@@ -246,12 +294,15 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
     if (req.method === 'POST' && path.startsWith('/api/')) {
       const refused = refuseForeign(req);
       if (refused !== undefined) return json(res, 403, { ok: false, error: refused });
-      const body = await readJson(req, maxBody);
-      if (path === '/api/command') return json(res, 200, await command(user, body as never));
-      if (path === '/api/action') return json(res, 200, await action(user, body as never));
+      // Who may ask is settled before the body is read.
+      if (path === '/api/command' || path === '/api/action') {
+        if (user === undefined) return noSession();
+        const body = await readJson(req, maxBody);
+        return json(res, 200, await (path === '/api/command' ? command : action)(user, body as never));
+      }
       if (path.startsWith('/api/admin/')) {
         if (!authorized(req)) return json(res, 401, { ok: false, error: 'admin token required' });
-        const answer = await admin.act(path.slice('/api/admin/'.length), body);
+        const answer = await admin.act(path.slice('/api/admin/'.length), await readJson(req, maxBody));
         return json(res, answer.status, answer.body);
       }
     }
@@ -370,8 +421,8 @@ function sanitizeUser(name: string): string {
   return clean === '' ? 'you' : clean;
 }
 
-function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers });
   res.end(JSON.stringify(body));
 }
 

@@ -8,10 +8,15 @@ const jobs = new Map();
 let events;
 
 const user = () => userInput.value.trim() || 'you';
-// The server's CSRF token: every POST carries it, so another web page cannot make this browser act here.
+// The server's CSRF token: every POST carries it, so another web page cannot make this browser act here. Beyond
+// loopback the same call opens this browser's session (an HttpOnly cookie), which is then who the page acts for.
 let csrf;
 const session = async () => {
-  csrf ??= (await (await fetch('/api/session')).json()).csrfToken;
+  if (csrf === undefined) {
+    const answer = await (await fetch('/api/session')).json();
+    if (answer.csrfToken === undefined) throw new Error(answer.error ?? 'the playground did not open a session');
+    csrf = answer.csrfToken;
+  }
   return csrf;
 };
 const api = async (path, body) => {
@@ -282,4 +287,5 @@ userInput.onchange = () => {
   jobs.clear();
   connect();
 };
-connect();
+// The session first: beyond loopback the stream and the history need its cookie.
+session().then(connect, (error) => add('system', esc(error.message)));
