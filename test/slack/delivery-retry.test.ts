@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { slashCommand } from './fake-slack.ts';
+import { clipValueOf, placeholderAfter } from './follow-jobs.ts';
 import { type SlackStack, startSlackStack } from './harness.ts';
 
 /**
@@ -16,18 +17,10 @@ describe('Slack delivery retried (local Slack, real Redis, SQLite and a pusa-min
   });
 
   /** Sends /t2v and returns its placeholder's ts once posted. */
-  const t2v = async (text: string) => {
-    const posted = stack.fake.callsOf('chat.postMessage').length;
-    await stack.command(slashCommand('/t2v', text));
-    await stack.fake.waitFor(() => stack.fake.callsOf('chat.postMessage').length > posted, 'the placeholder');
-    return String(stack.fake.callsOf('chat.postMessage')[posted]!.result?.['ts']);
-  };
+  const t2v = (text: string) => placeholderAfter(stack, () => stack.command(slashCommand('/t2v', text)));
   const delivered = () => stack.log.filter((l) => l.startsWith('slack delivered ')).length;
   const sharedInto = (ts: string) => [...stack.fake.uploads.entries()].filter(([, u]) => u.threadTs === ts);
-  const fileIdOf = (blocks: unknown[]) => {
-    const actions = (blocks as { type: string; elements?: { value: string }[] }[]).find((b) => b.type === 'actions');
-    return (JSON.parse(actions?.elements?.[0]?.value ?? '{}') as { fileId?: string }).fileId;
-  };
+  const fileIdOf = (blocks: unknown[]) => clipValueOf(blocks).fileId;
 
   it('uploads the clip once when the result edit fails and the delivery is retried', async () => {
     stack.fake.refuse('chat.update', 2, 'internal_error', (args) => String(args['text']).startsWith('✅'));

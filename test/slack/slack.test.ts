@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blockAction, messageAction, sign, slashCommand, viewSubmission } from './fake-slack.ts';
+import { buttonsOf, placeholderAfter, placeholdersAfter, resultAt } from './follow-jobs.ts';
 import { SIGNING_SECRET, type SlackStack, startSlackStack } from './harness.ts';
 
 const sample = (name: string) => readFile(new URL(`../../samples/${name}`, import.meta.url));
@@ -10,36 +11,7 @@ const FAST = '--steps 4 --frames 17';
 /** The latest message in channel C1 that is not in a thread, i.e. a job's placeholder. */
 const jobMessages = (stack: SlackStack) =>
   [...stack.fake.messages.entries()].filter(([, m]) => m.threadTs === undefined);
-/**
- * Runs `act` and returns the ts of each of the next `count` messages the bot posts: a job's placeholder, which
- * its progress and result edit. Tests follow their own jobs by it, never by "the latest upload": a job another
- * test left running would otherwise be taken for this one.
- */
-async function placeholdersAfter(stack: SlackStack, act: () => Promise<unknown>, count = 1): Promise<string[]> {
-  const posted = stack.fake.callsOf('chat.postMessage').length;
-  await act();
-  await stack.fake.waitFor(() => stack.fake.callsOf('chat.postMessage').length >= posted + count, 'the placeholder');
-  return stack.fake
-    .callsOf('chat.postMessage')
-    .slice(posted, posted + count)
-    .map((c) => String(c.result?.['ts']));
-}
-const placeholderAfter = async (stack: SlackStack, act: () => Promise<unknown>) =>
-  (await placeholdersAfter(stack, act))[0]!;
-/** Waits for the job behind placeholder `ts` to end, expects a result, and returns it with the upload it names. */
-async function resultAt(stack: SlackStack, ts: string, what: string, timeoutMs?: number) {
-  await stack.fake.waitFor(() => /^[✅❌🚫]/u.test(stack.fake.messages.get(ts)?.text ?? ''), what, timeoutMs);
-  const message = stack.fake.messages.get(ts)!;
-  expect(message.text).toMatch(/^✅/u);
-  const value = JSON.parse(buttonsOf(message.blocks)[0]!.value) as { clipId: string; fileId?: string };
-  const upload = stack.fake.uploads.get(value.fileId ?? '');
-  expect(upload?.channel, `the upload named by ${what}`).toBeDefined();
-  return { message, clipId: value.clipId, upload: upload! };
-}
 const ephemerals = (stack: SlackStack) => stack.fake.callsOf('chat.postEphemeral').map((c) => String(c.args['text']));
-const buttonsOf = (blocks: unknown[]) =>
-  (blocks as { type: string; elements?: { action_id: string; value: string }[] }[]).find((b) => b.type === 'actions')
-    ?.elements ?? [];
 
 describe('Slack front end over HTTP', () => {
   let stack: SlackStack;
