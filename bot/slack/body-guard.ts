@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readBounded } from '../http-body.ts';
 
 /** Slack's own requests are a few kilobytes; a modal submission with every field filled stays far under this. */
 export const SLACK_MAX_BODY_BYTES = 1 << 20;
@@ -30,19 +31,13 @@ export async function readSlackBody(
   if (typeof signature !== 'string' || !Number.isFinite(timestamp))
     return refuse(401, 'missing Slack signature headers');
   if (Math.abs(Date.now() / 1000 - timestamp) > STALE_SECONDS) return refuse(401, 'stale Slack request timestamp');
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > maxBytes) return refuse(413, `request body over ${maxBytes} bytes`);
-  const chunks: Buffer[] = [];
-  let size = 0;
+  let body: Buffer | undefined;
   try {
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > maxBytes) return refuse(413, `request body over ${maxBytes} bytes`);
-      chunks.push(chunk as Buffer);
-    }
+    body = await readBounded(req, maxBytes);
   } catch {
     return refuse(400, 'request body could not be read');
   }
-  (req as IncomingMessage & { rawBody?: Buffer }).rawBody = Buffer.concat(chunks);
+  if (body === undefined) return refuse(413, `request body over ${maxBytes} bytes`);
+  (req as IncomingMessage & { rawBody?: Buffer }).rawBody = body;
   return true;
 }

@@ -7,6 +7,7 @@ import type { Delivery, JobUpdate } from '../core/events.ts';
 import type { SubmitInput } from '../core/front-end.ts';
 import type { Hub } from '../core/hub.ts';
 import { drawSeed } from '../core/seed.ts';
+import { readBounded } from '../http-body.ts';
 import { listen } from '../listen.ts';
 import type { Service } from '../service.ts';
 import { createAdmin } from './admin.ts';
@@ -427,19 +428,14 @@ function json(res: ServerResponse, status: number, body: unknown, headers: Recor
 }
 
 async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit)
-      throw new UserError(
-        'InvalidInput',
-        `the request is larger than ${Math.round(limit / 1024 / 1024)} MiB; send smaller images`,
-      );
-    chunks.push(chunk as Buffer);
-  }
+  const body = await readBounded(req, limit);
+  if (body === undefined)
+    throw new UserError(
+      'InvalidInput',
+      `the request is larger than ${Math.round(limit / 1024 / 1024)} MiB; send smaller images`,
+    );
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+    return JSON.parse(body.toString('utf8') || '{}');
   } catch {
     throw new UserError('InvalidInput', 'the request body is not JSON');
   }
