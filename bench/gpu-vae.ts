@@ -34,6 +34,7 @@ const { values } = parseArgs({
     profile: { type: 'string', default: 'yes' },
     child: { type: 'string' },
     check: { type: 'boolean', default: false },
+    probe: { type: 'boolean', default: false },
     json: { type: 'string' },
   },
 });
@@ -169,108 +170,167 @@ async function profileDecode(name: string, dir: string): Promise<Row[]> {
   const wall = performance.now() - s;
   session.endProfiling();
   await session.release();
-  const file = readdirSync(process.cwd()).find((f) => f.startsWith(`ort-profile-${name}`) && f.endsWith('.json'));
-  if (file === undefined) return [{ variant: name, case: 'profile', error: 'no profile file' }];
+  return summariseProfile(name, `profiled decode ${values.res.split(',')[0]} whole frame`, wall, 'ort-profile-', 10);
+}
+
+/**
+ * The last `model_run` of an onnxruntime profile file `<prefix><name>*.json` in the working directory, summed per
+ * operator type (the top `top`) and per node (the top eight), then the file removed.
+ */
+function summariseProfile(name: string, label: string, wall: number, prefix: string, top: number): Row[] {
+  const file = readdirSync(process.cwd()).find((f) => f.startsWith(`${prefix}${name}`) && f.endsWith('.json'));
+  if (file === undefined) return [{ variant: name, case: label, error: 'no profile file' }];
   const events = JSON.parse(readFileSync(file, 'utf8')) as {
     cat: string;
     name: string;
     dur: number;
+    ts?: number;
     args?: { op_name?: string };
   }[];
   rmSync(file);
-  // Only the second run's kernels: the profile holds both runs; sum per op over the last `model_run` span.
-  const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run');
-  const last = runs.at(-1) as unknown as { ts: number; dur: number } | undefined;
+  // Only the second run's kernels: the profile holds both runs; sum over the last `model_run` span.
+  const last = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').at(-1);
   const inLast = (e: { ts?: number }) =>
-    last === undefined || ((e.ts ?? 0) >= last.ts && (e.ts ?? 0) <= last.ts + last.dur);
+    last === undefined || ((e.ts ?? 0) >= (last.ts ?? 0) && (e.ts ?? 0) <= (last.ts ?? 0) + last.dur);
   const perOp = new Map<string, { us: number; count: number }>();
+  const perNode = new Map<string, number>();
   for (const e of events) {
-    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || !inLast(e as { ts?: number })) continue;
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || !inLast(e)) continue;
     const op = e.args?.op_name ?? '?';
     const acc = perOp.get(op) ?? { us: 0, count: 0 };
     acc.us += e.dur;
     acc.count += 1;
     perOp.set(op, acc);
+    perNode.set(e.name, (perNode.get(e.name) ?? 0) + e.dur);
   }
   const total = [...perOp.values()].reduce((a, b) => a + b.us, 0);
   return [
-    {
-      variant: name,
-      case: `profiled decode ${values.res.split(',')[0]} whole frame`,
-      ms: round(wall),
-      kernel_sum_ms: round(total / 1000),
-    },
+    { variant: name, case: label, ms: round(wall), kernel_sum_ms: round(total / 1000) },
     ...[...perOp.entries()]
       .sort((a, b) => b[1].us - a[1].us)
-      .slice(0, 10)
+      .slice(0, top)
       .map(([op, v]) => ({ variant: name, case: `  op ${op} x${v.count}`, ms: round(v.us / 1000) })),
+    ...[...perNode.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 8)
+      .map(([node, us]) => ({ variant: name, case: `  node ${node.slice(0, 50)}`, ms: round(us / 1000) })),
   ];
 }
 
+/** Relative L2 of `got` against `want` over all of a [1,3,T,H,W] clip, its frame 0 and its frames 1.. */
+function clipErrors(got: Float32Array, want: Float32Array, dims: readonly number[]): string {
+  const [, channels = 3, frames = 1, height = 1, width = 1] = dims;
+  const size = height * width;
+  const acc = { all: [0, 0], first: [0, 0], rest: [0, 0] };
+  for (let c = 0; c < channels; c++)
+    for (let t = 0; t < frames; t++) {
+      const part = t === 0 ? acc.first : acc.rest;
+      for (let i = (c * frames + t) * size, end = i + size; i < end; i++) {
+        const d = (got[i] as number) - (want[i] as number);
+        const w = (want[i] as number) ** 2;
+        part[0] = (part[0] as number) + d * d;
+        part[1] = (part[1] as number) + w;
+      }
+    }
+  acc.all = [(acc.first[0] as number) + (acc.rest[0] as number), (acc.first[1] as number) + (acc.rest[1] as number)];
+  const rel = ([num, den]: number[]) =>
+    den === 0 ? '-' : Math.sqrt((num as number) / (den as number)).toExponential(2);
+  return `${rel(acc.all)} ${rel(acc.first)} ${rel(acc.rest)}`;
+}
+
 /**
- * `--check`: the decoder on the GPU at each optimisation level against the same graph on the CPU, on a small clip
- * (5 latent frames, 8×12), as the relative L2 of the whole clip, of frame 0 (the first-chunk graph) and of frames
- * 1.. (the Loop). The 2026-12-03 run found the GPU's 81-frame decode uncorrelated with the module (relative L2
- * 1.04) while onnxruntime's CPU gave 1e-3 on the same graph: this says where.
+ * `--check`: the decoder graph against the fp32 PyTorch module on the cases `vae_variants.py refs` wrote
+ * (check-FxHxW.{lat,ref}.f32 in --latents): on the GPU at each optimisation level, and on the CPU for the small
+ * case, as the relative L2 of the whole clip, of frame 0 (the first-chunk graph) and of frames 1.. (the Loop). The
+ * 2026-12-03 run found the GPU's 81-frame decode uncorrelated with the module (relative L2 1.04) while onnxruntime's
+ * CPU gave 1e-3 on a small clip: this says where.
  */
-async function checkOnGpu(name: string, dir: string): Promise<Row[]> {
+async function checkAgainstModule(name: string, dir: string): Promise<Row[]> {
   const ort = await loadOnnxRuntime();
-  const dims = [1, 16, 5, 8, 12];
-  const feed = () => ({
-    latents: new ort.Tensor(
-      'float32',
-      randn(dims, 21).map((v) => 2 * v),
-      dims,
-    ),
-  });
-  const run = async (ep: 'cpu' | 'cuda', level: 'disabled' | 'basic' | 'all') => {
+  const from = values.latents ?? '.';
+  const cases = readdirSync(from)
+    .filter((f) => /^check-\d+x\d+x\d+\.lat\.f32$/.test(f))
+    .map((f) => f.slice(6, -8).split('x').map(Number) as [number, number, number])
+    .sort((a, b) => a[0] * a[1] * a[2] - b[0] * b[1] * b[2]);
+  const read = (f: string) => {
+    const b = readFileSync(join(from, f));
+    return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+  };
+  const rows: Row[] = [];
+  const runs: ['cpu' | 'cuda', 'disabled' | 'basic' | 'all'][] = [
+    ['cuda', 'all'],
+    ['cuda', 'basic'],
+    ['cuda', 'disabled'],
+    ['cpu', 'all'],
+  ];
+  for (const [ep, level] of runs) {
     const session = await ort.InferenceSession.create(join(dir, 'vae_decoder.onnx'), {
       graphOptimizationLevel: level,
       executionProviders: ep === 'cuda' ? [{ name: 'cuda', deviceId: 0 }] : ['cpu'],
     });
-    const out = (await session.run(feed()))['video'] as { data: Float32Array; dims: readonly number[] };
-    await session.release();
-    return out;
-  };
-  const ref = await run('cpu', 'all');
-  const frameSize = (ref.dims[3] as number) * (ref.dims[4] as number);
-  const frames = ref.dims[2] as number;
-  const pick = (data: Float32Array, first: boolean) =>
-    Float32Array.from({ length: 3 * frameSize * (first ? 1 : frames - 1) }, (_, k) => {
-      const per = first ? frameSize : frameSize * (frames - 1);
-      const c = Math.floor(k / per);
-      return data[c * frames * frameSize + (first ? 0 : frameSize) + (k % per)] as number;
-    });
-  const rel = (a: Float32Array, b: Float32Array) => {
-    let num = 0;
-    let den = 0;
-    for (let i = 0; i < a.length; i++) {
-      num += ((a[i] as number) - (b[i] as number)) ** 2;
-      den += (b[i] as number) ** 2;
+    for (const [f, lh, lw] of cases) {
+      if (ep === 'cpu' && lh * lw > 200) continue; // full-size weights at 480p are hours on a CPU
+      if (level !== 'all' && f * lh * lw > 2 * 60 * 104) continue;
+      const stem = `check-${f}x${lh}x${lw}`;
+      const dims = [1, 16, f, lh, lw];
+      const out = (await session.run({ latents: new ort.Tensor('float32', read(`${stem}.lat.f32`), dims) }))[
+        'video'
+      ] as { data: Float32Array; dims: readonly number[] };
+      rows.push({
+        variant: name,
+        case: `check ${ep}/${level} ${f}x${lh}x${lw}: rel L2 clip, frame 0, frames 1..`,
+        ms: clipErrors(out.data, read(`${stem}.ref.f32`), out.dims),
+      });
+      console.error(JSON.stringify(rows.at(-1)));
     }
-    return Math.sqrt(num / den);
-  };
-  const rows: Row[] = [];
-  for (const level of ['disabled', 'basic', 'all'] as const) {
-    const got = await run('cuda', level);
-    rows.push({
-      variant: name,
-      case: `check cuda/${level} vs cpu: clip, frame 0, frames 1..`,
-      ms: [
-        rel(got.data, ref.data),
-        rel(pick(got.data, true), pick(ref.data, true)),
-        rel(pick(got.data, false), pick(ref.data, false)),
-      ]
-        .map((v) => v.toExponential(2))
-        .join(' '),
-    });
+    await session.release();
   }
   return rows;
 }
 
+/**
+ * `--probe`: the Loop body's time per operator. onnxruntime's profiler does not itemise a Loop's body, so the
+ * exporter also writes the two chunk graphs alone (probe_first.onnx, probe_step.onnx); this runs the first chunk
+ * for the caches, then one step at the --res grid under the profiler (the second of two runs), summed per operator.
+ */
+async function probeStep(name: string, dir: string): Promise<Row[]> {
+  const ort = await loadOnnxRuntime();
+  const [lh, lw] = GRIDS[values.res.split(',')[0] as string] as [number, number];
+  const options = (profile: boolean) => ({
+    graphOptimizationLevel: 'all' as const,
+    executionProviders: [{ name: 'cuda' as const, deviceId: 0 }],
+    ...(profile ? { enableProfiling: true, profileFilePrefix: join(process.cwd(), `ort-probe-${name}`) } : {}),
+  });
+  const first = await ort.InferenceSession.create(join(dir, 'probe_first.onnx'), options(false));
+  const dims = [1, 16, 1, lh, lw];
+  const z = () => new ort.Tensor('float32', randn(dims, 3), dims);
+  const out = await first.run({ latents: z() });
+  await first.release();
+  const step = await ort.InferenceSession.create(join(dir, 'probe_step.onnx'), options(true));
+  const feed: Record<string, unknown> = { latents: z() };
+  for (const input of step.inputNames) if (input !== 'latents') feed[input] = out[input.replace('_in_', '_out_')];
+  await step.run(feed as never);
+  const s = performance.now();
+  await step.run(feed as never);
+  const wall = performance.now() - s;
+  step.endProfiling();
+  await step.release();
+  return summariseProfile(
+    name,
+    `probe: one Loop step ${8 * lh}x${8 * lw} (4 frames), wall incl. copies`,
+    wall,
+    'ort-probe-',
+    25,
+  );
+}
+
 if (values.child !== undefined) {
   const [name, dir] = values.child.split('=') as [string, string];
-  const rows = values.check ? await checkOnGpu(name, dir) : await benchVariant(name, dir);
+  const rows = values.check
+    ? await checkAgainstModule(name, dir)
+    : values.probe
+      ? await probeStep(name, dir)
+      : await benchVariant(name, dir);
   process.stdout.write(`\nRESULT ${JSON.stringify(rows)}\n`);
   process.exit(0);
 }

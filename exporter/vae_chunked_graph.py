@@ -89,7 +89,9 @@ def _const(name, values):
                             value=helper.make_tensor(f"{name}_value", TensorProto.INT64, [len(values)], values))
 
 
-def chunked_decoder_graph(vae: WanVAE, device, opset: int) -> onnx.ModelProto:
+def trace_chunks(vae: WanVAE, device, opset: int):
+    """The first-chunk and the step graph as standalone models -> (first, step, cache count).  The step graph alone
+    is also what the GPU benchmark profiles: onnxruntime's profiler does not itemise a Loop body's kernels."""
     g = torch.Generator().manual_seed(0)
     z0 = torch.randn(1, vae.cfg.z_dim, 1, 4, 6, generator=g).to(device)
     with torch.no_grad():
@@ -103,7 +105,15 @@ def chunked_decoder_graph(vae: WanVAE, device, opset: int) -> onnx.ModelProto:
                    {"latents": lat_axes, "video": vid_axes, **{c: spatial[c] for c in cache_out}}, opset)
     step = _trace(DecoderChunk(vae, False).eval(), [z0, *caches], ["latents", *cache_in], ["video", *cache_out],
                   {"latents": lat_axes, "video": vid_axes, **spatial}, opset)
+    for m in (first, step):
+        m.ir_version = 8  # onnxruntime 1.29 reads IR <= 10 (onnx >= 1.20 writes 14)
+    return first, step, n
 
+
+def chunked_decoder_graph(vae: WanVAE, device, opset: int) -> onnx.ModelProto:
+    first, step, n = trace_chunks(vae, device, opset)
+    cache_in = [f"cache_in_{i}" for i in range(n)]
+    cache_out = [f"cache_out_{i}" for i in range(n)]
     weights = _Weights()
     outer = [_const("k0", [0]), _const("k1", [1]), _const("k2", [2]), _const("k3", [3]), _const("k5", [5]),
              _const("kend", [2**62]), _const("kshape", [1, 3, -1]),

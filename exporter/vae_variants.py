@@ -1,6 +1,7 @@
 """The VAE speed work of issue [10] on the GPU machine: graphs, PyTorch baselines and the error of our decode.
 
     python3 exporter/vae_variants.py export --work /root/vae            # full-size random fp16 graphs per layout
+    python3 exporter/vae_variants.py refs   --work /root/vae            # correctness cases: latents + fp32 decodes
     python3 exporter/vae_variants.py torch  --work /root/vae            # latents files + PyTorch timings (torch.json)
     node bench-gpu-vae.mjs --graphs frames=/root/vae/frames ... --latents /root/vae --dump /root/vae
     python3 exporter/vae_variants.py compare --work /root/vae           # our decodes vs the fp32 module (error.json)
@@ -47,7 +48,37 @@ def cmd_export(a):
     for layout in a.layouts.split(","):
         facts[layout] = export_vae(None, os.path.join(a.work, layout), "fp16", layout)
         log(layout, "decoder ops", facts[layout]["decoder"]["ops"])
+        if layout == "chunked":  # the Loop's two chunk graphs alone, for the per-operator profile of the loop body
+            import onnx
+            from vae_chunked_graph import trace_chunks
+            first, step, _ = trace_chunks(build_vae(None, dtype=torch.float16, device="cuda"), "cuda", 17)
+            onnx.save_model(first, os.path.join(a.work, layout, "probe_first.onnx"))
+            onnx.save_model(step, os.path.join(a.work, layout, "probe_step.onnx"))
     json.dump(facts, open(os.path.join(a.work, "graphs.json"), "w"), indent=1)
+
+
+# (latent frames, lh, lw) of the correctness cases: a small clip the CPU can decode too, then the 480p grid with one
+# latent frame (the first-chunk graph only), two (one Loop iteration) and five
+CHECKS = [(5, 8, 12), (1, 60, 104), (2, 60, 104), (5, 60, 104)]
+
+
+def cmd_refs(a):
+    """Raw latents and the fp32 module's decode (TF32 off) for each CHECKS case: check-FxHxW.{lat,ref}.f32."""
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    for res in GRIDS:
+        raw_latents(res).numpy().astype("float32").tofile(os.path.join(a.work, f"latents-{res}.f32"))
+    vae = build_vae(None, dtype=torch.float32, device="cuda")
+    for f, lh, lw in CHECKS:
+        g = torch.Generator().manual_seed(11)
+        z = torch.randn(1, 16, f, lh, lw, generator=g) * torch.tensor(STD).view(1, 16, 1, 1, 1) \
+            + torch.tensor(MEAN).view(1, 16, 1, 1, 1)
+        with torch.no_grad():
+            ref = vae.decode(z.to("cuda")).cpu()
+        stem = os.path.join(a.work, f"check-{f}x{lh}x{lw}")
+        z.numpy().astype("float32").tofile(stem + ".lat.f32")
+        ref.numpy().astype("float32").tofile(stem + ".ref.f32")
+        log("ref", stem, list(ref.shape), "clamped", float((ref.abs() >= 1).float().mean()))
 
 
 def timed(fn, repeats=3):
@@ -121,13 +152,13 @@ def cmd_compare(a):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cmd", choices=["export", "torch", "compare"])
+    ap.add_argument("cmd", choices=["export", "refs", "torch", "compare"])
     ap.add_argument("--work", default="/root/vae")
     ap.add_argument("--layouts", default=",".join(LAYOUTS))
     ap.add_argument("--res", default="480p,720p")
     a = ap.parse_args(argv)
     os.makedirs(a.work, exist_ok=True)
-    {"export": cmd_export, "torch": cmd_torch, "compare": cmd_compare}[a.cmd](a)
+    {"export": cmd_export, "refs": cmd_refs, "torch": cmd_torch, "compare": cmd_compare}[a.cmd](a)
     return 0
 
 
