@@ -8,11 +8,15 @@
 #   pusa-mini graphs out of the tree (`exporter/vae_gpu_steps.sh slim`; `unslim` puts them back): the tree then
 #   travels in ~5 MB and each call fits its part.
 # Then, back to back, through the device tool, each command `bash exporter/vae_gpu_steps.sh N`:
-#   1  carry [".gpu-stage/q1"]              exporter tests of the VAE, export the chunked graphs, correctness cases
-#   2  carry [".gpu-stage/q2"]              PyTorch baselines (the unmodified module, bf16 and fp16, whole frame)
-#   3  carry [".gpu-stage/q3"]              the rest of the exporter's VAE tests
-#   4  carry [".gpu-stage/q4", ".gpu-out"]  through onnxruntime-node: correctness against the module, the loop
-#                                           body's profile, the decode and encode timings, the 480p error
+#   1  carry [".gpu-stage/q1"]                  export the chunked graphs (+ the exporter's VAE tests with TESTS=1),
+#                                               the correctness cases and the fp32 references
+#   2  carry [".gpu-stage/q2", ".gpu-oracle"]   PyTorch: Wan2.1's own vae.py (fetched, carried in .gpu-oracle, never
+#                                               committed) and our chunked module, bf16/fp16, 480p/720p; one chunk's
+#                                               kernels under torch.profiler
+#   3  carry [".gpu-stage/q3"]                  the rest of the exporter's VAE tests
+#   4  carry [".gpu-stage/q4", ".gpu-out"]      through onnxruntime-node: correctness against the module, decode and
+#                                               encode timings, the 480p error; one loop step's kernels under
+#                                               Nsight Compute (QUICK=1: only that)
 # Results go to $OUT (vae-*.json, logs); docs/vae-notes.md records what each variant predicted and measured.
 set -uo pipefail
 STEP=$1
@@ -43,22 +47,30 @@ ls /root/ort-parts
 T="python3 -m pytest -q exporter/tests/test_wan_vae.py"
 case "$STEP" in
   1) nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
-     $T -x -k "chunked or onnx_matches or entry_point" 2>&1 | tail -4
+     [ "${TESTS:-0}" = 1 ] && $T -x -k "chunked or onnx_matches or entry_point" 2>&1 | tail -4
      python3 exporter/vae_variants.py export --work "$WORK" --layouts chunked 2>&1 | grep -v Warning | tail -4
      python3 exporter/vae_variants.py refs --work "$WORK" 2>&1 | tail -8
-     cp "$WORK/graphs.json" "$OUT/vae-graphs.json"; ls -la "$WORK" "$WORK/chunked" ;;
-  2) python3 exporter/vae_variants.py torch --work "$WORK" --res 480p,720p 2>&1 | tail -12
-     cp "$WORK/torch.json" "$OUT/vae-torch.json" ;;
+     cp "$WORK/graphs.json" "$OUT/vae-graphs.json" ;;
+  2) python3 exporter/vae_torch_oracle.py upstream --work "$WORK" 2>&1 | grep -v Warning | tail -12
+     python3 exporter/vae_torch_oracle.py profile --work "$WORK" 2>&1 | grep -v Warning | tail -28
+     cp "$WORK/torch-upstream.json" "$OUT/vae-torch-upstream.json" ;;
   3) $T -k "not (chunked or onnx_matches or entry_point)" 2>&1 | tail -4 ;;
   4) . .gpu-stage/q4/on-device.sh
      [ -e node_modules ] || ln -sfn /root/ort/node_modules node_modules  # ESM resolves from the bundle, not NODE_PATH
      B="node $PWD/.gpu-out/bench-gpu-vae.mjs --latents $WORK"
      G="--graphs chunked=$WORK/chunked"
+     R=$PWD
      cd "$WORK"
      quiet() { grep -v VerifyEachNodeIsAssignedToAnEp | tail -"$1"; }
-     $B $G --check --json "$OUT/vae-check.json" 2>&1 | quiet 40
-     $B $G --probe --json "$OUT/vae-probe.json" 2>&1 | quiet 40
-     $B $G --dump "$WORK" --res 480p,720p --json "$OUT/vae-ort-chunked.json" 2>&1 | quiet 30
-     cd "$OLDPWD"
-     python3 exporter/vae_variants.py compare --work "$WORK" 2>&1 | tail -4; cp "$WORK/error.json" "$OUT/vae-error.json" ;;
+     if [ "${QUICK:-0}" != 1 ]; then
+       $B $G --check --json "$OUT/vae-check.json" 2>&1 | quiet 40
+       $B $G --dump "$WORK" --res 480p,720p --json "$OUT/vae-ort-chunked.json" 2>&1 | quiet 30
+       python3 "$R/exporter/vae_torch_oracle.py" check --work "$WORK" 2>&1 | tail -8
+     fi
+     NCU=$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)
+     if [ -n "$NCU" ]; then
+       PROBE_PLAIN=1 timeout 420 "$NCU" --metrics gpu__time_duration.sum --csv --log-file "$WORK/ncu.csv" \
+         $B $G --probe 2>&1 | quiet 4
+       python3 "$R/exporter/ncu_summary.py" "$WORK/ncu.csv" --top 30 | tee "$OUT/vae-ncu-step.txt"
+     fi ;;
 esac
