@@ -141,7 +141,8 @@ def build(a) -> dict:
 
     log("VAE")
     # the VAE's config is read from the checkpoint's shapes (the reduced test one or the official one)
-    export_vae.export_vae(export_vae.load_vae_state(os.path.join(a.wan_dir, "Wan2.1_VAE.pth")), a.out, a.dtype)
+    export_vae.export_vae(export_vae.load_vae_state(os.path.join(a.wan_dir, "Wan2.1_VAE.pth")), a.out, a.dtype,
+                          a.vae_layout)
 
     log("text encoder + tokenizer")
     t5_state = export_text.load_checkpoint(a.wan_dir)
@@ -181,7 +182,11 @@ def build(a) -> dict:
         "files": {key: file_entry(a.out, f) for key, f in (("textEncoder", "text_encoder.onnx"), ("dit", "dit.onnx"),
                                                              ("vaeEncoder", "vae_encoder.onnx"),
                                                              ("vaeDecoder", "vae_decoder.onnx"))},
-        "vaeTiling": {"tile": [30, 52], "stride": [15, 26]},
+        # the reference decodes in spatial tiles (spec A.6); the 5-D graph must (onnxruntime's CUDA kernels refuse a
+        # whole 81-frame 480p clip), the chunked graph need not: whole frames have no seams and cost 2.5 s at 480p
+        # on an H200 against 8.4 s in tiles (docs/vae-notes.md). --vae-tiling reference keeps the reference's tiles.
+        **({"vaeTiling": {"tile": [30, 52], "stride": [15, 26]}}
+           if a.vae_layout == "ncdhw" or a.vae_tiling == "reference" else {}),
         "preview": {"latentToRgb": {"weights": preview["weights"], "bias": preview["bias"]}},
         "cost": cost_model(a),
     }
@@ -218,6 +223,11 @@ def main(argv=None):
     ap.add_argument("--out", required=True)
     ap.add_argument("--dtype", choices=["fp16", "fp32"], default="fp16")
     ap.add_argument("--quant", choices=["int8", "int4"], help="weight-only MatMulNBits DiT (24 GB GPUs)")
+    ap.add_argument("--vae-layout", choices=export_vae.LAYOUTS, default="chunked",
+                    help="VAE graph layout (export_vae.py LAYOUTS); chunked decodes whole frames one latent frame at a time")
+    ap.add_argument("--vae-tiling", choices=["none", "reference"], default="none",
+                    help="'reference': decode in the reference's 30x52-latent tiles (spec A.6), for pixel parity with "
+                         "it; always so with --vae-layout ncdhw")
     ap.add_argument("--small", action="store_true", help="reduced configs (a make_fake_wan.py --small folder)")
     ap.add_argument("--skip-preflight", action="store_true",
                     help="do not check packages, RAM, GPU memory and disk first (exporter/preflight.py)")

@@ -51,7 +51,7 @@ def test_pack_from_official_layout(fake_wan, tmp_path, lightx2v):
     assert m["defaults"]["negativePrompt"].startswith("Bright tones, overexposed")
     assert m["latent"]["mean"][7] == 1.5508 and m["latent"]["std"][8] == 3.2687
     assert m["text"] == {"tokenizer": "tokenizer.json", "maxLength": 32, "dim": small_configs.T5.dim, "padId": 0}
-    assert m["vaeTiling"] == {"tile": [30, 52], "stride": [15, 26]}
+    assert "vaeTiling" not in m  # the chunked VAE (the default) decodes whole frames; only the 5-D graph tiles
     dit = m["files"]["dit"]
     assert [i["name"] for i in dit["inputs"]] == ["x", "timestep", "context"]
     assert dit["inputs"][0]["shape"] == ["batch", 16, "frames", "height", "width"]
