@@ -13,8 +13,20 @@ export const WorkerConfig = z.object({
   EXECUTION_PROVIDER: z.enum(['cpu', 'cuda']).default('cpu'),
   CUDA_DEVICE_ID: Int(0),
   ORT_THREADS: z.coerce.number().int().positive().optional(),
-  /** `sequential` runs a guided step's two passes one after the other: half the activation memory (24 GB GPUs). */
-  GUIDANCE: z.enum(['batched', 'sequential']).default('batched'),
+  /**
+   * What to keep where for the GPU's size (worker/runtime/memory-profile.ts): `80gb` everything resident and
+   * batched guidance; `48gb` sequential guidance, text encoder and VAE on the GPU only while they run; `24gb` the
+   * same with the text encoder on the CPU. The worker refuses to start when the pack does not fit the profile.
+   */
+  MEMORY_PROFILE: z.enum(['80gb', '48gb', '24gb']).default('80gb'),
+  /** Overrides the profile: `sequential` runs a guided step's two passes one after the other (half the activations). */
+  GUIDANCE: z.enum(['batched', 'sequential']).optional(),
+  /** Overrides the profile: the text encoder resident on the GPU, on it only while encoding, or on the CPU. */
+  TEXT_ENCODER: z.enum(['gpu', 'gpu-staged', 'cpu']).optional(),
+  /** Overrides the profile: the VAE sessions resident, or opened per encode/decode and released after. */
+  VAE_SESSIONS: z.enum(['resident', 'staged']).optional(),
+  /** The GPU's memory for the fit check, when nvidia-smi cannot say (or the GPU is shared). */
+  GPU_MEMORY_GIB: z.coerce.number().positive().optional(),
   WORKER_ID: z.string().min(1).default(`${os.hostname()}-${process.pid}`),
   /** Health and metrics port; 0 picks a free one. */
   WORKER_HEALTH_PORT: Int(9465),

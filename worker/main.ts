@@ -11,7 +11,10 @@ import { redisProblem } from '../queue/redis-check.ts';
 import { createTimingBook } from '../queue/timings.ts';
 import { loadWorkerConfig } from './config.ts';
 import { DEVICE_LOST_EXIT_CODE, DeviceLostError } from './device-errors.ts';
+import { gpuTotalBytes } from './gpu-memory.ts';
 import { createGenerateProcessor } from './process-generate.ts';
+import { loadModelPack } from './runtime/manifest.ts';
+import { MEMORY_PROFILES, type Placement, refuseIfTooBig } from './runtime/memory-profile.ts';
 import { loadPusaModel } from './runtime/model.ts';
 import { withInjectedFaults } from './test-faults.ts';
 
@@ -29,6 +32,32 @@ if (redisTrouble !== undefined) {
   process.exit(1);
 }
 
+const profile = MEMORY_PROFILES[config.MEMORY_PROFILE];
+const placement: Placement = {
+  guidance: config.GUIDANCE ?? profile.guidance,
+  textEncoder: config.TEXT_ENCODER ?? profile.textEncoder,
+  vae: config.VAE_SESSIONS ?? profile.vae,
+};
+if (config.EXECUTION_PROVIDER === 'cuda') {
+  // Before any session: a pack that cannot fit the GPU is refused now, with the fix, not out of memory mid-job.
+  const gpuBytes = await gpuTotalBytes(config.CUDA_DEVICE_ID, config.GPU_MEMORY_GIB);
+  const customised = config.GUIDANCE ?? config.TEXT_ENCODER ?? config.VAE_SESSIONS;
+  const refusal =
+    gpuBytes === undefined
+      ? undefined
+      : refuseIfTooBig(
+          await loadModelPack(config.MODEL_DIR),
+          customised === undefined ? config.MEMORY_PROFILE : 'custom',
+          placement,
+          gpuBytes,
+        );
+  if (gpuBytes === undefined)
+    log.warn('nvidia-smi did not answer: starting without the GPU memory check (set GPU_MEMORY_GIB)');
+  if (refusal !== undefined) {
+    process.stderr.write(`worker: ${refusal}\n`);
+    process.exit(1);
+  }
+}
 const loaded = await loadPusaModel(
   config.MODEL_DIR,
   config.EXECUTION_PROVIDER === 'cuda'
@@ -36,11 +65,11 @@ const loaded = await loadPusaModel(
     : config.ORT_THREADS === undefined
       ? { name: 'cpu' }
       : { name: 'cpu', threads: config.ORT_THREADS },
-  { batchGuidance: config.GUIDANCE === 'batched' },
+  { batchGuidance: placement.guidance === 'batched', textEncoder: placement.textEncoder, vae: placement.vae },
 );
 const model = withInjectedFaults(loaded, process.env, config.WORKER_ID);
 log.info(
-  { model: `${model.pack.manifest.name}@${model.pack.manifest.version}`, provider: model.provider },
+  { model: `${model.pack.manifest.name}@${model.pack.manifest.version}`, provider: model.provider, placement },
   'model loaded',
 );
 

@@ -1,7 +1,9 @@
 import type { Denoiser } from '../../sampler/index.ts';
 import { loadModelPack, type ModelPack } from './manifest.ts';
+import type { Placement } from './memory-profile.ts';
 import { createOnnxDenoiser } from './onnx-denoiser.ts';
 import { createModelSession, type ExecutionProvider, type ModelSession } from './sessions.ts';
+import { createStagedSession, type StagedSession } from './staged-session.ts';
 import { createTextEncoder, type PromptEmbedding, type TextEncoder } from './text-encoder.ts';
 import { createVae, type Vae } from './vae.ts';
 
@@ -27,30 +29,46 @@ export async function loadPusaModel(
      * this way, docs/benchmarks.md) at about the same speed on large inputs.
      */
     batchGuidance?: boolean;
+    /**
+     * Where the text encoder and the VAE live (worker/runtime/memory-profile.ts): resident on `provider` (default),
+     * staged (opened for each stage, released after it), or the text encoder on the CPU.
+     */
+    textEncoder?: Placement['textEncoder'];
+    vae?: Placement['vae'];
   } = {},
 ): Promise<PusaModel> {
   const pack = await loadModelPack(dir);
   const { files, text, latent } = pack.manifest;
   const sessions: ModelSession[] = [];
-  const open = async (key: keyof typeof files) => {
-    const session = await createModelSession(key, pack.paths[key], files[key], provider);
+  const open = async (key: keyof typeof files, on: ExecutionProvider = provider) => {
+    const session = await createModelSession(key, pack.paths[key], files[key], on);
     sessions.push(session);
     return session;
   };
+  // a staged session is opened once here and released, so a pack that lies still fails at load
+  const staged = async (key: keyof typeof files) => {
+    const session = createStagedSession(key, () => createModelSession(key, pack.paths[key], files[key], provider));
+    sessions.push(session);
+    await session.verify();
+    return session;
+  };
   try {
+    const textPlace = options.textEncoder ?? 'gpu';
     const [textSession, dit, encoder, decoder] = await Promise.all([
-      open('textEncoder'),
+      textPlace === 'gpu-staged'
+        ? staged('textEncoder')
+        : open('textEncoder', textPlace === 'cpu' ? { name: 'cpu' } : provider),
       open('dit'),
-      open('vaeEncoder'),
-      open('vaeDecoder'),
+      options.vae === 'staged' ? staged('vaeEncoder') : open('vaeEncoder'),
+      options.vae === 'staged' ? staged('vaeDecoder') : open('vaeDecoder'),
     ]);
     const batchGuidance =
       options.batchGuidance !== false && typeof files.dit.inputs.find((i) => i.name === 'x')?.shape[0] === 'string';
     return {
       pack,
       provider,
-      text: await createTextEncoder(pack.paths.tokenizer, textSession, text),
-      vae: createVae(encoder, decoder, latent, pack.manifest.vaeTiling),
+      text: inStage(textSession, await createTextEncoder(pack.paths.tokenizer, textSession, text)),
+      vae: inStage([encoder, decoder], createVae(encoder, decoder, latent, pack.manifest.vaeTiling)),
       denoiser: (positive, negative) =>
         createOnnxDenoiser({
           dit,
@@ -68,4 +86,27 @@ export async function loadPusaModel(
     await Promise.allSettled(sessions.map((s) => s.release()));
     throw error;
   }
+}
+
+const isStaged = (s: ModelSession): s is StagedSession => 'stage' in s;
+
+/**
+ * Wraps every method of `api` so that it runs inside the stage of the staged sessions among `sessions` (their
+ * graphs open for the call and are released after it); resident sessions pass through unchanged.
+ */
+function inStage<T extends object>(sessions: ModelSession | readonly ModelSession[], api: T): T {
+  const stagedOnes = (Array.isArray(sessions) ? sessions : [sessions]).filter(isStaged);
+  if (stagedOnes.length === 0) return api;
+  const wrapped = {} as Record<string, unknown>;
+  for (const [name, fn] of Object.entries(api)) {
+    wrapped[name] =
+      typeof fn !== 'function'
+        ? fn
+        : (...args: unknown[]) =>
+            stagedOnes.reduce<() => Promise<unknown>>(
+              (inner, s) => () => s.stage(inner),
+              () => (fn as (...a: unknown[]) => Promise<unknown>).apply(api, args),
+            )();
+  }
+  return wrapped as T;
 }
