@@ -36,7 +36,7 @@ import lora as lora_mod  # noqa: E402
 import small_configs  # noqa: E402
 from onnx_facts import io_spec  # noqa: E402
 from umt5 import UMT5_XXL  # noqa: E402
-from wan_dit import WAN21_T2V_14B  # noqa: E402
+from wan_dit import WAN21_T2V_14B, WanConfig  # noqa: E402
 
 # spec §A.7: the English translation of Wan's negative prompt, used by every Pusa script
 NEGATIVE_PROMPT = (
@@ -116,8 +116,13 @@ def build(a) -> dict:
     dit_cfg, t5_cfg = (small_configs.DIT, small_configs.T5) if a.small else (WAN21_T2V_14B, UMT5_XXL)
     facts = {"dtype": a.dtype, "quant": a.quant, "alpha": a.alpha, "lightx2v": bool(a.lightx2v), "small": a.small}
 
-    log("DiT: loading shards from", a.wan_dir)
-    state = export_dit.load_state(export_dit.shard_files(a.wan_dir))
+    if a.random:  # full width, random weights made on the device, a.random blocks: the full-size GPU run, [10]
+        dit_cfg = WanConfig(**{**WAN21_T2V_14B.to_dict(), "num_layers": a.random})
+        facts["random_layers"] = a.random
+        state = None
+    else:
+        log("DiT: loading shards from", a.wan_dir)
+        state = export_dit.load_state(export_dit.shard_files(a.wan_dir))
     pusa = lora_mod.load_lora_file(a.pusa_lora) if a.pusa_lora else None
     l2v = lora_mod.load_lora_file(a.lightx2v) if a.lightx2v else None
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -141,15 +146,19 @@ def build(a) -> dict:
 
     log("VAE")
     # the VAE's config is read from the checkpoint's shapes (the reduced test one or the official one)
-    export_vae.export_vae(export_vae.load_vae_state(os.path.join(a.wan_dir, "Wan2.1_VAE.pth")), a.out, a.dtype,
-                          a.vae_layout)
+    vae_state = None if a.random else export_vae.load_vae_state(os.path.join(a.wan_dir, "Wan2.1_VAE.pth"))
+    export_vae.export_vae(vae_state, a.out, a.dtype, a.vae_layout)
 
     log("text encoder + tokenizer")
-    t5_state = export_text.load_checkpoint(a.wan_dir)
+    t5_state = None if a.random else export_text.load_checkpoint(a.wan_dir)
     if a.small:  # the test tokenizer decides the reduced vocabulary
         t5_cfg = dataclasses.replace(t5_cfg, vocab=t5_state["token_embedding.weight"].shape[0])
     export_text.export_text_encoder(t5_state, t5_cfg, a.out, a.dtype)
-    tok = export_text.copy_tokenizer(a.wan_dir, a.out)
+    if a.random:
+        with open(a.tokenizer, encoding="utf-8") as f:
+            tok = export_text.write_tokenizer(json.load(f), a.out, a.tokenizer)
+    else:
+        tok = export_text.copy_tokenizer(a.wan_dir, a.out)
     if tok["vocabSize"] > t5_cfg.vocab:  # ids past the embedding table fail only at run time, deep in onnxruntime
         raise SystemExit(f"tokenizer has {tok['vocabSize']} ids but the text encoder embeds {t5_cfg.vocab}: "
                          f"{a.wan_dir}/google/umt5-xxl does not belong to this checkpoint")
@@ -158,6 +167,8 @@ def build(a) -> dict:
     name = "pusa-v1-wan2.1-t2v-14b" + ("-lightx2v" if a.lightx2v else "") + (f"-{a.quant}" if a.quant else "")
     if a.small:
         name = "wan-small-test-pack"
+    if a.random:
+        name = f"random-wan2.1-t2v-14b-{a.random}-blocks"
     manifest = {
         "format": "pusa-model-pack", "formatVersion": 1, "name": name, "version": "1.0.0",
         "license": "Apache-2.0",
@@ -165,7 +176,9 @@ def build(a) -> dict:
             "Wan2.1-T2V-14B with the Pusa V1.0 LoRA merged (alpha %.2f%s), exported by exporter/build_pack.py: "
             "DiT %s%s, VAE %s, umT5-XXL %s." % (a.alpha, ", LightX2V first" if a.lightx2v else "", a.dtype,
                                                  f" weights {a.quant}" if a.quant else "", a.dtype, a.dtype))
-        if not a.small else "Reduced-size random-weight pack with the real Wan/Pusa architecture, for tests.",
+        if not a.small and not a.random else
+        f"Wan2.1-T2V-14B's architecture at full width with {a.random} blocks of random weights, for GPU benchmarks."
+        if a.random else "Reduced-size random-weight pack with the real Wan/Pusa architecture, for tests.",
         # Wan generates 16-fps motion; the reference writes 25 fps files, which plays 1.5x fast (spec E4)
         "fps": 16,
         "video": {"sizes": small_configs.SIZES if a.small else [[832, 480], [480, 832], [1280, 720], [720, 1280]],
@@ -216,7 +229,11 @@ def cost_model(a) -> dict:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--wan-dir", required=True, help="official Wan2.1-T2V-14B folder")
+    ap.add_argument("--wan-dir", help="official Wan2.1-T2V-14B folder (or --random)")
+    ap.add_argument("--random", type=int, metavar="BLOCKS",
+                    help="no weights: the 14B architecture at full width with BLOCKS blocks (40 = full size) of random "
+                         "weights made on the GPU, for benchmarks; needs --tokenizer")
+    ap.add_argument("--tokenizer", help="with --random: a umT5-layout tokenizer.json")
     ap.add_argument("--pusa-lora", help="pusa_v1.pt (PEFT keys); without it the pack is plain Wan2.1 T2V")
     ap.add_argument("--alpha", type=float, default=1.4, help="Pusa LoRA multiplier (raw, no /rank; spec B.4)")
     ap.add_argument("--lightx2v", help="LightX2V LoRA (.safetensors), merged first; sets 4 steps / guidance 1")
@@ -232,7 +249,11 @@ def main(argv=None):
     ap.add_argument("--skip-preflight", action="store_true",
                     help="do not check packages, RAM, GPU memory and disk first (exporter/preflight.py)")
     a = ap.parse_args(argv)
-    if not a.skip_preflight:
+    if a.random is None and a.wan_dir is None:
+        ap.error("--wan-dir is required (or --random BLOCKS --tokenizer FILE)")
+    if a.random is not None and (a.tokenizer is None or a.small):
+        ap.error("--random needs --tokenizer and excludes --small")
+    if not a.skip_preflight and a.random is None:
         needs = preflight.run(a.wan_dir, a.out, a.dtype, a.quant, a.pusa_lora, a.lightx2v)
         log("preflight passed: needs about %.0f GB RAM with a GPU of %.0f GB free (%.0f GB RAM without), %.0f GB disk"
             % (needs.ram_with_gpu / 1e9, needs.gpu / 1e9, needs.ram_cpu_only / 1e9, needs.disk / 1e9))

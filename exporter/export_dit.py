@@ -68,21 +68,20 @@ def build_model(cfg: WanConfig, state: dict | None, dtype=torch.bfloat16, pusa_l
                 device="cpu") -> WanDiT:
     """Official state dict (or random when None) -> LightX2V merge -> Pusa merge (in the model dtype, spec B.4) ->
     strict load.  The merges run on the state dict before loading, so the loaded module is exactly what is exported."""
-    if state is None:
-        model = WanDiT(cfg).to(device=device, dtype=dtype)
+    # The module is built on the meta device: built the plain way it would first allocate and randomly initialise
+    # 14 B fp32 parameters in RAM (57 GB) and then a second device copy, doubling the peak docs/real-model.md states.
+    with torch.device("meta"):
+        model = WanDiT(cfg).to(dtype=dtype)
+    if state is None:  # random weights, drawn on the device itself (a 40-block model in about a minute on a GPU)
+        model = model.to_empty(device=device)
         randomize_(model)
         state = model.state_dict()
-    else:
+    else:  # the module takes the state's tensors as its own (assign=True)
         state = {k: v.to(device=device, dtype=dtype) for k, v in state.items()}
-        # The module is built on the meta device and takes the state's tensors as its own (assign=True): built the
-        # plain way it would first allocate and randomly initialise 14 B fp32 parameters in RAM (57 GB) and then a
-        # second device copy beside the state's, doubling the peak that docs/real-model.md states.
-        with torch.device("meta"):
-            model = WanDiT(cfg).to(dtype=dtype)
-        # the RoPE tables are not in the state dict (non-persistent buffers): computed as the constructor does
-        for i, dd in enumerate(rope_axis_dims(cfg.head_dim)):
-            model.register_buffer(f"rope_{i}", rope_table(cfg.rope_max_pos, dd).to(device=device, dtype=dtype),
-                                  persistent=False)
+    # the RoPE tables are not in the state dict (non-persistent buffers): computed as the constructor does
+    for i, dd in enumerate(rope_axis_dims(cfg.head_dim)):
+        model.register_buffer(f"rope_{i}", rope_table(cfg.rope_max_pos, dd).to(device=device, dtype=dtype),
+                              persistent=False)
     if lightx2v is not None:
         n = lora_mod.merge_lightx2v(state, lightx2v)
         log(f"merged LightX2V LoRA into {len(n)} layers")
@@ -96,15 +95,17 @@ def build_model(cfg: WanConfig, state: dict | None, dtype=torch.bfloat16, pusa_l
 @torch.no_grad()
 def randomize_(model: WanDiT, seed: int = 0):
     """Random weights with Wan-like scales, non-trivial norms and modulation (so every path is exercised)."""
-    g = torch.Generator().manual_seed(seed)
+    dev = next(model.parameters()).device
+    g = torch.Generator(device=dev).manual_seed(seed)
+    randn = lambda shape: torch.randn(shape, generator=g, device=dev)  # noqa: E731
     for name, p in model.named_parameters():
         if name.endswith("norm_q.weight") or name.endswith("norm_k.weight") or name.endswith("norm3.weight"):
-            v = 1 + 0.1 * torch.randn(p.shape, generator=g)
+            v = 1 + 0.1 * randn(p.shape)
         elif p.ndim >= 2 and "modulation" not in name:
             fan_in = p[0].numel()
-            v = torch.randn(p.shape, generator=g) / fan_in ** 0.5
+            v = randn(p.shape) / fan_in ** 0.5
         else:
-            v = 0.1 * torch.randn(p.shape, generator=g)
+            v = 0.1 * randn(p.shape)
         p.copy_(v.to(p.dtype))
 
 

@@ -90,8 +90,6 @@ def copy_tokenizer(wan_dir: str, out_dir: str) -> dict:
     contract has the runtime pad/truncate (docs/model-pack.md, tokenizer contract)."""
     src_dir = os.path.join(wan_dir, TOKENIZER_DIR)
     fast, spm = os.path.join(src_dir, "tokenizer.json"), os.path.join(src_dir, "spiece.model")
-    os.makedirs(out_dir, exist_ok=True)
-    dst = os.path.join(out_dir, "tokenizer.json")
     if os.path.exists(fast):
         with open(fast, encoding="utf-8") as f:
             tok = json.load(f)
@@ -102,9 +100,15 @@ def copy_tokenizer(wan_dir: str, out_dir: str) -> dict:
         log("no tokenizer.json; converted", spm)
     else:
         raise FileNotFoundError(f"neither tokenizer.json nor spiece.model in {src_dir}")
+    return write_tokenizer(tok, out_dir, source)
+
+
+def write_tokenizer(tok: dict, out_dir: str, source: str) -> dict:
+    """`<out>/tokenizer.json` from a parsed tokenizer.json (padding and truncation dropped), and its manifest facts."""
+    os.makedirs(out_dir, exist_ok=True)
     tok["padding"] = None
     tok["truncation"] = None
-    with open(dst, "w", encoding="utf-8") as f:
+    with open(os.path.join(out_dir, "tokenizer.json"), "w", encoding="utf-8") as f:
         json.dump(tok, f, ensure_ascii=False)
     info = tokenizer_info(tok)
     info["source"] = source

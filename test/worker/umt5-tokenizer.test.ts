@@ -74,3 +74,32 @@ describe('the Precompiled (SentencePiece charsmap) normaliser', () => {
     expect(wrong).toEqual([]);
   });
 });
+
+describe('the full-vocabulary tokenizer of the GPU run (exporter/synth_tokenizer.py)', () => {
+  it("has umT5-XXL's 256,384 pieces and tokenizes every fixture case as the fixture does", async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'pusa-tok-'));
+    try {
+      const out = join(dir, 'tokenizer.json');
+      execFileSync('python3', [join(import.meta.dirname, '../../exporter/synth_tokenizer.py'), '--out', out]);
+      const grown = JSON.parse(readFileSync(out, 'utf8'));
+      const big = createTokenizer(grown);
+
+      expect(grown.model.vocab).toHaveLength(256_384);
+      expect(grown.model.vocab.at(-1)[0]).toBe(tokenizerJson.model.vocab.at(-1)[0]); // <extra_id_0> stays last
+      // the <extra_id_N> pieces stay last, as in umT5: their ids move up by the filler count, every other id stays
+      const firstExtra = (tokenizerJson.model.vocab as [string, number][]).findIndex((p) =>
+        p[0].startsWith('<extra_id_'),
+      );
+      const shift = 256_384 - tokenizerJson.model.vocab.length;
+      for (const c of expected.cases)
+        expect(tokenize(big, c.cleaned, expected.maxLength)).toEqual(
+          c.ids.map((id) => (id >= firstExtra ? id + shift : id)),
+        );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
