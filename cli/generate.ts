@@ -14,6 +14,7 @@ import {
   type GenerationTask,
   generate,
 } from '../worker/generate.ts';
+import { MEMORY_PROFILES, type MemoryProfileName } from '../worker/runtime/memory-profile.ts';
 import { loadPusaModel, type PusaModel } from '../worker/runtime/model.ts';
 import type { ExecutionProvider } from '../worker/runtime/sessions.ts';
 import { planOutput, writeOutput } from './output-path.ts';
@@ -48,6 +49,7 @@ const OPTIONS = {
   provider: { type: 'string', default: 'cpu' },
   'device-id': { type: 'string', default: '0' },
   threads: { type: 'string' },
+  'memory-profile': { type: 'string', default: '80gb' },
   json: { type: 'boolean', default: false },
   quiet: { type: 'boolean', default: false },
 } as const satisfies ParseArgsConfig['options'];
@@ -59,6 +61,8 @@ export interface CliResult {
   seed: number;
   parameters: unknown;
   timings: Record<string, number>;
+  /** Each sampling step's milliseconds, in order. */
+  stepMs: number[];
   bytes: number;
   frames: number;
   /** True when `--output` named an existing file and it was replaced. */
@@ -105,7 +109,17 @@ export async function runGenerate(
   };
   const outputPlan = await planOutput(values.output);
 
-  const model = await loadPusaModel(values.model, provider);
+  const profileName = values['memory-profile'];
+  if (!(profileName in MEMORY_PROFILES))
+    fail(`--memory-profile accepts ${Object.keys(MEMORY_PROFILES).join(', ')}, got "${profileName}"`);
+  const placement = MEMORY_PROFILES[profileName as MemoryProfileName];
+  const loadStarted = performance.now();
+  const model = await loadPusaModel(values.model, provider, {
+    batchGuidance: placement.guidance === 'batched',
+    textEncoder: placement.textEncoder,
+    vae: placement.vae,
+  });
+  const loadMs = performance.now() - loadStarted;
   try {
     const { manifest } = model.pack;
     const size = requestedSize ?? (manifest.video.sizes[0] as [number, number]);
@@ -133,9 +147,11 @@ export async function runGenerate(
     };
 
     const bar = values.quiet || values.json || !process.stderr.isTTY ? undefined : createBar();
+    const stepMs: number[] = []; // each step's own time (the GPU benchmark reports them, docs/benchmarks.md)
     const result = await generate(model, input, {
       signal,
       onProgress: ({ step, total, elapsedMs }) => {
+        stepMs.push(Math.round(elapsedMs - stepMs.reduce((a, b) => a + b, 0)));
         if (bar === undefined) return;
         if (step === 1) bar.start(total, 0, { rate: '-' });
         bar.update(step, { rate: (step / (elapsedMs / 1000)).toFixed(2) });
@@ -163,7 +179,9 @@ export async function runGenerate(
       latents: latentsPath,
       seed: result.parameters.seed,
       parameters: { ...result.parameters, fps: clipFps },
-      timings: { ...roundAll(result.timings), encodeMs: Math.round(encodeMs) },
+      // encodeMs is the VAE's (conditioning frames); mp4Ms the file's
+      timings: { loadMs: Math.round(loadMs), ...roundAll(result.timings), mp4Ms: Math.round(encodeMs) },
+      stepMs,
       bytes: mp4.length,
       frames: result.video.count,
       replaced,

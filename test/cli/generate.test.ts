@@ -40,6 +40,7 @@ async function generateJson(args: string[]) {
     seed: number;
     parameters: Record<string, unknown>;
     timings: Record<string, number>;
+    stepMs: number[];
   };
 }
 
@@ -69,8 +70,11 @@ describe('pusa generation commands', () => {
     });
     expect(result).toMatchObject({ seed: 7, parameters: { task: 't2v', steps: 4, seed: 7 } });
     expect(Object.keys(result.timings)).toEqual(
-      expect.arrayContaining(['textMs', 'sampleMs', 'decodeMs', 'encodeMs', 'totalMs']),
+      expect.arrayContaining(['loadMs', 'textMs', 'sampleMs', 'decodeMs', 'encodeMs', 'mp4Ms', 'totalMs']),
     );
+    // one time per step, adding up to the sampling time
+    expect(result.stepMs).toHaveLength(4);
+    expect(Math.abs(result.stepMs.reduce((a, b) => a + b, 0) - (result.timings['sampleMs'] ?? 0))).toBeLessThan(50);
     const sidecar = await readSidecar(result.latents);
     expect(sidecar.header).toMatchObject({ task: 't2v', seed: 7, width: 128, height: 128 });
   });
