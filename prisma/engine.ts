@@ -10,7 +10,6 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { PrismaLibSql } from '@prisma/adapter-libsql';
 import { PrismaPg } from '@prisma/adapter-pg';
 import {
@@ -28,24 +27,10 @@ import type {
   SchemaFilter,
 } from '@prisma/schema-engine-wasm';
 import pg from 'pg';
+import { defaultSchemaPaths, type SchemaPaths } from './paths.ts';
 import { type DatabaseTarget, libsqlUrl, parseDatabaseUrl, pgConfig } from './url.ts';
 
-/** The repository's `prisma/` folder (this file's folder). */
-export const PRISMA_DIR = dirname(fileURLToPath(import.meta.url));
-
-/** Where a provider's schema folder and migration history live. */
-export interface SchemaPaths {
-  /** Folder holding the provider's `schema.prisma` and (through a symlink) the shared models. */
-  schemaDir: string;
-  /** Folder of `<timestamp>_<name>/migration.sql` folders plus `migration_lock.toml`. */
-  migrationsDir: string;
-}
-
-/** The checked-in schema folders: `prisma/sqlite` and `prisma/postgres`. */
-export function defaultSchemaPaths(provider: DatabaseTarget['provider']): SchemaPaths {
-  const folder = provider === 'sqlite' ? 'sqlite' : 'postgres';
-  return { schemaDir: join(PRISMA_DIR, folder), migrationsDir: join(PRISMA_DIR, folder, 'migrations') };
-}
+export { defaultSchemaPaths, PRISMA_DIR, type SchemaPaths } from './paths.ts';
 
 const NO_FILTER: SchemaFilter = { externalTables: [], externalEnums: [] };
 
