@@ -1,10 +1,10 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { JobName } from '../commands/index.ts';
+import { loadModelPack } from '../pack/manifest.ts';
 import { createPrismaStore, migrateToLatest } from '../prisma/store.ts';
 import { createBlobStore } from '../queue/blobs.ts';
 import { createTimingBook } from '../queue/timings.ts';
-import { loadModelPack } from '../worker/runtime/manifest.ts';
 import { createArtifactStore } from './artifacts.ts';
 import type { BotConfig } from './config.ts';
 

@@ -14,6 +14,7 @@ import {
 import { MediaError } from '../../media/errors.ts';
 import { type FitMode, normalizeImage } from '../../media/image.ts';
 import { decodeFrames } from '../../media/mp4.ts';
+import type { Manifest } from '../../pack/manifest.ts';
 import { StoreUnavailableError } from '../../prisma/errors.ts';
 import type { EnsureUserInput, EnsureWorkspaceInput, JobRecord, QuotaSnapshot, Store } from '../../prisma/types.ts';
 import type { BlobStore } from '../../queue/blobs.ts';
@@ -21,7 +22,6 @@ import { packImage } from '../../queue/blobs.ts';
 import { packFrames } from '../../queue/frames.ts';
 import { CANCEL_TTL_SECONDS, cancelChannel, cancelKey } from '../../queue/names.ts';
 import type { TimingBook } from '../../queue/timings.ts';
-import type { Manifest } from '../../worker/runtime/model-types.ts';
 import type { ArtifactStore } from '../artifacts.ts';
 import { type Access, type Actor, access, type JobAction } from './access.ts';
 import { enqueueGenerate } from './enqueue.ts';

@@ -1,5 +1,5 @@
+import { loadModelPack, type ModelPack } from '../../pack/manifest.ts';
 import type { Denoiser } from '../../sampler/index.ts';
-import { loadModelPack, type ModelPack } from './manifest.ts';
 import { createOnnxDenoiser } from './onnx-denoiser.ts';
 import { createModelSession, type ExecutionProvider, type ModelSession } from './sessions.ts';
 import { createTextEncoder, type PromptEmbedding, type TextEncoder } from './text-encoder.ts';
