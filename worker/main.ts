@@ -1,11 +1,12 @@
 import { createServer } from 'node:http';
 import process from 'node:process';
-import { Queue, Worker } from 'bullmq';
+import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { JobName } from '../commands/index.ts';
+import { type GenerateResult, JobName } from '../commands/index.ts';
 import { createBlobStore } from '../queue/blobs.ts';
+import { openQueue } from '../queue/contract.ts';
 import { cancelChannel, cancelKey } from '../queue/names.ts';
 import { redisProblem } from '../queue/redis-check.ts';
 import { createTimingBook } from '../queue/timings.ts';
@@ -49,7 +50,7 @@ const subscriber = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
 for (const client of [connection, subscriber])
   client.on('error', (error) => log.warn({ err: error.message }, 'redis connection error'));
 const blobs = createBlobStore(connection, `${config.QUEUE_PREFIX}:blob`);
-const deliver = new Queue(JobName.Deliver, { connection, prefix: config.QUEUE_PREFIX });
+const deliver = openQueue(JobName.Deliver, { connection, prefix: config.QUEUE_PREFIX });
 
 const registry = new Registry();
 collectDefaultMetrics({ register: registry });
@@ -96,7 +97,8 @@ const process_ = createGenerateProcessor({
   cancelRequested: async (jobId) => (await connection.exists(cancelKey(config.QUEUE_PREFIX, jobId))) === 1,
   log,
 });
-const worker = new Worker(
+// `unknown` data: the processor parses it (the contract's GenerateJobData) before anything reads it.
+const worker = new Worker<unknown, GenerateResult, typeof JobName.Generate>(
   JobName.Generate,
   async (job, token, signal) => {
     current = job.id;
