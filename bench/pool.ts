@@ -19,10 +19,10 @@ import { parseArgs } from 'node:util';
 import type { Delivery } from '../bot/core/events.ts';
 import type { SubmitInput } from '../bot/core/front-end.ts';
 import { localServiceConfig, startService } from '../bot/service.ts';
+import { loadModelPack } from '../pack/manifest.ts';
 import { startLocalRedis } from '../scripts/local-redis.ts';
 import { startPool } from '../scripts/worker-pool.ts';
 import { parseNvidiaSmiIndices, runNvidiaSmi } from '../worker/pool-plan.ts';
-import { loadModelPack } from '../worker/runtime/manifest.ts';
 
 const { values } = parseArgs({
   options: {

@@ -13,12 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
-import { Queue, Worker } from 'bullmq';
+import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { localServiceConfig, startService } from '../bot/service.ts';
 import { createAnalyticDenoiser } from '../cli/trace.ts';
-import { JobName } from '../commands/index.ts';
+import { type GenerateResult, JobName } from '../commands/index.ts';
 import { createBlobStore } from '../queue/blobs.ts';
+import { openQueue } from '../queue/contract.ts';
 import { createGenerateProcessor } from '../worker/process-generate.ts';
 import { loadPusaModel } from '../worker/runtime/model.ts';
 
@@ -77,7 +78,7 @@ const model = await loadPusaModel('models/pusa-mini');
 const { channels } = model.pack.manifest.latent;
 const standIn = { ...model, denoiser: () => createAnalyticDenoiser(16 * 16, channels) };
 const connection = new Redis(values.redis, { maxRetriesPerRequest: null });
-const deliverQueue = new Queue(JobName.Deliver, { connection, prefix });
+const deliverQueue = openQueue(JobName.Deliver, { connection, prefix });
 const started = new Map<string, number>();
 const processor = createGenerateProcessor({
   model: standIn,
@@ -87,7 +88,7 @@ const processor = createGenerateProcessor({
   previewEvery: 2,
   log: { info() {}, warn() {}, error() {} },
 });
-const worker = new Worker(
+const worker = new Worker<unknown, GenerateResult, typeof JobName.Generate>(
   JobName.Generate,
   async (job, token, signal) => {
     started.set(String(job.id), performance.now());

@@ -1,10 +1,10 @@
-import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { JobName } from '../commands/index.ts';
+import { loadModelPack } from '../pack/manifest.ts';
 import { createPrismaStore, migrateToLatest } from '../prisma/store.ts';
 import { createBlobStore } from '../queue/blobs.ts';
+import { openQueue } from '../queue/contract.ts';
 import { createTimingBook } from '../queue/timings.ts';
-import { loadModelPack } from '../worker/runtime/manifest.ts';
 import { createArtifactStore } from './artifacts.ts';
 import type { BotConfig } from './config.ts';
 
@@ -64,8 +64,8 @@ export async function startService(
     client.on('error', (error) => hooks.log?.warn({ err: error.message }, 'redis connection error'));
   const blobs = createBlobStore(connection, `${config.QUEUE_PREFIX}:blob`);
   const artifacts = createArtifactStore(config.ARTIFACT_DIR);
-  const generate = new Queue(JobName.Generate, { connection, prefix: config.QUEUE_PREFIX });
-  const deliverQueue = new Queue(JobName.Deliver, { connection, prefix: config.QUEUE_PREFIX });
+  const generate = openQueue(JobName.Generate, { connection, prefix: config.QUEUE_PREFIX });
+  const deliverQueue = openQueue(JobName.Deliver, { connection, prefix: config.QUEUE_PREFIX });
   // Without a listener BullMQ prints every failed reconnect as a stack trace.
   generate.on('error', (error) => hooks.log?.warn({ err: error.message }, 'generate queue error'));
   deliverQueue.on('error', (error) => hooks.log?.warn({ err: error.message }, 'deliver queue error'));

@@ -1,9 +1,9 @@
 import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { MediaError } from '../media/errors.ts';
+import { ModelPackError } from '../pack/manifest.ts';
 import { SamplerError } from '../sampler/index.ts';
 import { GenerationError } from '../worker/generate.ts';
-import { ModelPackError } from '../worker/runtime/manifest.ts';
 import { ModelRunError } from '../worker/runtime/sessions.ts';
 import { runGenerate, TASKS } from './generate.ts';
 import { noiseSummary, parseCondition, runTrace } from './trace.ts';

@@ -12,7 +12,29 @@ export {
 } from './chat-command.ts';
 export { type CostModel, estimateSeconds, type MeasuredRun, predictSeconds, tokensOf } from './cost.ts';
 export { type Parsed, UserError, UserErrorCode } from './errors.ts';
-export { DeliverJobData, GenerateJobData, type JobDataMap, JobName, Origin, parseJobData } from './jobs.ts';
+export {
+  DeliverJobData,
+  GenerateJobData,
+  GenerateProgress,
+  GenerateResult,
+  JobContract,
+  type JobDataMap,
+  JobName,
+  type JobProgressMap,
+  type JobResultMap,
+  parseJobData,
+  parseJobProgress,
+  salvageJobData,
+} from './jobs.ts';
+export {
+  DiscordOrigin,
+  Origin,
+  type OriginAddress,
+  type OriginPlatform,
+  parseOrigin,
+  SlackOrigin,
+  WebOrigin,
+} from './origin.ts';
 export {
   ClipRef,
   GenerationRequest,
@@ -22,3 +44,4 @@ export {
   parseGenerationRequest,
   Task,
 } from './request.ts';
+export { parseStoredJobExtras, type StoredJobExtras } from './stored-job.ts';

@@ -6,7 +6,7 @@
  */
 import process from 'node:process';
 import { parseArgs } from 'node:util';
-import { loadModelPack } from '../worker/runtime/manifest.ts';
+import { loadModelPack } from '../pack/manifest.ts';
 import { createModelSession } from '../worker/runtime/sessions.ts';
 import { diagnose, gatherFacts, onnxruntimeNode } from './gpu-provider.ts';
 

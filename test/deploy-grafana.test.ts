@@ -53,7 +53,8 @@ describe('the Grafana dashboard', () => {
     );
     expect(dashboard.panels.length).toBeGreaterThanOrEqual(6);
     for (const panel of dashboard.panels) {
-      expect(panel.datasource.uid, panel.title).toBe('${datasource}');
+      // Grafana's own variable syntax, not a template literal
+      expect(panel.datasource.uid, panel.title).toBe(['$', '{datasource}'].join(''));
       expect(panel.targets.length, panel.title).toBeGreaterThan(0);
     }
   });

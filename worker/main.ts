@@ -1,11 +1,13 @@
 import { createServer } from 'node:http';
 import process from 'node:process';
-import { Queue, Worker } from 'bullmq';
+import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { JobName } from '../commands/index.ts';
+import { type GenerateResult, JobName } from '../commands/index.ts';
+import { loadModelPack } from '../pack/manifest.ts';
 import { createBlobStore } from '../queue/blobs.ts';
+import { openQueue } from '../queue/contract.ts';
 import { cancelChannel, cancelKey } from '../queue/names.ts';
 import { redisProblem } from '../queue/redis-check.ts';
 import { createTimingBook } from '../queue/timings.ts';
@@ -13,7 +15,6 @@ import { loadWorkerConfig } from './config.ts';
 import { DEVICE_LOST_EXIT_CODE, DeviceLostError } from './device-errors.ts';
 import { gpuTotalBytes } from './gpu-memory.ts';
 import { createGenerateProcessor } from './process-generate.ts';
-import { loadModelPack } from './runtime/manifest.ts';
 import { MEMORY_PROFILES, type Placement, refuseIfTooBig } from './runtime/memory-profile.ts';
 import { loadPusaModel } from './runtime/model.ts';
 import { withInjectedFaults } from './test-faults.ts';
@@ -78,7 +79,7 @@ const subscriber = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
 for (const client of [connection, subscriber])
   client.on('error', (error) => log.warn({ err: error.message }, 'redis connection error'));
 const blobs = createBlobStore(connection, `${config.QUEUE_PREFIX}:blob`);
-const deliver = new Queue(JobName.Deliver, { connection, prefix: config.QUEUE_PREFIX });
+const deliver = openQueue(JobName.Deliver, { connection, prefix: config.QUEUE_PREFIX });
 
 const registry = new Registry();
 collectDefaultMetrics({ register: registry });
@@ -125,7 +126,8 @@ const process_ = createGenerateProcessor({
   cancelRequested: async (jobId) => (await connection.exists(cancelKey(config.QUEUE_PREFIX, jobId))) === 1,
   log,
 });
-const worker = new Worker(
+// `unknown` data: the processor parses it (the contract's GenerateJobData) before anything reads it.
+const worker = new Worker<unknown, GenerateResult, typeof JobName.Generate>(
   JobName.Generate,
   async (job, token, signal) => {
     current = job.id;

@@ -1,5 +1,5 @@
+import type { Manifest } from '../pack/manifest.ts';
 import type { Tensor } from '../sampler/index.ts';
-import type { Manifest } from './runtime/model-types.ts';
 
 /**
  * A cheap progress preview: one latent frame projected to RGB with the pack's linear latent→RGB fit, at latent

@@ -1,9 +1,19 @@
-import { type Job, type Queue, UnrecoverableError } from 'bullmq';
-import { type DeliverJobData, type GenerateJobData, JobName, parseJobData, tokensOf } from '../commands/index.ts';
+import { UnrecoverableError } from 'bullmq';
+import {
+  type DeliverJobData,
+  type GenerateJobData,
+  type GenerateProgress,
+  type GenerateResult,
+  JobName,
+  parseJobData,
+  salvageJobData,
+  tokensOf,
+} from '../commands/index.ts';
 import { encodeMp4 } from '../media/mp4.ts';
 import { decodeSidecar, encodeSidecar } from '../media/sidecar.ts';
 import type { BlobStore } from '../queue/blobs.ts';
 import { unpackImage } from '../queue/blobs.ts';
+import type { ContractJob, ContractQueue } from '../queue/contract.ts';
 import { deliveryJobOptions } from '../queue/delivery-retry.ts';
 import { unpackFrames } from '../queue/frames.ts';
 import type { TimingBook } from '../queue/timings.ts';
@@ -13,27 +23,10 @@ import { type ClipSource, GenerationError, type GenerationInput, generate } from
 import { latentPreview } from './preview.ts';
 import type { PusaModel } from './runtime/model.ts';
 
-/** Progress a worker publishes on the job (BullMQ `job.updateProgress`), read by front ends. */
-export interface GenerateProgress {
-  readonly step: number;
-  readonly total: number;
-  readonly etaMs: number;
-  readonly workerId: string;
-  /** Every few steps: base64 RGB bytes of a small latent→RGB preview. */
-  readonly preview?: { width: number; height: number; rgbBase64: string };
-}
-
-export interface GenerateResult {
-  readonly jobId: string;
-  readonly gpuSeconds: number;
-  readonly mp4Key: string;
-  readonly latentsKey: string;
-}
-
 export interface ProcessorDeps {
   readonly model: PusaModel;
   readonly blobs: BlobStore;
-  readonly deliver: Queue;
+  readonly deliver: ContractQueue<typeof JobName.Deliver>;
   readonly workerId: string;
   readonly previewEvery: number;
   /** Where measured job times go for the front ends' ETAs; absent, nothing is recorded. */
@@ -69,18 +62,22 @@ export function createGenerateProcessor(deps: ProcessorDeps) {
 
   const sendDelivery = (data: DeliverJobData) => deliver.add(JobName.Deliver, data, deliveryJobOptions(data.jobId));
 
-  return async (job: Job, _token?: string, signal?: AbortSignal): Promise<GenerateResult> => {
+  return async (
+    job: ContractJob<typeof JobName.Generate>,
+    _token?: string,
+    signal?: AbortSignal,
+  ): Promise<GenerateResult> => {
     // 1. Parse.
     const parsed = parseJobData(JobName.Generate, job.data);
     if (!parsed.ok) {
       log.error({ jobId: job.id, reason: parsed.reason }, 'rejected generate payload');
-      const origin = (job.data as Partial<GenerateJobData> | null)?.origin;
-      const jobId = (job.data as Partial<GenerateJobData> | null)?.jobId;
-      if (origin !== undefined && typeof jobId === 'string') {
+      // Its owner is told when the payload still says who that is and where they asked.
+      const { jobId, requestId, origin } = salvageJobData(job.data);
+      if (origin !== undefined && jobId !== undefined) {
         await sendDelivery({
           v: 1,
           jobId,
-          requestId: String((job.data as { requestId?: unknown }).requestId ?? jobId),
+          requestId: requestId ?? jobId,
           origin,
           outcome: {
             status: 'failed',
@@ -141,7 +138,7 @@ export function createGenerateProcessor(deps: ProcessorDeps) {
             workerId,
             ...(withPreview ? { preview: toPreview(latentPreview(latents, manifest.preview.latentToRgb)) } : {}),
           };
-          job.updateProgress(progress as unknown as object).catch(() => undefined);
+          job.updateProgress(progress).catch(() => undefined);
         },
       });
 

@@ -33,11 +33,11 @@ export type Access = { ok: true; private: boolean } | { ok: false; error: UserEr
 
 /** Where a job was posted, from its stored origin. */
 function postedIn(job: Pick<JobRecord, 'origin'>): { channelId: string | undefined; private: boolean } {
-  const origin = job.origin as { channelId?: unknown; ephemeral?: unknown };
-  return {
-    channelId: typeof origin.channelId === 'string' ? origin.channelId : undefined,
-    private: origin.ephemeral === true,
-  };
+  // Read field by field rather than through parseOrigin: a row whose origin does not parse as a whole still says
+  // where it was posted and whether it is private, and refusing to see that would turn a private result public.
+  const channelId = job.origin['channelId'];
+  const ephemeral = job.origin['ephemeral'];
+  return { channelId: typeof channelId === 'string' ? channelId : undefined, private: ephemeral === true };
 }
 
 /**

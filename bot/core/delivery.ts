@@ -1,8 +1,16 @@
-import { type ConnectionOptions, type Job, QueueEvents, UnrecoverableError, Worker } from 'bullmq';
+import { type ConnectionOptions, QueueEvents, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { JobName, parseJobData } from '../../commands/index.ts';
+import {
+  JobName,
+  parseJobData,
+  parseJobProgress,
+  parseOrigin,
+  parseStoredJobExtras,
+  salvageJobData,
+} from '../../commands/index.ts';
 import type { Store } from '../../prisma/types.ts';
 import type { BlobStore } from '../../queue/blobs.ts';
+import type { ContractJob } from '../../queue/contract.ts';
 import { deliveryBackoffStrategy } from '../../queue/delivery-retry.ts';
 import { cancelKey } from '../../queue/names.ts';
 import type { ArtifactStore } from '../artifacts.ts';
@@ -47,7 +55,7 @@ export function startDelivery(deps: DeliveryDeps) {
     await redis.set(marker(delivery.jobId), '1', 'EX', 7 * 86_400);
   };
 
-  const settle = async (job: Job) => {
+  const settle = async (job: ContractJob<typeof JobName.Deliver>) => {
     const parsed = parseJobData(JobName.Deliver, job.data);
     if (!parsed.ok) throw new UnrecoverableError(parsed.reason);
     const { jobId, requestId, origin, outcome } = parsed.value;
@@ -80,20 +88,19 @@ export function startDelivery(deps: DeliveryDeps) {
           return;
         }
         const paths = await artifacts.save(jobId, { mp4, latents });
-        const parameters = record.parameters as Record<string, unknown>;
+        const { parentClipId, secondParentClipId } = parseStoredJobExtras(record.parameters);
         const result = await store.complete(jobId, {
           chargedSeconds: Math.max(1, Math.ceil(outcome.gpuSeconds)),
           clip: {
             ...paths,
             frames: outcome.frames,
-            width: Number(outcome.parameters['width']),
-            height: Number(outcome.parameters['height']),
-            fps: Number(outcome.parameters['fps']),
+            width: outcome.parameters.width,
+            height: outcome.parameters.height,
+            fps: outcome.parameters.fps,
             sizeBytes: outcome.bytes,
-            seed: Number(outcome.parameters['seed']),
-            parentClipId: typeof parameters['parentClipId'] === 'string' ? parameters['parentClipId'] : null,
-            secondParentClipId:
-              typeof parameters['secondParentClipId'] === 'string' ? parameters['secondParentClipId'] : null,
+            seed: outcome.parameters.seed,
+            parentClipId: parentClipId ?? null,
+            secondParentClipId: secondParentClipId ?? null,
           },
           now: now(),
         });
@@ -137,9 +144,8 @@ export function startDelivery(deps: DeliveryDeps) {
    * was made and stored, is in its owner's history and can be fetched from there, and the store keeps no refunds.
    * The owner is told once, best effort: the post that kept failing may be the very thing that is broken.
    */
-  const giveUp = async (job: Job, error: Error) => {
-    const data = job.data as { jobId?: unknown; requestId?: unknown };
-    const jobId = typeof data.jobId === 'string' ? data.jobId : undefined;
+  const giveUp = async (job: ContractJob<typeof JobName.Deliver>, error: Error) => {
+    const { jobId, requestId } = salvageJobData(job.data);
     logError(
       { jobId, deliveryId: job.id, attempts: job.attemptsMade + 1, err: error.message },
       'delivery given up: the job is ended and its owner told',
@@ -153,14 +159,15 @@ export function startDelivery(deps: DeliveryDeps) {
         return undefined;
       });
     const record = finished?.job ?? (await store.job(jobId).catch(() => null));
-    // Unknown to this database (or the database is away): there is no owner to tell from here.
-    if (record === null || record === undefined) return;
+    // Unknown to this database (or the database is away), or stored without a usable origin: no owner to tell.
+    const origin = record === null || record === undefined ? undefined : parseOrigin(record.origin);
+    if (record === null || record === undefined || origin === undefined) return;
     const charged = record.status === 'succeeded';
     await notifyOnce({
       kind: 'failed',
       jobId,
-      requestId: typeof data.requestId === 'string' ? data.requestId : jobId,
-      origin: record.origin,
+      requestId: requestId ?? jobId,
+      origin,
       code: 'DeliveryFailed',
       message: charged
         ? `${message} here; it was made and is in your history.`
@@ -170,9 +177,10 @@ export function startDelivery(deps: DeliveryDeps) {
     );
   };
 
-  const worker = new Worker(
+  // `unknown` data: settle() parses it (the contract's DeliverJobData) before anything reads it.
+  const worker = new Worker<unknown, void, typeof JobName.Deliver>(
     JobName.Deliver,
-    async (job: Job) => {
+    async (job) => {
       try {
         await settle(job);
       } catch (error) {
@@ -198,20 +206,14 @@ export function startDelivery(deps: DeliveryDeps) {
     deps.onUpdate?.({ kind: 'started', jobId, workerId: undefined });
   });
   events.on('progress', ({ jobId, data }) => {
-    const p = data as {
-      step?: number;
-      total?: number;
-      etaMs?: number;
-      workerId?: string;
-      preview?: { width: number; height: number; rgbBase64: string };
-    };
-    if (typeof p.step === 'number' && typeof p.total === 'number') {
+    const p = parseJobProgress(JobName.Generate, data);
+    if (p !== undefined) {
       deps.onUpdate?.({
         kind: 'progress',
         jobId,
         step: p.step,
         total: p.total,
-        etaMs: p.etaMs ?? 0,
+        etaMs: p.etaMs,
         ...(p.workerId ? { workerId: p.workerId } : {}),
         ...(p.preview ? { preview: p.preview } : {}),
       });
@@ -228,9 +230,11 @@ export function startDelivery(deps: DeliveryDeps) {
     void (async () => {
       const record = await store.job(jobId);
       if (record === null || (record.status !== 'queued' && record.status !== 'running')) return;
-      const origin = record.origin;
-      const requestId = String((record.parameters as { requestId?: string }).requestId ?? jobId);
+      const origin = parseOrigin(record.origin);
+      const requestId = parseStoredJobExtras(record.parameters).requestId ?? jobId;
       await store.fail(jobId, { code: 'WorkerLost', message: failedReason, now: now() });
+      // Stored without a usable origin: failed (and released) all the same, with nobody to tell.
+      if (origin === undefined) return;
       await notifyOnce({
         kind: 'failed',
         jobId,

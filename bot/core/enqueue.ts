@@ -1,5 +1,5 @@
-import type { Queue } from 'bullmq';
 import { type GenerateJobData, JobName } from '../../commands/index.ts';
+import type { ContractQueue } from '../../queue/contract.ts';
 
 /**
  * Adds a `generate` job under the store's job id, with the retry and retention every producer uses (the front-end
@@ -7,7 +7,7 @@ import { type GenerateJobData, JobName } from '../../commands/index.ts';
  * id BullMQ still holds adds nothing.
  */
 export function enqueueGenerate(
-  generate: Queue,
+  generate: ContractQueue<typeof JobName.Generate>,
   data: GenerateJobData,
   options: { priority: number; attempts: number },
 ): Promise<unknown> {

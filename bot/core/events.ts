@@ -1,3 +1,5 @@
+import type { Origin } from '../../commands/index.ts';
+
 /** What the core tells front ends as a job moves; adapters render these on their platform. */
 export type JobUpdate =
   | { kind: 'started'; jobId: string; workerId: string | undefined }
@@ -18,7 +20,7 @@ export type Delivery =
       kind: 'succeeded';
       jobId: string;
       requestId: string;
-      origin: unknown;
+      origin: Origin;
       clipId: string;
       mp4Path: string;
       mp4Absolute: string;
@@ -27,5 +29,5 @@ export type Delivery =
       parameters: Record<string, unknown>;
       gpuSeconds: number;
     }
-  | { kind: 'failed'; jobId: string; requestId: string; origin: unknown; code: string; message: string }
-  | { kind: 'cancelled'; jobId: string; requestId: string; origin: unknown };
+  | { kind: 'failed'; jobId: string; requestId: string; origin: Origin; code: string; message: string }
+  | { kind: 'cancelled'; jobId: string; requestId: string; origin: Origin };

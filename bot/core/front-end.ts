@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   type ClipRef,
   type GenerateJobData,
   GenerationRequest,
   type InputRef,
+  JobName,
   type Origin,
+  type OriginAddress,
+  parseJobProgress,
+  parseStoredJobExtras,
   predictSeconds,
   tokensOf,
   UserError,
@@ -14,14 +17,15 @@ import {
 import { MediaError } from '../../media/errors.ts';
 import { type FitMode, normalizeImage } from '../../media/image.ts';
 import { decodeFrames } from '../../media/mp4.ts';
+import type { Manifest } from '../../pack/manifest.ts';
 import { StoreUnavailableError } from '../../prisma/errors.ts';
 import type { EnsureUserInput, EnsureWorkspaceInput, JobRecord, QuotaSnapshot, Store } from '../../prisma/types.ts';
 import type { BlobStore } from '../../queue/blobs.ts';
 import { packImage } from '../../queue/blobs.ts';
+import type { ContractQueue } from '../../queue/contract.ts';
 import { packFrames } from '../../queue/frames.ts';
 import { CANCEL_TTL_SECONDS, cancelChannel, cancelKey } from '../../queue/names.ts';
 import type { TimingBook } from '../../queue/timings.ts';
-import type { Manifest } from '../../worker/runtime/model-types.ts';
 import type { ArtifactStore } from '../artifacts.ts';
 import { type Access, type Actor, access, type JobAction } from './access.ts';
 import { enqueueGenerate } from './enqueue.ts';
@@ -33,7 +37,7 @@ export interface SubmitInput {
   readonly requestKey: string;
   readonly user: EnsureUserInput;
   readonly workspace: EnsureWorkspaceInput;
-  readonly origin: Omit<Origin, 'workspaceId' | 'userId' | 'ephemeral'> & { ephemeral?: boolean };
+  readonly origin: OriginAddress;
   readonly request: {
     task: GenerationRequest['task'];
     prompt: string;
@@ -74,7 +78,7 @@ export type SubmitAnswer =
 
 export interface FrontEndDeps {
   readonly store: Store;
-  readonly generate: Queue;
+  readonly generate: ContractQueue<typeof JobName.Generate>;
   readonly blobs: BlobStore;
   readonly publisher: Redis;
   readonly prefix: string;
@@ -405,7 +409,7 @@ export function createFrontEnd(deps: FrontEndDeps) {
     return {
       ok: true,
       jobId: job.id,
-      requestId: String((job.parameters as { requestId?: string }).requestId ?? requestId),
+      requestId: parseStoredJobExtras(job.parameters).requestId ?? requestId,
       position,
       etaSeconds,
       estimatedSeconds: job.estimatedSeconds,
@@ -434,11 +438,10 @@ export function createFrontEnd(deps: FrontEndDeps) {
     const typical = await predict(defaultShape());
     const afterSteps = Math.max(0, typical.seconds - typical.stepSeconds * defaultShape().steps);
     const running = active.reduce((sum, j) => {
-      const progress = j.progress as { step?: number; total?: number; etaMs?: number } | number;
-      if (typeof progress === 'object' && typeof progress.etaMs === 'number' && (progress.step ?? 0) > 0)
-        return sum + progress.etaMs / 1000 + afterSteps;
-      const done = typeof progress === 'object' && progress.total ? (progress.step ?? 0) / progress.total : 0;
-      return sum + (j.data as GenerateJobData).estimatedSeconds * (1 - done);
+      const progress = parseJobProgress(JobName.Generate, j.progress);
+      if (progress !== undefined && progress.step > 0) return sum + progress.etaMs / 1000 + afterSteps;
+      const done = progress === undefined ? 0 : progress.step / progress.total;
+      return sum + j.data.estimatedSeconds * (1 - done);
     }, 0);
     return {
       position: queuedAhead + 1,
@@ -532,10 +535,10 @@ export function createFrontEnd(deps: FrontEndDeps) {
       jobs.map(async (job) => {
         if (job.status === 'running') {
           const queued = await generate.getJob(job.id);
-          const progress = queued?.progress as { step?: number; total?: number; etaMs?: number } | number | undefined;
-          return typeof progress === 'object' && typeof progress.step === 'number' && typeof progress.total === 'number'
-            ? { job, progress: { step: progress.step, total: progress.total, etaMs: progress.etaMs ?? 0 } }
-            : { job };
+          const progress = parseJobProgress(JobName.Generate, queued?.progress);
+          return progress === undefined
+            ? { job }
+            : { job, progress: { step: progress.step, total: progress.total, etaMs: progress.etaMs } };
         }
         if (job.status === 'queued') return { job, ...(await queueEstimate(job.id, job.estimatedSeconds)) };
         return { job };

@@ -17,7 +17,7 @@ export function createHub() {
       handlers.set(platform, handler);
     },
     async deliver(delivery: Delivery): Promise<void> {
-      const platform = (delivery.origin as { platform?: string } | null)?.platform ?? 'local';
+      const { platform } = delivery.origin;
       const handler = handlers.get(platform);
       if (handler === undefined)
         throw new Error(

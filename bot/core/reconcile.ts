@@ -1,9 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { type DeliverJobData, GenerationRequest, JobName, Origin } from '../../commands/index.ts';
+import {
+  type DeliverJobData,
+  GenerationRequest,
+  JobName,
+  parseOrigin,
+  parseStoredJobExtras,
+} from '../../commands/index.ts';
 import type { JobRecord, Store } from '../../prisma/types.ts';
 import { BLOB_TTL_SECONDS, type BlobStore } from '../../queue/blobs.ts';
+import type { ContractQueue } from '../../queue/contract.ts';
 import { cancelKey } from '../../queue/names.ts';
 import { enqueueGenerate } from './enqueue.ts';
 import type { JobUpdate } from './events.ts';
@@ -11,9 +17,9 @@ import { fairnessPriority } from './front-end.ts';
 
 export interface ReconcilerDeps {
   readonly store: Store;
-  readonly generate: Queue;
+  readonly generate: ContractQueue<typeof JobName.Generate>;
   /** Where a job that cannot be run again is failed: the delivery consumer settles it and tells its owner. */
-  readonly deliver: Queue;
+  readonly deliver: ContractQueue<typeof JobName.Deliver>;
   readonly blobs: BlobStore;
   /** A plain connection for the lock and the cancel records. */
   readonly redis: Redis;
@@ -68,8 +74,8 @@ export function createReconciler(deps: ReconcilerDeps) {
 
   /** Fails a job through the delivery queue (its consumer releases the reservation and posts the message once). */
   const failThroughDelivery = async (job: JobRecord, code: string, message: string) => {
-    const origin = Origin.safeParse(job.origin);
-    if (!origin.success) {
+    const origin = parseOrigin(job.origin);
+    if (origin === undefined) {
       // No origin to post to: settle it here, silently, rather than keep it in flight.
       await store.fail(job.id, { code, message, now: now() });
       return;
@@ -77,8 +83,8 @@ export function createReconciler(deps: ReconcilerDeps) {
     const data: DeliverJobData = {
       v: 1,
       jobId: job.id,
-      requestId: String((job.parameters as { requestId?: unknown }).requestId ?? job.id),
-      origin: origin.data,
+      requestId: parseStoredJobExtras(job.parameters).requestId ?? job.id,
+      origin,
       outcome: { status: 'failed', code, message },
     };
     await deliver.add(JobName.Deliver, data, {
@@ -128,8 +134,8 @@ export function createReconciler(deps: ReconcilerDeps) {
       );
       return 'failed';
     }
-    const origin = Origin.safeParse(job.origin);
-    if (!origin.success) {
+    const origin = parseOrigin(job.origin);
+    if (origin === undefined) {
       await store.fail(job.id, {
         code: 'Lost',
         message: 'the request was lost and has no origin to run for',
@@ -139,17 +145,17 @@ export function createReconciler(deps: ReconcilerDeps) {
     }
     if (job.status === 'running') await store.requeue(job.id, 'lost from the queue; queued again', now());
     const quota = await store.quota(job.userId, job.workspaceId, now());
-    const maxBytes = (job.parameters as { maxBytes?: unknown }).maxBytes;
+    const { maxBytes, requestId } = parseStoredJobExtras(job.parameters);
     await enqueueGenerate(
       generate,
       {
         v: 1,
         jobId: job.id,
-        requestId: String((job.parameters as { requestId?: unknown }).requestId ?? job.id),
+        requestId: requestId ?? job.id,
         request: request.data,
-        origin: origin.data,
+        origin,
         estimatedSeconds: job.estimatedSeconds,
-        ...(typeof maxBytes === 'number' ? { maxBytes } : {}),
+        ...(maxBytes === undefined ? {} : { maxBytes }),
       },
       { priority: fairnessPriority(quota), attempts: deps.jobAttempts },
     );

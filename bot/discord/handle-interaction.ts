@@ -17,7 +17,7 @@ import {
   TextInputBuilder,
   TextInputStyle,
 } from 'discord.js';
-import { UserError } from '../../commands/index.ts';
+import { parseOrigin, UserError } from '../../commands/index.ts';
 import type { Actor, JobAction } from '../core/access.ts';
 import type { SubmitInput } from '../core/front-end.ts';
 import { drawSeed } from '../core/seed.ts';
@@ -335,9 +335,9 @@ export function createInteractionHandler(deps: {
     const list = await service.frontEnd.history(userId, i.options.getInteger('count') ?? 5);
     if (list.length === 0) return void (await i.editReply('You have no requests yet; try `/t2v`.'));
     const lines = list.map((job) => {
-      const origin = job.origin as { channelId?: string; messageId?: string };
+      const origin = parseOrigin(job.origin);
       const link =
-        origin.channelId && origin.messageId && i.guildId
+        origin?.platform === 'discord' && origin.channelId && origin.messageId && i.guildId
           ? ` · https://discord.com/channels/${i.guildId}/${origin.channelId}/${origin.messageId}`
           : '';
       const prompt = String(job.parameters['prompt'] ?? '');

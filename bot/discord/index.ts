@@ -50,8 +50,7 @@ export function discordHooks(next?: (delivery: Delivery) => Promise<void>) {
   let target: Pick<DiscordFrontEnd, 'deliver' | 'onUpdate'> | undefined;
   return {
     deliver: async (delivery: Delivery) => {
-      const origin = delivery.origin as { platform?: string } | null;
-      if (origin?.platform !== 'discord') return await next?.(delivery);
+      if (delivery.origin.platform !== 'discord') return await next?.(delivery);
       if (target === undefined) throw new Error('the Discord front end is not connected yet');
       await target.deliver(delivery);
     },

@@ -7,6 +7,7 @@ import {
   type RepliableInteraction,
   Routes,
 } from 'discord.js';
+import { type Origin, parseOrigin } from '../../commands/index.ts';
 import { encodePng } from '../../media/image.ts';
 import type { Delivery, JobUpdate } from '../core/events.ts';
 import type { Service } from '../service.ts';
@@ -31,13 +32,6 @@ interface Tracked {
   done: boolean;
   /** The newest preview seen, shown with the next progress edit (the throttle may skip the update that had it). */
   preview: { width: number; height: number; rgbBase64: string } | undefined;
-}
-
-interface OriginLike {
-  platform?: string;
-  channelId?: string;
-  messageId?: string;
-  ephemeral?: boolean;
 }
 
 /**
@@ -105,14 +99,14 @@ export function createJobMessages(deps: {
   }
 
   /** The job's entry: in memory, or rebuilt from the database's origin after a restart. */
-  async function entry(jobId: string, origin?: unknown): Promise<Tracked | undefined> {
+  async function entry(jobId: string, origin?: Origin): Promise<Tracked | undefined> {
     const known = jobs.get(jobId);
     if (known !== undefined) return known;
-    let o = origin as OriginLike | undefined;
+    let o = origin;
     let prompt = '';
     const record = await service.store.job(jobId).catch(() => null);
     if (record !== null) {
-      o ??= record.origin as OriginLike;
+      o ??= parseOrigin(record.origin);
       prompt = String(record.parameters['prompt'] ?? '');
     }
     if (o === undefined || o.platform !== 'discord') return undefined;
@@ -207,7 +201,7 @@ export function createJobMessages(deps: {
   }
 
   async function deliver(delivery: Delivery): Promise<void> {
-    const origin = delivery.origin as OriginLike;
+    const { origin } = delivery;
     if (origin.platform !== 'discord') return;
     const t = await entry(delivery.jobId, origin);
     if (t === undefined) return;

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { App, HTTPReceiver, type Logger, LogLevel } from '@slack/bolt';
+import { parseOrigin } from '../../commands/index.ts';
 import type { Delivery, JobUpdate } from '../core/events.ts';
 import { listen } from '../listen.ts';
 import type { Service } from '../service.ts';
@@ -88,8 +89,8 @@ export async function startSlack(service: Service, config: SlackConfig, log: Sla
     if (notOurs.has(jobId)) return null;
     const job = await service.store.job(jobId);
     if (job === null) return null;
-    const origin = job.origin as { platform?: string; channelId?: string; messageId?: string; threadId?: string };
-    if (origin.platform !== 'slack' || origin.channelId === undefined || origin.messageId === undefined) {
+    const origin = parseOrigin(job.origin);
+    if (origin?.platform !== 'slack' || origin.channelId === undefined || origin.messageId === undefined) {
       // Another front end's job (Discord shares the service): remember, so its progress costs no more reads.
       notOurs.add(jobId);
       if (notOurs.size > 10_000) notOurs.delete(notOurs.values().next().value as string);
@@ -143,10 +144,9 @@ export async function startSlack(service: Service, config: SlackConfig, log: Sla
   }
 
   async function deliver(delivery: Delivery): Promise<void> {
-    const origin = delivery.origin as { platform?: string };
     lastEdit.delete(delivery.jobId);
     notOurs.delete(delivery.jobId);
-    if (origin.platform !== 'slack') return;
+    if (delivery.origin.platform !== 'slack') return;
     // Late progress events must not overwrite the result; forget the job once they can no longer arrive.
     finished.add(delivery.jobId);
     previews.delete(delivery.jobId);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { JobName, parseJobProgress } from '../../commands/index.ts';
 import type { Platform } from '../../prisma/types.ts';
 import type { Service } from '../service.ts';
 
@@ -106,18 +107,11 @@ export function createAdmin(service: Service, playground: () => Promise<{ id: st
     // Running jobs by worker: the worker names itself in each progress event; processedBy covers the first step.
     const running = new Map<string, { jobId: string | undefined; step: number | null; total: number | null }>();
     for (const j of active) {
-      const progress = j.progress as { step?: unknown; total?: unknown; workerId?: unknown } | number;
-      const p = typeof progress === 'object' && progress !== null ? progress : {};
-      const name = typeof p.workerId === 'string' ? p.workerId : (j.processedBy ?? '');
-      running.set(name, {
+      const p = parseJobProgress(JobName.Generate, j.progress);
+      running.set(p?.workerId ?? j.processedBy ?? '', {
         jobId: j.id,
-        step: typeof p.step === 'number' ? p.step : null,
-        total:
-          typeof p.total === 'number'
-            ? p.total
-            : typeof j.data?.request?.steps === 'number'
-              ? j.data.request.steps
-              : null,
+        step: p?.step ?? null,
+        total: p?.total ?? (typeof j.data?.request?.steps === 'number' ? j.data.request.steps : null),
       });
     }
     const usage = await service.store.usageByUser(workspace.id, new Date(Date.now() - 86_400_000));

@@ -2,7 +2,13 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { extname, join } from 'node:path';
-import { type ChatCommand, parseChatCommand, UserError } from '../../commands/index.ts';
+import {
+  type ChatCommand,
+  parseChatCommand,
+  parseOrigin,
+  parseStoredJobExtras,
+  UserError,
+} from '../../commands/index.ts';
 import type { Delivery, JobUpdate } from '../core/events.ts';
 import type { SubmitInput } from '../core/front-end.ts';
 import type { Hub } from '../core/hub.ts';
@@ -85,7 +91,8 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
   });
   const userOfJob = async (jobId: string) => {
     const job = await service.store.job(jobId);
-    const channel = (job?.origin as { channelId?: string } | undefined)?.channelId;
+    const origin = job === null ? undefined : parseOrigin(job.origin);
+    const channel = origin?.platform === 'local' ? origin.channelId : undefined;
     return channel?.startsWith('playground:') ? channel.slice('playground:'.length) : undefined;
   };
 
@@ -394,7 +401,7 @@ function card(entry: {
   const { job } = entry;
   return {
     ...summary(job),
-    requestId: String((job.parameters as { requestId?: unknown }).requestId ?? job.id),
+    requestId: parseStoredJobExtras(job.parameters).requestId ?? job.id,
     clipId: job.clip?.id ?? null,
     frames: job.clip?.frames ?? null,
     seed: job.clip?.seed ?? null,

@@ -7,7 +7,7 @@ import type { Service } from '../../bot/service.ts';
 import { registerHandlers } from '../../bot/slack/app.ts';
 import { SlackConfig } from '../../bot/slack/config.ts';
 import { createMessageEdits } from '../../bot/slack/edits.ts';
-import { loadModelPack } from '../../worker/runtime/manifest.ts';
+import { loadModelPack } from '../../pack/manifest.ts';
 import { PACK_DIR } from '../helpers/pack.ts';
 
 const root = new URL('../..', import.meta.url).pathname;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { Manifest } from '../../pack/manifest.ts';
 import { randn, tensor } from '../../sampler/index.ts';
-import type { Manifest } from '../../worker/runtime/manifest.ts';
 import type { HostTensor, ModelSession } from '../../worker/runtime/sessions.ts';
 import { createVae } from '../../worker/runtime/vae.ts';
 import {

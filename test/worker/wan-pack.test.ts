@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadModelPack } from '../../pack/manifest.ts';
 import { generate } from '../../worker/generate.ts';
-import { loadModelPack } from '../../worker/runtime/manifest.ts';
 import { loadPusaModel, type PusaModel } from '../../worker/runtime/model.ts';
 
 const archive = join(import.meta.dirname, '..', 'fixtures', 'wan-small-pack.tgz');

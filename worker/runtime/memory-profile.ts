@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import type { ModelPack } from './manifest.ts';
+import type { ModelPack } from '../../pack/manifest.ts';
 
 /**
  * Where a worker keeps what, by the GPU it has (issue [10] item 3). Each profile is a preset of three choices; each

@@ -1,5 +1,5 @@
+import { loadModelPack, type ModelPack } from '../../pack/manifest.ts';
 import type { Denoiser } from '../../sampler/index.ts';
-import { loadModelPack, type ModelPack } from './manifest.ts';
 import type { Placement } from './memory-profile.ts';
 import { createOnnxDenoiser } from './onnx-denoiser.ts';
 import { createModelSession, type ExecutionProvider, type ModelSession } from './sessions.ts';

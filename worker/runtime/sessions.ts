@@ -1,5 +1,5 @@
 import type * as ort from 'onnxruntime-node';
-import type { OnnxFileSpec, TensorSpecification } from './manifest.ts';
+import type { OnnxFileSpec, TensorSpecification } from '../../pack/manifest.ts';
 import { loadOnnxRuntime } from './onnxruntime.ts';
 
 /** Where the models run: the CPU by default, or a CUDA device (see ../shared/gpu/README.md for the provider). */

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Tokenizer } from '@huggingface/tokenizers';
-import type { Manifest } from './manifest.ts';
+import type { Manifest } from '../../pack/manifest.ts';
 import { cleanPrompt } from './prompt-clean.ts';
 import type { ModelSession } from './sessions.ts';
 

@@ -1,5 +1,5 @@
+import type { Manifest } from '../../pack/manifest.ts';
 import { type Tensor, tensor } from '../../sampler/index.ts';
-import type { Manifest } from './manifest.ts';
 import type { HostTensor, ModelSession } from './sessions.ts';
 import {
   createTileAccumulator,

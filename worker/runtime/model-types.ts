@@ -1,1 +1,0 @@
-export type { Manifest } from './manifest.ts';
