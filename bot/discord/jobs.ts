@@ -9,7 +9,7 @@ import {
 } from 'discord.js';
 import { encodePng } from '../../media/image.ts';
 import type { Delivery, JobUpdate } from '../core/events.ts';
-import type { Service } from '../service.ts';
+import type { FrontDoor } from '../front-door.ts';
 import type { DiscordLog } from './log.ts';
 import { cancelRow, errorText, NO_MENTIONS, progressText, resultRow, resultText } from './render.ts';
 
@@ -48,7 +48,7 @@ interface OriginLike {
  */
 export function createJobMessages(deps: {
   client: Client;
-  service: Service;
+  service: FrontDoor;
   log: DiscordLog;
   intervalMs: number;
   now?: () => number;
@@ -110,10 +110,10 @@ export function createJobMessages(deps: {
     if (known !== undefined) return known;
     let o = origin as OriginLike | undefined;
     let prompt = '';
-    const record = await service.store.job(jobId).catch(() => null);
+    const record = await service.frontEnd.postedAt(jobId).catch(() => null);
     if (record !== null) {
       o ??= record.origin as OriginLike;
-      prompt = String(record.parameters['prompt'] ?? '');
+      prompt = record.prompt;
     }
     if (o === undefined || o.platform !== 'discord') return undefined;
     const waiting = o.messageId === undefined ? undefined : pending.get(o.messageId);
