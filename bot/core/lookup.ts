@@ -46,6 +46,11 @@ export function createLookup(deps: {
     return { userId: user.id, workspaceId: workspace.id };
   }
 
+  /** A workspace's internal id (the playground's own, for its dashboard), made on first use. */
+  async function identifyWorkspace(workspace: EnsureWorkspaceInput): Promise<{ workspaceId: string }> {
+    return { workspaceId: (await deps.ensureWorkspace(workspace)).id };
+  }
+
   /**
    * The request that continues a clip (Extend, on every front end): the clip's own prompt unless a new one is given,
    * and its steps and frame count, so the continuation matches what it extends; `options` (a command's flags) win.
@@ -110,7 +115,7 @@ export function createLookup(deps: {
       ok: true,
       request: {
         task: job.task as Request['task'],
-        prompt: change.kind === 'remix' ? change.prompt : String(p['prompt'] ?? ''),
+        prompt: change.kind === 'remix' && change.prompt.trim() !== '' ? change.prompt : String(p['prompt'] ?? ''),
         ...pick(p, 'negativePrompt', 'string'),
         ...pick(p, 'steps', 'number'),
         ...pick(p, 'guidance', 'number'),
@@ -130,6 +135,7 @@ export function createLookup(deps: {
 
   return {
     identify,
+    identifyWorkspace,
     /** Info: the job (and its clip) when the actor may see its parameters. */
     info: (target: Target, by: Actor) => authorize(target, by, 'see'),
     extendOf,

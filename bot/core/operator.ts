@@ -137,6 +137,13 @@ export function createOperator(deps: {
         return { ok: true, user: (await store.unban(known.id)) ?? known };
       }),
 
+    /** One workspace as its operators see it (its platform, names and limits). */
+    workspace: (by: OperatorActor, workspaceId: string) =>
+      onWorkspace<{ workspace: WorkspaceRecord }>(by, workspaceId, 'reading a workspace', async (workspace) => ({
+        ok: true,
+        workspace,
+      })),
+
     /** Refuses prompts of this workspace that contain a word (or match a regular expression). */
     block: (
       by: OperatorActor,
