@@ -192,7 +192,7 @@ describe('Slack front end over HTTP', () => {
       task: 'i2v',
       parameters: { prompt: 'a yellow star moves up', steps: 4, frames: 17 },
     });
-    expect((latest?.parameters['images'] as unknown[]).length).toBe(1);
+    expect((latest?.parameters['images'] as unknown[] | undefined)?.length).toBe(1);
     expect(latest?.parameters['seed']).not.toBe(source?.parameters['seed']);
     // The image came from the core's copy, not from Slack again.
     expect(stack.fake.callsOf('files.info').length).toBe(fileReads);

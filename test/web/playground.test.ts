@@ -379,7 +379,7 @@ describe('Re-roll and Remix in the playground, as on every front end', () => {
       task: 'i2v',
       parameters: { prompt: 'a yellow star moves up', steps: 2, frames: 17 },
     });
-    expect((rerolled?.parameters['images'] as unknown[]).length).toBe(1);
+    expect((rerolled?.parameters['images'] as unknown[] | undefined)?.length).toBe(1);
     expect(rerolled?.parameters['seed']).not.toBe(5);
     expect(remixed).toMatchObject({ task: 'i2v', parameters: { prompt: 'a yellow star moves down', seed: 5 } });
     expect(stranger).toMatchObject({ ok: false, error: expect.stringMatching(/another conversation/) });
