@@ -90,14 +90,7 @@ new Gauge({
   labelNames: ['state'],
   registers: [registry],
   async collect() {
-    const counts = await service.generate.getJobCounts(
-      'waiting',
-      'prioritized',
-      'active',
-      'delayed',
-      'failed',
-      'completed',
-    );
+    const counts = await service.frontEnd.operator.queueCounts();
     for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
   },
 });
@@ -108,12 +101,10 @@ const health = createServer(async (req, res) => {
     res.end(await registry.metrics());
     return;
   }
-  const checks = await Promise.allSettled([service.store.ping(), service.generate.getJobCounts('waiting')]);
-  const ok = checks.every((c) => c.status === 'fulfilled');
+  const { database, queue } = await service.frontEnd.operator.health();
+  const ok = database && queue;
   res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-  res.end(
-    JSON.stringify({ ok, database: checks[0]?.status === 'fulfilled', queue: checks[1]?.status === 'fulfilled' }),
-  );
+  res.end(JSON.stringify({ ok, database, queue }));
 });
 await orExit(listen(health, config.BOT_HEALTH_PORT, '127.0.0.1'), {
   setting: 'BOT_HEALTH_PORT',

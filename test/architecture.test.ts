@@ -119,6 +119,23 @@ describe('architecture', () => {
     expect(problems).toEqual([]);
   });
 
+  it('lets the adapters reach the store, the queue and the seed source only through the front-end core', () => {
+    const adapters = ['bot/discord', 'bot/slack', 'bot/web'].flatMap((folder) => sources(folder));
+    expect(adapters.length).toBeGreaterThan(10);
+    const reaches = adapters.flatMap((file) =>
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .flatMap((line, i) =>
+          /\bservice\.(store|generate)\b|\bService\b.*from '\.\.\/service\.ts'|from '\.\.\/\.\.\/prisma\/store\.ts'|core\/seed\.ts'/.test(
+            line,
+          )
+            ? [`${relative(root, file)}:${i + 1}: ${line.trim()}`]
+            : [],
+        ),
+    );
+    expect(reaches).toEqual([]);
+  });
+
   it('loads onnxruntime-node only through worker/runtime/onnxruntime.ts, which switches its telemetry off first', () => {
     const folders = ['worker', 'bot', 'cli', 'bench', 'media', 'eval', 'scripts', 'test', 'queue', 'prisma'];
     const loaders = folders

@@ -59,10 +59,8 @@ export function access(
 ): Access {
   const posted = postedIn(job);
   if (job.userId === actor.userId) return { ok: true, private: posted.private };
-  // A workspace's operator acts on that workspace only; a deployment operator (no workspace given) on every one.
-  const operator = actor.admin === true && (actor.workspaceId === undefined || actor.workspaceId === job.workspaceId);
   if (action === 'delete' || action === 'cancel') {
-    if (operator) return { ok: true, private: posted.private };
+    if (operates(actor, job.workspaceId)) return { ok: true, private: posted.private };
     return {
       ok: false,
       error: new UserError(
@@ -86,6 +84,44 @@ export function access(
     error: new UserError(
       'NotAllowed',
       `job ${job.id} was posted in another conversation; open it there, or ask the person who made it`,
+    ),
+  };
+}
+
+/** Whether the actor operates `workspaceId`: its own operator, or a deployment operator (no workspace given). */
+function operates(actor: Pick<Actor, 'admin' | 'workspaceId'>, workspaceId: string): boolean {
+  return actor.admin === true && (actor.workspaceId === undefined || actor.workspaceId === workspaceId);
+}
+
+/**
+ * What an operator action reaches:
+ * - `workspace`: one workspace's policy (its limits, its blocklist): that workspace's operators, or a deployment's;
+ * - `everyone`: what every workspace shares (pausing the one queue, the dashboard's view of it, and a user's own
+ *   quota and ban, which follow the user into every server they use): deployment operators only.
+ */
+export type OperatorReach = { kind: 'workspace'; workspaceId: string } | { kind: 'everyone' };
+
+/**
+ * The one rule for operator actions, used by every front end through the core (bot/core/operator.ts). Who counts as
+ * an operator is the platform's to say (Manage Server and DISCORD_OPERATOR_IDS, SLACK_ADMIN_USER_IDS, the
+ * dashboard's token); what each may reach is decided here.
+ */
+export function mayOperate(
+  actor: Pick<Actor, 'admin' | 'workspaceId'>,
+  reach: OperatorReach,
+  what: string,
+): { ok: true } | { ok: false; error: UserError } {
+  if (actor.admin !== true)
+    return { ok: false, error: new UserError('NotAllowed', `${what} is for operators of this bot only`) };
+  if (reach.kind === 'workspace' ? operates(actor, reach.workspaceId) : actor.workspaceId === undefined)
+    return { ok: true };
+  return {
+    ok: false,
+    error: new UserError(
+      'NotAllowed',
+      reach.kind === 'everyone'
+        ? `${what} acts on every server this bot serves, so only its operators may use it`
+        : `${what} acts on another workspace than yours; only its operators may change it`,
     ),
   };
 }

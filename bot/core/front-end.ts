@@ -29,6 +29,9 @@ import type { TimingBook } from '../../queue/timings.ts';
 import type { ArtifactStore } from '../artifacts.ts';
 import { type Access, type Actor, access, type JobAction } from './access.ts';
 import { enqueueGenerate } from './enqueue.ts';
+import { createInputStore } from './inputs.ts';
+import { createLookup } from './lookup.ts';
+import { createOperator } from './operator.ts';
 import { drawSeed } from './seed.ts';
 
 /** What a front end hands the core for one request; images as the bytes the user sent. */
@@ -111,6 +114,7 @@ export type ImageCheck = (image: {
 export function createFrontEnd(deps: FrontEndDeps) {
   const { store, generate, blobs, manifest, artifacts } = deps;
   const now = deps.now ?? (() => new Date());
+  const inputs = createInputStore(artifacts.root);
 
   let draining = false;
   const packKey = `${manifest.name}@${manifest.version}`;
@@ -167,6 +171,9 @@ export function createFrontEnd(deps: FrontEndDeps) {
     if (cache.size > 10_000) cache.delete(cache.keys().next().value as string);
     return value;
   };
+  const ensureUser = (user: EnsureUserInput) => known(users, user, () => store.ensureUser(user));
+  const ensureWorkspace = (workspace: EnsureWorkspaceInput) =>
+    known(workspaces, workspace, () => store.ensureWorkspace(workspace));
   /** Today's usage for the fairness priority; a few seconds stale is fine for ordering. */
   const recentQuota = (userId: string, workspaceId: string) => {
     const hit = quotas.get(userId);
@@ -250,10 +257,7 @@ export function createFrontEnd(deps: FrontEndDeps) {
     }
 
     // 2. Who is asking; a retried interaction gets the job it already made.
-    const [user, workspace] = await Promise.all([
-      known(users, input.user, () => store.ensureUser(input.user)),
-      known(workspaces, input.workspace, () => store.ensureWorkspace(input.workspace)),
-    ]);
+    const [user, workspace] = await Promise.all([ensureUser(input.user), ensureWorkspace(input.workspace)]);
     // The key is the requester's own: two users who send the same key (a playground page's counter, a client's
     // retry id) must not share one job, its events and its clip ([13] finding 9).
     const requestKey = `${input.user.platform}:${input.user.externalId}:${input.requestKey}`;
@@ -400,6 +404,9 @@ export function createFrontEnd(deps: FrontEndDeps) {
         { cause: (error as Error).message },
       );
     }
+    // The images as sent, so Re-roll and Remix of this job work on every front end (bot/core/lookup.ts `remake`).
+    // Best effort: a full disk must not fail a job that is queued already; the remake then asks for them again.
+    if (images.length > 0) await inputs.save(reserved.job.id, request.images ?? []).catch(() => undefined);
     return answer(reserved.job, requestId, false);
   }
 
@@ -522,6 +529,7 @@ export function createFrontEnd(deps: FrontEndDeps) {
       return { ok: false, error: new UserError('NotFound', `job ${jobId} was not found among your requests`) };
     const { clip } = deleted;
     if (clip !== null) await artifacts.remove(clip.mp4Path, ...(clip.latentsPath === null ? [] : [clip.latentsPath]));
+    await inputs.remove(jobId).catch(() => undefined);
     return { ok: true, clipId: clip?.id ?? null };
   }
 
@@ -565,12 +573,26 @@ export function createFrontEnd(deps: FrontEndDeps) {
     return verdict.ok ? { ...verdict, job } : verdict;
   }
 
+  const clipSeconds = async () => {
+    const [prediction, runs] = await Promise.all([predict(defaultShape()), measuredRuns()]);
+    return {
+      seconds: prediction.seconds,
+      measured: prediction.measured,
+      devices: [...new Set(runs.map((r) => r.device))],
+      pack: packKey,
+    };
+  };
+
   return {
     submit,
     cancel,
     remove,
     authorize,
     recent,
+    // Identity, Info, Extend, Re-roll and Remix behind the access rule, and delivery routing.
+    ...createLookup({ store, inputs, ensureUser, ensureWorkspace, authorize }),
+    /** The operators' actions (pause, quotas, bans, blocklists, the dashboard's overview), scoped in the core. */
+    operator: createOperator({ store, generate, clipSeconds, now }),
     /** Stops taking requests (SIGTERM): queued and running jobs still finish and are delivered. */
     drain: () => {
       draining = true;
@@ -580,15 +602,7 @@ export function createFrontEnd(deps: FrontEndDeps) {
      * What one default clip (the pack's default steps, frames and size) takes, in wall-clock seconds, which is what
      * quotas charge: measured on the workers when `measured` > 0, else the pack's cost model. Devices: which ran them.
      */
-    clipSeconds: async () => {
-      const [prediction, runs] = await Promise.all([predict(defaultShape()), measuredRuns()]);
-      return {
-        seconds: prediction.seconds,
-        measured: prediction.measured,
-        devices: [...new Set(runs.map((r) => r.device))],
-        pack: packKey,
-      };
-    },
+    clipSeconds,
     /** Today's quota, with `explanation`: what a GPU second is and how many default clips the limit allows here. */
     quota: async (userId: string, workspaceId: string) => {
       const [snapshot, clip] = await Promise.all([store.quota(userId, workspaceId, now()), predict(defaultShape())]);

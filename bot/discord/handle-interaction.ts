@@ -20,13 +20,13 @@ import {
 import { parseOrigin, UserError } from '../../commands/index.ts';
 import type { Actor, JobAction } from '../core/access.ts';
 import type { SubmitInput } from '../core/front-end.ts';
-import { drawSeed } from '../core/seed.ts';
-import type { Service } from '../service.ts';
+import type { Remade } from '../core/lookup.ts';
+import type { OperatorActor } from '../core/operator.ts';
+import type { FrontDoor } from '../front-door.ts';
 import { MenuName, MOTION, type Motion } from './commands.ts';
 import type { DiscordConfig } from './config.ts';
 import { Action, customId, parseCustomId } from './custom-id.ts';
 import { type AttachmentLike, checkAttachment, type DownloadLimits, downloadAttachment } from './download.ts';
-import { createInputStore } from './inputs.ts';
 import { type JobMessages, replyError } from './jobs.ts';
 import type { DiscordLog } from './log.ts';
 import { fitLines, queuedText } from './render.ts';
@@ -38,7 +38,6 @@ type Interactive =
   | MessageContextMenuCommandInteraction
   | ModalSubmitInteraction;
 
-const IMAGE_TASKS = new Set(['i2v', 'start-end', 'keyframes']);
 /** A second press of the same button by the same member within this window is answered, not queued again. */
 const DOUBLE_CLICK_MS = 10_000;
 
@@ -48,7 +47,7 @@ const DOUBLE_CLICK_MS = 10_000;
  */
 export function createInteractionHandler(deps: {
   client: Client;
-  service: Service;
+  service: FrontDoor;
   config: DiscordConfig;
   jobs: JobMessages;
   log: DiscordLog;
@@ -61,7 +60,6 @@ export function createInteractionHandler(deps: {
   };
   const latentFrames = (frames: number) => (frames - 1) / service.pack.manifest.latent.temporalFactor + 1;
   const recentPresses = new Map<string, number>();
-  const inputs = createInputStore(service.artifacts.root);
 
   const who = (i: Interaction) => ({
     user: { platform: 'discord' as const, externalId: i.user.id, displayName: i.user.globalName ?? i.user.username },
@@ -71,11 +69,7 @@ export function createInteractionHandler(deps: {
       name: i.guild?.name ?? i.guildId ?? 'direct messages',
     },
   });
-  const ids = async (i: Interaction) => {
-    const { user, workspace } = who(i);
-    const [u, w] = await Promise.all([service.store.ensureUser(user), service.store.ensureWorkspace(workspace)]);
-    return { userId: u.id, workspaceId: w.id };
-  };
+  const ids = (i: Interaction) => service.frontEnd.identify(who(i));
   const isAdmin = (i: Interaction) => i.memberPermissions?.has(PermissionFlagsBits.ManageGuild) === true;
   /** The asker as the core's access rule sees them: Manage Server counts in this guild only (the core checks). */
   const actor = async (i: Interaction, seenIn?: readonly string[]): Promise<Actor> => ({
@@ -152,12 +146,6 @@ export function createInteractionHandler(deps: {
         }),
       });
       release();
-      if (!answer.duplicate && (request.images?.length ?? 0) > 0)
-        await inputs
-          .save(answer.jobId, request.images ?? [])
-          .catch((error: unknown) =>
-            log.warn({ jobId: answer.jobId, err: (error as Error).message }, 'could not keep the input images'),
-          );
       await queued;
     } finally {
       release();
@@ -284,11 +272,12 @@ export function createInteractionHandler(deps: {
     await generate(i, {
       ephemeral: verdict.private,
       ...(seen === undefined ? {} : { seenIn: seen }),
-      build: async () => ({
-        task: 'extend',
-        prompt: i.options.getString('prompt') ?? 'the motion continues',
-        clips: [{ clipId }],
-      }),
+      build: async () =>
+        request(
+          service.frontEnd.extendOf(clipId, await actor(i, seen), {
+            prompt: i.options.getString('prompt') ?? undefined,
+          }),
+        ),
     });
   }
 
@@ -366,43 +355,49 @@ export function createInteractionHandler(deps: {
     await i.editReply(result.state === 'cancelled' ? `Cancelled \`${jobId}\`.` : `Cancelling \`${jobId}\`…`);
   }
 
+  /**
+   * `/admin`: Discord's words for the core's operator actions. Who operates is Discord's to say: Manage Server makes
+   * an operator of this guild, DISCORD_OPERATOR_IDS (with Manage Server) one of the whole deployment; what each may
+   * do is the core's rule, and every subcommand here reaches past this guild (the shared queue, a user's quota and
+   * ban follow them everywhere).
+   */
   async function commandAdmin(i: ChatInputCommandInteraction) {
     if (!isAdmin(i)) return await replyError(i, '`/admin` needs the Manage Server permission', randomUUID());
     const sub = i.options.getSubcommand();
-    // Every /admin action reaches past this guild (the shared queue; quotas and bans that follow the user).
-    if (!config.DISCORD_OPERATOR_IDS.includes(i.user.id))
+    await i.deferReply({ flags: MessageFlags.Ephemeral });
+    const by: OperatorActor = config.DISCORD_OPERATOR_IDS.includes(i.user.id)
+      ? { admin: true }
+      : { admin: true, workspaceId: (await ids(i)).workspaceId };
+    const target = i.options.getUser('user');
+    const member = () => {
+      if (target === null) throw new UserError('InvalidOption', 'pick a member');
+      return { platform: 'discord' as const, externalId: target.id, displayName: target.globalName ?? target.username };
+    };
+    const operator = service.frontEnd.operator;
+    const [done, said] =
+      sub === 'pause'
+        ? [await operator.pause(by), 'The queue is paused.']
+        : sub === 'resume'
+          ? [await operator.resume(by), 'The queue is running again.']
+          : sub === 'quota'
+            ? [
+                await operator.setUserQuota(by, member(), i.options.getInteger('seconds', true)),
+                `<@${target?.id}> now has ${i.options.getInteger('seconds', true)} GPU seconds a day.`,
+              ]
+            : sub === 'ban'
+              ? [
+                  await operator.ban(by, member(), i.options.getString('reason') ?? `banned by ${i.user.username}`),
+                  `<@${target?.id}> is banned.`,
+                ]
+              : [await operator.unban(by, member()), `<@${target?.id}> is no longer banned.`];
+    if (!done.ok)
       return await replyError(
         i,
-        `\`/admin ${sub}\` acts on every server this bot serves, so only its operators may use it (DISCORD_OPERATOR_IDS)`,
+        done.error.code === 'NotAllowed' ? `${done.error.message} (DISCORD_OPERATOR_IDS)` : done.error.message,
         randomUUID(),
       );
-    await i.deferReply({ flags: MessageFlags.Ephemeral });
-    const target = i.options.getUser('user');
-    const internal = async () => {
-      if (target === null) throw new UserError('InvalidOption', 'pick a member');
-      return await service.store.ensureUser({
-        platform: 'discord',
-        externalId: target.id,
-        displayName: target.globalName ?? target.username,
-      });
-    };
-    if (sub === 'pause' || sub === 'resume') {
-      await (sub === 'pause' ? service.generate.pause() : service.generate.resume());
-      log.info({ by: i.user.id, sub }, 'admin queue change');
-      return void (await i.editReply(sub === 'pause' ? 'The queue is paused.' : 'The queue is running again.'));
-    }
-    const user = await internal();
-    if (sub === 'quota') {
-      const seconds = i.options.getInteger('seconds', true);
-      await service.store.setUserLimits(user.id, { dailyGpuSeconds: seconds });
-      return void (await i.editReply(`<@${target?.id}> now has ${seconds} GPU seconds a day.`));
-    }
-    if (sub === 'ban') {
-      await service.store.ban(user.id, i.options.getString('reason') ?? `banned by ${i.user.username}`);
-      return void (await i.editReply(`<@${target?.id}> is banned.`));
-    }
-    await service.store.unban(user.id);
-    await i.editReply(`<@${target?.id}> is no longer banned.`);
+    if (sub === 'pause' || sub === 'resume') log.info({ by: i.user.id, sub }, 'admin queue change');
+    await i.editReply(said);
   }
 
   async function menuAnimate(i: MessageContextMenuCommandInteraction) {
@@ -440,16 +435,16 @@ export function createInteractionHandler(deps: {
     if (verdict === undefined) return;
     await generate(i, {
       ephemeral: verdict.private,
-      build: async () => ({ task: 'extend', prompt: await promptOfClip(clipId), clips: [{ clipId }] }),
+      build: async () => request(service.frontEnd.extendOf(clipId, await actor(i))),
     });
   }
 
-  async function promptOfClip(clipId: string): Promise<string> {
-    const clip = await service.store.clip(clipId);
-    if (clip === null) throw new UserError('NotFound', `clip ${clipId} was not found`);
-    const job = await service.store.job(clip.jobId);
-    return String(job?.parameters['prompt'] ?? 'the motion continues');
-  }
+  /** The core's request for Extend, Re-roll or Remix; its refusal reaches the member as any other. */
+  const request = async (made: Promise<Remade>): Promise<Request> => {
+    const answer = await made;
+    if (!answer.ok) throw answer.error;
+    return answer.request;
+  };
 
   /** Answers a repeated press at once (the first one is still being handled), so one click makes one job. */
   function doubleClick(key: string): boolean {
@@ -458,33 +453,6 @@ export function createInteractionHandler(deps: {
     if (recentPresses.has(key)) return true;
     recentPresses.set(key, at);
     return false;
-  }
-
-  /** The parameters of an earlier job for Re-roll and Remix, with its kept input images. */
-  async function again(jobId: string, change: { seed?: number; prompt?: string }): Promise<Request> {
-    const job = await service.store.job(jobId);
-    if (job === null) throw new UserError('NotFound', `job ${jobId} was not found`);
-    const images = IMAGE_TASKS.has(job.task) ? await inputs.load(jobId) : [];
-    if (images === undefined)
-      throw new UserError(
-        'NotFound',
-        'the input images of that clip are no longer kept; run `/animate` or `/keyframes` again with them',
-      );
-    const p = job.parameters as Record<string, unknown>;
-    const pick = <TValue>(key: string) => (p[key] === undefined ? {} : { [key]: p[key] as TValue });
-    const clips = (p['clips'] as { clipId?: string }[] | undefined) ?? [];
-    return {
-      task: job.task,
-      prompt: change.prompt ?? String(p['prompt'] ?? ''),
-      ...pick<string>('negativePrompt'),
-      ...pick<number>('steps'),
-      ...pick<number>('guidance'),
-      ...pick<number>('frames'),
-      ...pick<number[]>('noiseMultipliers'),
-      ...(change.seed !== undefined ? { seed: change.seed } : pick<number>('seed')),
-      clips: clips.flatMap((c) => (c.clipId === undefined ? [] : [{ clipId: c.clipId }])),
-      ...(images.length === 0 ? {} : { images }),
-    };
   }
 
   async function onButton(i: ButtonInteraction) {
@@ -530,8 +498,8 @@ export function createInteractionHandler(deps: {
         ...(action === Action.Reroll ? { derivedFrom: id } : {}),
         build: async () =>
           action === Action.Extend
-            ? { task: 'extend', prompt: await promptOfClip(id), clips: [{ clipId: id }] }
-            : await again(id, { seed: drawSeed() }),
+            ? await request(service.frontEnd.extendOf(id, await actor(i)))
+            : await request(service.frontEnd.remake({ jobId: id }, await actor(i), { kind: 'reroll' })),
       });
       return;
     }
@@ -561,7 +529,8 @@ export function createInteractionHandler(deps: {
     await generate(i, {
       ephemeral: verdict.private,
       derivedFrom: parsed.id,
-      build: () => again(parsed.id, { prompt }),
+      build: async () =>
+        request(service.frontEnd.remake({ jobId: parsed.id }, await actor(i), { kind: 'remix', prompt })),
     });
   }
 
@@ -576,7 +545,7 @@ export function createInteractionHandler(deps: {
           .map((j) => ({ name: `${j.status} · ${String(j.parameters['prompt'] ?? '').slice(0, 80)}`, value: j.id })),
       ));
     }
-    const clips = await service.store.recentClips(userId, 25);
+    const clips = await service.frontEnd.recentClips(userId, 25);
     const text = String(focused.value).toLowerCase();
     await i.respond(
       clips

@@ -1,6 +1,6 @@
 import { Client, Events, GatewayIntentBits } from 'discord.js';
 import type { Delivery, JobUpdate } from '../core/events.ts';
-import type { Service } from '../service.ts';
+import type { FrontDoor } from '../front-door.ts';
 import type { DiscordConfig } from './config.ts';
 import { createInteractionHandler } from './handle-interaction.ts';
 import { createJobMessages } from './jobs.ts';
@@ -15,7 +15,7 @@ export { DISCORD_BOT_PERMISSIONS, DISCORD_SCOPES, discordInviteUrl, discordPermi
  * `GET /gateway/bot`), the interaction handler and the job messages. Resolves once the gateway is READY.
  * Wire `deliver` and `onUpdate` into the service with {@link discordHooks}.
  */
-export async function startDiscord(service: Service, config: DiscordConfig, log: DiscordLog) {
+export async function startDiscord(service: FrontDoor, config: DiscordConfig, log: DiscordLog) {
   const client = new Client({
     intents: [GatewayIntentBits.Guilds],
     rest: { api: config.DISCORD_API_URL },

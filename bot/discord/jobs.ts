@@ -7,10 +7,10 @@ import {
   type RepliableInteraction,
   Routes,
 } from 'discord.js';
-import { type Origin, parseOrigin } from '../../commands/index.ts';
+import type { Origin } from '../../commands/index.ts';
 import { encodePng } from '../../media/image.ts';
 import type { Delivery, JobUpdate } from '../core/events.ts';
-import type { Service } from '../service.ts';
+import type { FrontDoor } from '../front-door.ts';
 import type { DiscordLog } from './log.ts';
 import { cancelRow, errorText, NO_MENTIONS, progressText, resultRow, resultText } from './render.ts';
 
@@ -42,7 +42,7 @@ interface Tracked {
  */
 export function createJobMessages(deps: {
   client: Client;
-  service: Service;
+  service: FrontDoor;
   log: DiscordLog;
   intervalMs: number;
   now?: () => number;
@@ -104,10 +104,10 @@ export function createJobMessages(deps: {
     if (known !== undefined) return known;
     let o = origin;
     let prompt = '';
-    const record = await service.store.job(jobId).catch(() => null);
+    const record = await service.frontEnd.postedAt(jobId).catch(() => null);
     if (record !== null) {
-      o ??= parseOrigin(record.origin);
-      prompt = String(record.parameters['prompt'] ?? '');
+      o ??= record.origin;
+      prompt = record.prompt;
     }
     if (o === undefined || o.platform !== 'discord') return undefined;
     const waiting = o.messageId === undefined ? undefined : pending.get(o.messageId);

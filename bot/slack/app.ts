@@ -1,8 +1,9 @@
 import type { App, BlockAction, ButtonAction, types } from '@slack/bolt';
 import { type CommandOptions, parseCommandArguments, UserError } from '../../commands/index.ts';
+import type { Actor } from '../core/access.ts';
 import type { SubmitInput } from '../core/front-end.ts';
-import { drawSeed } from '../core/seed.ts';
-import type { Service } from '../service.ts';
+import type { Remade } from '../core/lookup.ts';
+import type { FrontDoor } from '../front-door.ts';
 import type { SlackConfig } from './config.ts';
 import { downloadSlackFile, type SlackFileLike } from './download.ts';
 import type { MessageEdits } from './edits.ts';
@@ -53,7 +54,7 @@ interface ImageModalMeta {
 export function registerHandlers(
   app: App,
   deps: {
-    service: Service;
+    service: FrontDoor;
     config: SlackConfig;
     log: SlackLog;
     posted: Map<string, PostedJob>;
@@ -129,7 +130,13 @@ export function registerHandlers(
   };
 
   /** Placeholder message → submit → "queued" (or the placeholder removed and an ephemeral refusal). */
-  async function startJob(client: Client, who: Requester, requestKey: string, request: SubmitInput['request']) {
+  async function startJob(
+    client: Client,
+    who: Requester,
+    requestKey: string,
+    request: SubmitInput['request'],
+    derivedFrom?: string,
+  ) {
     const placeholder = await client.chat
       .postMessage({
         channel: who.channelId,
@@ -155,6 +162,7 @@ export function registerHandlers(
       origin: { platform: 'slack', channelId: who.channelId, messageId: ts, threadId: threadTs },
       request,
       maxBytes: config.SLACK_UPLOAD_MAX_BYTES,
+      ...(derivedFrom === undefined ? {} : { derivedFrom }),
     });
     if (!answer.ok || answer.duplicate) {
       await client.chat.delete({ channel: who.channelId, ts }).catch(() => undefined);
@@ -187,39 +195,34 @@ export function registerHandlers(
     );
   }
 
-  const internalUser = (userId: string, userName: string) =>
-    service.store.ensureUser({ platform: 'slack', externalId: userId, displayName: userName });
-
-  /** The clip a result refers to, and the job that made it; `UserError` when either is gone. */
-  async function clipAndJob(clipId: string) {
-    const clip = await service.store.clip(clipId);
-    if (clip === null) throw new UserError('NotFound', `clip ${clipId} was not found; it may have been deleted`);
-    const job = await service.store.job(clip.jobId);
-    if (job === null) throw new UserError('NotFound', `the request that made clip ${clipId} was not found`);
-    return { clip, job, params: job.parameters as Record<string, unknown> };
-  }
-
-  /** A request like an earlier one (Re-roll, Remix); inputs must still exist, so images cannot be reused. */
-  async function repeatOf(clipId: string, prompt?: string): Promise<SubmitInput['request']> {
-    const { job, params } = await clipAndJob(clipId);
-    if (job.task !== 't2v' && job.task !== 'extend' && job.task !== 'transition')
-      throw new UserError(
-        'NotAllowed',
-        `re-roll and remix work for text and clip requests; for a ${job.task} request, run /animate or /keyframes again`,
-      );
-    const clips = Array.isArray(params['clips'])
-      ? (params['clips'] as { clipId?: string }[]).flatMap((c) =>
-          c.clipId === undefined ? [] : [{ clipId: c.clipId }],
-        )
-      : [];
-    return {
-      task: job.task,
-      prompt: prompt ?? String(params['prompt'] ?? ''),
-      ...numbers(params, ['steps', 'frames', 'guidance']),
-      seed: drawSeed(),
-      ...(clips.length === 0 ? {} : { clips }),
-    };
-  }
+  /** The requester in the core's ids (their user and this team's workspace). */
+  const ids = (who: Pick<Requester, 'userId' | 'userName' | 'teamId'>) =>
+    service.frontEnd.identify({
+      user: { platform: 'slack', externalId: who.userId, displayName: who.userName },
+      workspace: { platform: 'slack', externalId: who.teamId, name: who.teamId },
+    });
+  /** The requester as the core's access rule sees them: a public result is theirs to use in its channel. */
+  const actor = async (who: Requester): Promise<Actor> => ({ ...(await ids(who)), channelId: who.channelId });
+  /**
+   * For cancel and delete: SLACK_ADMIN_USER_IDS are set by whoever runs the bot, so they operate the whole
+   * deployment (see `Actor.admin`).
+   */
+  const owner = async (who: Requester): Promise<Actor> => ({
+    userId: (await ids(who)).userId,
+    admin: isAdmin(who.userId),
+  });
+  /** The core's request (Extend, Re-roll, Remix) or its refusal, thrown to `guard`. */
+  const made = async (remade: Promise<Remade>) => {
+    const answer = await remade;
+    if (!answer.ok) throw answer.error;
+    return answer;
+  };
+  /** A job or clip the requester may see (Info, the prompt a form is filled with); the refusal otherwise. */
+  const seen = async (who: Requester, clipId: string) => {
+    const verdict = await service.frontEnd.info({ clipId }, await actor(who));
+    if (!verdict.ok) throw verdict.error;
+    return { job: verdict.job, params: verdict.job.parameters as Record<string, unknown> };
+  };
 
   // ---- Slash commands -------------------------------------------------------------------------------------------
 
@@ -262,13 +265,13 @@ export function registerHandlers(
       const [clipId, ...words] = parsed.value.rest;
       if (clipId === undefined)
         throw new UserError('InvalidOption', 'usage: /extend <clip id> [prompt]; /history lists your clips');
-      const { params } = await clipAndJob(clipId);
-      await startJob(client, who, `slack:${command.trigger_id}`, {
-        task: 'extend',
-        ...parsed.value.options,
-        prompt: words.length > 0 ? words.join(' ') : String(params['prompt'] ?? ''),
-        clips: [{ clipId }],
-      });
+      const { request } = await made(
+        service.frontEnd.extendOf(clipId, await actor(who), {
+          prompt: words.join(' '),
+          options: parsed.value.options,
+        }),
+      );
+      await startJob(client, who, `slack:${command.trigger_id}`, request);
     });
   });
 
@@ -281,7 +284,7 @@ export function registerHandlers(
       const [from, to, ...words] = parsed.value.rest;
       if (from === undefined || to === undefined)
         throw new UserError('InvalidOption', 'usage: /transition <from clip id> <to clip id> [prompt]');
-      const { params } = await clipAndJob(from);
+      const { params } = await seen(who, from);
       await startJob(client, who, `slack:${command.trigger_id}`, {
         task: 'transition',
         ...parsed.value.options,
@@ -295,13 +298,8 @@ export function registerHandlers(
     await ack();
     const who = requesterOf(command);
     await guard(client, who, async () => {
-      const user = await internalUser(who.userId, who.userName);
-      const workspace = await service.store.ensureWorkspace({
-        platform: 'slack',
-        externalId: who.teamId,
-        name: who.teamId,
-      });
-      const q = await service.frontEnd.quota(user.id, workspace.id);
+      const { userId, workspaceId } = await ids(who);
+      const q = await service.frontEnd.quota(userId, workspaceId);
       await ephemeral(
         client,
         who,
@@ -315,8 +313,8 @@ export function registerHandlers(
     const who = requesterOf(command);
     await guard(client, who, async () => {
       const limit = Math.min(20, Math.max(1, Number.parseInt(command.text, 10) || 10));
-      const user = await internalUser(who.userId, who.userName);
-      const jobs = await service.frontEnd.history(user.id, limit);
+      const { userId } = await ids(who);
+      const jobs = await service.frontEnd.history(userId, limit);
       const lines = jobs.map(
         (j) =>
           `• \`${j.id}\` ${j.task} · ${j.status}${j.clip === null ? '' : ` · clip \`${j.clip.id}\``} · ${escapeMrkdwn(String(j.parameters['prompt'] ?? '')).slice(0, 80)}`,
@@ -351,62 +349,68 @@ export function registerHandlers(
       if (!isAdmin(who.userId))
         throw new UserError('NotAllowed', 'only workspace admins (SLACK_ADMIN_USER_IDS) may use /admin');
       const [action = '', target = '', ...rest] = command.text.trim().split(/\s+/);
-      const workspace = await service.store.ensureWorkspace({
-        platform: 'slack',
-        externalId: who.teamId,
-        name: who.teamId,
-      });
+      // SLACK_ADMIN_USER_IDS are set by whoever runs the bot: operators of the whole deployment (see `Actor.admin`).
+      const by = { admin: true } as const;
+      const operator = service.frontEnd.operator;
       const userIdOf = (mention: string) => /^<@([A-Z0-9]+)(?:\|[^>]*)?>$/.exec(mention)?.[1] ?? mention;
-      const member = async () => {
+      const member = () => {
         if (target === '') throw new UserError('InvalidOption', `usage: /admin ${action} <@user>`);
-        return internalUser(userIdOf(target), userIdOf(target));
+        return { platform: 'slack' as const, externalId: userIdOf(target), displayName: userIdOf(target) };
       };
       const seconds = (text: string) => {
         const value = Number(text);
-        if (!Number.isInteger(value) || value < 0)
+        if (text === '' || !Number.isInteger(value) || value < 0)
           throw new UserError('InvalidOption', `expected whole GPU seconds, got "${text}"`);
         return value;
+      };
+      /** The core's answer, or its refusal thrown to `guard`. */
+      const done = async <TAnswer extends { ok: true } | { ok: false; error: UserError }>(result: Promise<TAnswer>) => {
+        const answer = await result;
+        if (!answer.ok) throw (answer as { error: UserError }).error;
+        return answer as Extract<TAnswer, { ok: true }>;
       };
       let said: string;
       switch (action) {
         case 'quota':
-          await service.store.setUserLimits((await member()).id, { dailyGpuSeconds: seconds(rest[0] ?? '') });
+          await done(operator.setUserQuota(by, member(), seconds(rest[0] ?? '')));
           said = `daily quota of ${target} set to ${rest[0]} GPU s`;
           break;
         case 'workspace-quota':
-          await service.store.setWorkspaceLimits(workspace.id, { userDailyGpuSeconds: seconds(target) });
+          await done(
+            operator.setWorkspaceLimits(by, (await ids(who)).workspaceId, { userDailyGpuSeconds: seconds(target) }),
+          );
           said = `default daily quota set to ${target} GPU s per user`;
           break;
         case 'pause':
-          await service.generate.pause();
+          await done(operator.pause(by));
           said = 'queue paused: nothing new starts until /admin resume';
           break;
         case 'resume':
-          await service.generate.resume();
+          await done(operator.resume(by));
           said = 'queue resumed';
           break;
         case 'ban':
-          await service.store.ban((await member()).id, rest.join(' ') || 'banned by a workspace admin');
+          await done(operator.ban(by, member(), rest.join(' ') || 'banned by a workspace admin'));
           said = `${target} banned`;
           break;
         case 'unban':
-          await service.store.unban((await member()).id);
+          await done(operator.unban(by, member()));
           said = `${target} unbanned`;
           break;
         case 'block': {
-          const added = await service.store.addBlockRule(workspace.id, {
-            pattern: [target, ...rest].join(' '),
-            kind: 'word',
-            createdBy: who.userId,
-          });
-          if (!added.ok) throw new UserError('InvalidOption', added.message);
-          said = `prompts containing "${added.rule.pattern}" are now refused (rule ${added.rule.id})`;
+          const { rule } = await done(
+            operator.block(by, (await ids(who)).workspaceId, {
+              pattern: [target, ...rest].join(' '),
+              kind: 'word',
+              createdBy: who.userId,
+            }),
+          );
+          said = `prompts containing "${rule.pattern}" are now refused (rule ${rule.id})`;
           break;
         }
         case 'unblock':
-          said = (await service.store.removeBlockRule(workspace.id, target))
-            ? `rule ${target} removed`
-            : `no rule ${target}`;
+          await done(operator.unblock(by, (await ids(who)).workspaceId, target));
+          said = `rule ${target} removed`;
           break;
         default:
           throw new UserError(
@@ -420,8 +424,7 @@ export function registerHandlers(
   });
 
   async function cancelJob(client: Client, who: Requester, jobId: string) {
-    const user = await internalUser(who.userId, who.userName);
-    const result = await service.frontEnd.cancel(jobId, { userId: user.id, admin: isAdmin(who.userId) });
+    const result = await service.frontEnd.cancel(jobId, await owner(who));
     if (!result.ok) throw result.error;
     await ephemeral(
       client,
@@ -504,7 +507,10 @@ export function registerHandlers(
     };
     await guard(client, who, async () => {
       const prompt = view.state.values['prompt']?.['text']?.value ?? '';
-      await startJob(client, who, `slack:view:${view.id}`, await repeatOf(meta.clipId, prompt));
+      const { request, derivedFrom } = await made(
+        service.frontEnd.remake({ clipId: meta.clipId }, await actor(who), { kind: 'remix', prompt }),
+      );
+      await startJob(client, who, `slack:view:${view.id}`, request, derivedFrom);
     });
   });
 
@@ -544,13 +550,8 @@ export function registerHandlers(
           'InvalidInput',
           'that message is not one of my clips; use "Extend this clip" on a result or its video',
         );
-      const { params } = await clipAndJob(clipId);
-      await startJob(client, who, `slack:${shortcut.trigger_id}`, {
-        task: 'extend',
-        prompt: String(params['prompt'] ?? ''),
-        ...numbers(params, ['steps']),
-        clips: [{ clipId }],
-      });
+      const { request } = await made(service.frontEnd.extendOf(clipId, await actor(who)));
+      await startJob(client, who, `slack:${shortcut.trigger_id}`, request);
     });
   });
 
@@ -592,19 +593,17 @@ export function registerHandlers(
     });
 
   clipButton(ACTION.extend, async ({ client, who, clip, messageTs }) => {
-    const { params } = await clipAndJob(clip.clipId);
-    await startJob(client, who, `slack:extend:${messageTs}:${who.userId}`, {
-      task: 'extend',
-      prompt: String(params['prompt'] ?? ''),
-      ...numbers(params, ['steps']),
-      clips: [{ clipId: clip.clipId }],
-    });
+    const { request } = await made(service.frontEnd.extendOf(clip.clipId, await actor(who)));
+    await startJob(client, who, `slack:extend:${messageTs}:${who.userId}`, request);
   });
   clipButton(ACTION.reroll, async ({ client, who, clip, messageTs }) => {
-    await startJob(client, who, `slack:reroll:${messageTs}:${who.userId}`, await repeatOf(clip.clipId));
+    const { request, derivedFrom } = await made(
+      service.frontEnd.remake({ clipId: clip.clipId }, await actor(who), { kind: 'reroll' }),
+    );
+    await startJob(client, who, `slack:reroll:${messageTs}:${who.userId}`, request, derivedFrom);
   });
   clipButton(ACTION.remix, async ({ client, who, clip, triggerId }) => {
-    const { params } = await clipAndJob(clip.clipId);
+    const { params } = await seen(who, clip.clipId);
     await client.views.open({
       trigger_id: triggerId,
       view: {
@@ -618,7 +617,9 @@ export function registerHandlers(
     });
   });
   clipButton(ACTION.info, async ({ client, who, clip }) => {
-    const { clip: record, job, params } = await clipAndJob(clip.clipId);
+    const { job, params } = await seen(who, clip.clipId);
+    const record = job.clip;
+    if (record === null) throw new UserError('NotFound', `clip ${clip.clipId} was not found; it may have been deleted`);
     await ephemeral(
       client,
       who,
@@ -631,12 +632,13 @@ export function registerHandlers(
     );
   });
   clipButton(ACTION.delete, async ({ client, who, clip, messageTs }) => {
-    const user = await internalUser(who.userId, who.userName);
-    const { job } = await clipAndJob(clip.clipId);
-    if (job.userId !== user.id && !isAdmin(who.userId))
-      throw new UserError('NotAllowed', 'only the person who made this clip, or a workspace admin, can delete it');
-    // The core deletes the result (history, files, Extend), as every front end's Delete does; then the upload.
-    await service.frontEnd.remove(job.id, { userId: user.id, admin: isAdmin(who.userId) });
+    // The core decides (the owner, or an operator) and deletes the result (history, files, Extend), as every front
+    // end's Delete does; then the upload.
+    const by = await owner(who);
+    const verdict = await service.frontEnd.authorize({ clipId: clip.clipId }, by, 'delete');
+    if (!verdict.ok) throw verdict.error;
+    const removed = await service.frontEnd.remove(verdict.job.id, by);
+    if (!removed.ok) throw removed.error;
     if (clip.fileId !== undefined) await client.files.delete({ file: clip.fileId }).catch(() => undefined);
     await edits.edit(`${who.channelId}/${messageTs}`, () =>
       client.chat.update({
@@ -699,15 +701,6 @@ export function clipIdOf(message: Record<string, unknown>): string | undefined {
     if (match?.[1] !== undefined) return match[1];
   }
   return undefined;
-}
-
-function numbers(params: Record<string, unknown>, keys: readonly ('steps' | 'frames' | 'guidance')[]) {
-  const out: { steps?: number; frames?: number; guidance?: number } = {};
-  for (const key of keys) {
-    const v = params[key];
-    if (typeof v === 'number') out[key] = v;
-  }
-  return out;
 }
 
 function promptInput(initial: string): types.KnownBlock {

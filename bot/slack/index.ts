@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { App, HTTPReceiver, type Logger, LogLevel } from '@slack/bolt';
 import { parseOrigin } from '../../commands/index.ts';
 import type { Delivery, JobUpdate } from '../core/events.ts';
+import type { FrontDoor } from '../front-door.ts';
 import { listen } from '../listen.ts';
-import type { Service } from '../service.ts';
 import { type PostedJob, registerHandlers, type SlackLog } from './app.ts';
 import { readSlackBody } from './body-guard.ts';
 import type { SlackConfig } from './config.ts';
@@ -37,7 +37,7 @@ export interface SlackFrontEnd {
  * Socket Mode when `SLACK_APP_TOKEN` is set. The service's `deliver` and `onUpdate` hooks must reach the returned
  * object (see `lateHooks`).
  */
-export async function startSlack(service: Service, config: SlackConfig, log: SlackLog): Promise<SlackFrontEnd> {
+export async function startSlack(service: FrontDoor, config: SlackConfig, log: SlackLog): Promise<SlackFrontEnd> {
   const socketMode = config.SLACK_APP_TOKEN !== undefined;
   const clientOptions = {
     slackApiUrl: config.SLACK_API_URL,
@@ -87,7 +87,7 @@ export async function startSlack(service: Service, config: SlackConfig, log: Sla
     const hit = posted.get(jobId);
     if (hit !== undefined) return hit;
     if (notOurs.has(jobId)) return null;
-    const job = await service.store.job(jobId);
+    const job = await service.frontEnd.postedAt(jobId);
     if (job === null) return null;
     const origin = parseOrigin(job.origin);
     if (origin?.platform !== 'slack' || origin.channelId === undefined || origin.messageId === undefined) {
@@ -100,7 +100,7 @@ export async function startSlack(service: Service, config: SlackConfig, log: Sla
       channelId: origin.channelId,
       ts: origin.messageId,
       threadTs: origin.threadId ?? origin.messageId,
-      prompt: String(job.parameters['prompt'] ?? ''),
+      prompt: job.prompt,
     };
     posted.set(jobId, target);
     return target;
@@ -239,7 +239,7 @@ export async function startSlack(service: Service, config: SlackConfig, log: Sla
  * process, and kept across restarts. Only an answered request counts as used: a forged (401) or cut-off (413) one is
  * forgotten again.
  */
-export function createReplayGuard(ledger: Pick<Service, 'firstSeen' | 'forget'>, windowSeconds = 300) {
+export function createReplayGuard(ledger: Pick<FrontDoor, 'firstSeen' | 'forget'>, windowSeconds = 300) {
   return {
     async admit(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
       const signature = req.headers['x-slack-signature'];

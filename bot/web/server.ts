@@ -2,20 +2,14 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { extname, join } from 'node:path';
-import {
-  type ChatCommand,
-  parseChatCommand,
-  parseOrigin,
-  parseStoredJobExtras,
-  UserError,
-} from '../../commands/index.ts';
+import { type ChatCommand, parseChatCommand, parseStoredJobExtras, UserError } from '../../commands/index.ts';
 import type { Delivery, JobUpdate } from '../core/events.ts';
 import type { SubmitInput } from '../core/front-end.ts';
 import type { Hub } from '../core/hub.ts';
-import { drawSeed } from '../core/seed.ts';
+import type { Remade } from '../core/lookup.ts';
+import type { FrontDoor } from '../front-door.ts';
 import { readBounded } from '../http-body.ts';
 import { listen } from '../listen.ts';
-import type { Service } from '../service.ts';
 import { createAdmin } from './admin.ts';
 import { createSessions } from './sessions.ts';
 
@@ -50,7 +44,7 @@ const isLoopback = (host: string) => host === '127.0.0.1' || host === '::1' || h
  * The local playground and operator dashboard: a third front end on the same core as Discord and Slack. A chat-like
  * page sends `/t2v …` commands and images; results, progress and previews come back over server-sent events.
  */
-export async function startPlayground(service: Service, hub: Hub, options: PlaygroundOptions) {
+export async function startPlayground(service: FrontDoor, hub: Hub, options: PlaygroundOptions) {
   if (!isLoopback(options.host) && (options.adminToken === undefined || options.adminToken.length < 16)) {
     throw new Error(
       `the playground binds to ${options.host}, which is not loopback: set PLAYGROUND_ADMIN_TOKEN (16+ characters) first`,
@@ -90,19 +84,19 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
     },
   });
   const userOfJob = async (jobId: string) => {
-    const job = await service.store.job(jobId);
-    const origin = job === null ? undefined : parseOrigin(job.origin);
+    const origin = (await service.frontEnd.postedAt(jobId))?.origin;
     const channel = origin?.platform === 'local' ? origin.channelId : undefined;
     return channel?.startsWith('playground:') ? channel.slice('playground:'.length) : undefined;
   };
 
-  const submit = async (who: Who, request: SubmitInput['request'], key: string) => {
+  const submit = async (who: Who, request: SubmitInput['request'], key: string, derivedFrom?: string) => {
     const answer = await service.frontEnd.submit({
       requestKey: key,
       user: { platform: 'local', externalId: who.key, displayName: who.name },
       workspace: WORKSPACE,
       origin: { platform: 'local', channelId: `playground:${who.key}` },
       request,
+      ...(derivedFrom === undefined ? {} : { derivedFrom }),
     });
     if (answer.ok) owners.set(answer.jobId, who.key);
     return answer;
@@ -134,51 +128,44 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
     return answer.ok ? { ...answer } : { ok: false, error: answer.error.message, requestId: answer.requestId };
   }
 
+  /**
+   * A card's buttons, each one call of the core: Info, Extend, Re-roll and Remix behind its access rule (the page's
+   * conversation is its user's own), Cancel and Delete as the core decides them.
+   */
   async function action(user: Who, body: { action?: string; jobId?: string; prompt?: string; key?: string }) {
     const ids = await identify(user);
-    const job = body.jobId === undefined ? null : await service.store.job(body.jobId);
-    if (job === null || job.userId !== ids.userId)
-      return { ok: false, error: `job ${body.jobId ?? ''} was not found among your requests` };
-    const params = job.parameters as Record<string, unknown> & { prompt: string };
-    const key = body.key ?? `pg:${user.key}:${body.action}:${job.id}:${Date.now()}`;
-    const base = {
-      prompt: String(params.prompt),
-      ...(typeof params['steps'] === 'number' ? { steps: params['steps'] } : {}),
-      ...(typeof params['frames'] === 'number' ? { frames: params['frames'] } : {}),
+    const by = { ...ids, channelId: `playground:${user.key}` };
+    const jobId = body.jobId ?? '';
+    const key = body.key ?? `pg:${user.key}:${body.action}:${jobId}:${Date.now()}`;
+    const sent = async (remade: Remade) => {
+      if (!remade.ok) return { ok: false, error: remade.error.message };
+      const answer = await submit(user, remade.request, key, remade.derivedFrom);
+      return answer.ok ? { ...answer } : { ok: false, error: answer.error.message };
     };
     switch (body.action) {
-      case 'info':
-        return { ok: true, info: summary(job) };
+      case 'info': {
+        const verdict = await service.frontEnd.info({ jobId }, by);
+        return verdict.ok ? { ok: true, info: summary(verdict.job) } : { ok: false, error: verdict.error.message };
+      }
       case 'cancel':
-        return cancel(user, job.id);
+        return cancel(user, jobId);
       case 'delete': {
-        const removed = await service.frontEnd.remove(job.id, { userId: ids.userId });
+        const removed = await service.frontEnd.remove(jobId, { userId: ids.userId });
         if (!removed.ok) return { ok: false, error: removed.error.message };
         // Other tabs of the same user drop the card too.
-        send(user.key, 'removed', { jobId: job.id });
-        return { ok: true, deleted: job.id };
+        send(user.key, 'removed', { jobId });
+        return { ok: true, deleted: jobId };
       }
       case 'extend': {
-        if (job.clip === null) return { ok: false, error: 'only a finished clip can be extended' };
-        const answer = await submit(
-          user,
-          { ...base, task: 'extend', prompt: body.prompt ?? base.prompt, clips: [{ clipId: job.clip.id }] },
-          key,
-        );
-        return answer.ok ? { ...answer } : { ok: false, error: answer.error.message };
+        const verdict = await service.frontEnd.authorize({ jobId }, by, 'derive');
+        if (!verdict.ok) return { ok: false, error: verdict.error.message };
+        if (verdict.job.clip === null) return { ok: false, error: 'only a finished clip can be extended' };
+        return sent(await service.frontEnd.extendOf(verdict.job.clip.id, by, { prompt: body.prompt }));
       }
       case 'reroll':
-      case 'remix': {
-        if (job.task !== 't2v')
-          return { ok: false, error: 'Re-roll and Remix work on text-to-video results; use Extend for the others' };
-        const seed = drawSeed();
-        const answer = await submit(
-          user,
-          { ...base, task: 't2v', seed, prompt: body.action === 'remix' ? (body.prompt ?? base.prompt) : base.prompt },
-          key,
-        );
-        return answer.ok ? { ...answer } : { ok: false, error: answer.error.message };
-      }
+        return sent(await service.frontEnd.remake({ jobId }, by, { kind: 'reroll' }));
+      case 'remix':
+        return sent(await service.frontEnd.remake({ jobId }, by, { kind: 'remix', prompt: body.prompt ?? '' }));
       default:
         return { ok: false, error: `unknown action ${body.action ?? ''}` };
     }
@@ -190,15 +177,13 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
     return result.ok ? { ok: true, cancelled: result.state } : { ok: false, error: result.error.message };
   }
 
-  async function identify(who: Who) {
-    const [u, w] = await Promise.all([
-      service.store.ensureUser({ platform: 'local', externalId: who.key, displayName: who.name }),
-      service.store.ensureWorkspace(WORKSPACE),
-    ]);
-    return { userId: u.id, workspaceId: w.id };
-  }
+  const identify = (who: Who) =>
+    service.frontEnd.identify({
+      user: { platform: 'local', externalId: who.key, displayName: who.name },
+      workspace: WORKSPACE,
+    });
 
-  const admin = createAdmin(service, () => service.store.ensureWorkspace(WORKSPACE));
+  const admin = createAdmin(service.frontEnd.operator, () => service.frontEnd.identifyWorkspace(WORKSPACE));
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
@@ -277,14 +262,14 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
     }
     const clip = /^\/clips\/([\w-]+)\.mp4$/.exec(path);
     if (req.method === 'GET' && clip !== null) {
-      const record = await service.store.clip(clip[1] as string);
       // Beyond loopback a clip goes to its owner's session or an operator; to anyone else it does not exist.
-      const owner =
-        record === null || sessions === undefined || authorized(req) || user === undefined
-          ? undefined
-          : await service.store.findUser('local', user.key);
-      if (record === null || (sessions !== undefined && !authorized(req) && owner?.id !== record.userId))
-        return json(res, 404, { ok: false, error: 'no such clip' });
+      const record =
+        sessions === undefined || authorized(req)
+          ? await service.frontEnd.clipFor(clip[1] as string, 'operator')
+          : user === undefined
+            ? null
+            : await service.frontEnd.clipFor(clip[1] as string, { platform: 'local', externalId: user.key });
+      if (record === null) return json(res, 404, { ok: false, error: 'no such clip' });
       // Opened once and checked as opened: a file removed, or replaced by a directory, after the record was written
       // answers 410 instead of throwing EISDIR out of a stream with no listener (which took the host down).
       const handle = await open(service.artifacts.absolute(record.mp4Path), 'r').catch(() => undefined);

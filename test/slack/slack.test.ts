@@ -174,6 +174,30 @@ describe('Slack front end over HTTP', () => {
     expect(stack.fake.callsOf('files.info').at(-1)!.args['file']).toBe('FSTAR');
   });
 
+  it('re-rolls an animated clip with the image it was made from (kept by the core; Slack once refused)', async () => {
+    const [ts, message] = jobMessages(stack).find(([, m]) => m.text.includes('a yellow star moves up'))!;
+    const value = buttonsOf(message.blocks).find((b) => b.action_id === 'v1:reroll')!.value;
+    const { jobId } = JSON.parse(value) as { jobId: string };
+    const fileReads = stack.fake.callsOf('files.info').length;
+
+    const again = await placeholderAfter(stack, () =>
+      stack.interact(blockAction('v1:reroll', value, { ts, channel: 'C1' })),
+    );
+    await resultAt(stack, again, 'the re-rolled clip', 60_000);
+
+    const source = await stack.service.store.job(jobId);
+    const user = await stack.service.store.findUser('slack', 'U1');
+    const [latest] = await stack.service.store.history(user?.id ?? '', { limit: 1 });
+    expect(latest).toMatchObject({
+      task: 'i2v',
+      parameters: { prompt: 'a yellow star moves up', steps: 4, frames: 17 },
+    });
+    expect((latest?.parameters['images'] as unknown[] | undefined)?.length).toBe(1);
+    expect(latest?.parameters['seed']).not.toBe(source?.parameters['seed']);
+    // The image came from the core's copy, not from Slack again.
+    expect(stack.fake.callsOf('files.info').length).toBe(fileReads);
+  });
+
   it('refuses an oversized file in the modal and a shortcut on a message without an image', async () => {
     const big = stack.fake.addFile({
       id: 'FBIG',
@@ -401,7 +425,8 @@ describe('Slack front end over HTTP', () => {
 
     const answers = ephemerals(stack).slice(before).join('\n');
     expect(answers).toMatch(/ℹ️ Clip `.+`[\s\S]*seed 3/);
-    expect(answers).toContain('Only the person who made this clip');
+    // The core's one refusal for Delete, the same words on every front end.
+    expect(answers).toMatch(/was not found among your requests: only the person who made it, or an operator/);
     await stack.fake.waitFor(() => stack.fake.messages.get(ts)?.text.startsWith('🗑️') === true, 'the deletion');
     expect(stack.fake.callsOf('files.delete').length).toBe(1);
     const { clipId, jobId } = JSON.parse(String(value)) as { clipId: string; jobId: string };

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -352,6 +352,39 @@ function rawPost(path: string, headers: Record<string, string>, body: string) {
     req.end(body);
   });
 }
+
+describe('Re-roll and Remix in the playground, as on every front end', () => {
+  it('re-rolls and remixes an /animate result with the image it was made from', async () => {
+    const idOf = (answer: object) => String((answer as Record<string, unknown>)['jobId']);
+    const star = await readFile(join(root, 'samples/yellow-star.png'));
+    const made = await post('/api/command?user=remaker', {
+      text: '/animate a yellow star moves up --steps 2 --frames 17 --seed 5',
+      images: [{ name: 'star.png', data: star.toString('base64') }],
+    });
+
+    const reroll = await post('/api/action?user=remaker', { action: 'reroll', jobId: idOf(made) });
+    const remix = await post('/api/action?user=remaker', {
+      action: 'remix',
+      jobId: idOf(made),
+      prompt: 'a yellow star moves down',
+    });
+    const stranger = await post('/api/action?user=mallory', { action: 'reroll', jobId: idOf(made) });
+
+    expect(made).toMatchObject({ ok: true });
+    expect(reroll).toMatchObject({ ok: true, jobId: expect.any(String) });
+    expect(remix).toMatchObject({ ok: true, jobId: expect.any(String) });
+    const rerolled = await service.store.job(idOf(reroll));
+    const remixed = await service.store.job(idOf(remix));
+    expect(rerolled).toMatchObject({
+      task: 'i2v',
+      parameters: { prompt: 'a yellow star moves up', steps: 2, frames: 17 },
+    });
+    expect((rerolled?.parameters['images'] as unknown[] | undefined)?.length).toBe(1);
+    expect(rerolled?.parameters['seed']).not.toBe(5);
+    expect(remixed).toMatchObject({ task: 'i2v', parameters: { prompt: 'a yellow star moves down', seed: 5 } });
+    expect(stranger).toMatchObject({ ok: false, error: expect.stringMatching(/another conversation/) });
+  });
+});
 
 describe('the operator dashboard API', () => {
   it.each([

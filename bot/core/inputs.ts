@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface KeptImage {
@@ -8,8 +8,9 @@ export interface KeptImage {
 }
 
 /**
- * The images a job was made from, kept beside the artifacts (`<root>/inputs/<jobId>/`) so Re-roll and Remix of an
- * image task work later, after the signed attachment URLs expired and after a restart.
+ * The images a job was made from, as the user sent them, kept beside the artifacts (`<root>/inputs/<jobId>/`) by the
+ * core's submit, so Re-roll and Remix of an image task work on every front end later: after a Discord attachment's
+ * signed URL expired, after a Slack file was deleted, after a restart.
  */
 export function createInputStore(root: string) {
   const folder = (jobId: string) => join(root, 'inputs', jobId.replace(/[^A-Za-z0-9_-]/g, ''));
@@ -26,6 +27,10 @@ export function createInputStore(root: string) {
           );
         }),
       );
+    },
+    /** Forgets a job's images (its result was deleted). */
+    async remove(jobId: string): Promise<void> {
+      await rm(folder(jobId), { recursive: true, force: true });
     },
     /** The kept images in their original order, or undefined when none were kept. */
     async load(jobId: string): Promise<KeptImage[] | undefined> {
@@ -49,3 +54,4 @@ export function createInputStore(root: string) {
     },
   };
 }
+export type InputStore = ReturnType<typeof createInputStore>;
