@@ -23,10 +23,15 @@ const Multiplier = z
 export const InputRef = z.object({ key: z.string().min(1).max(200), latentIndex: z.int().min(0).optional() });
 export type InputRef = z.infer<typeof InputRef>;
 
-/** A clip to continue: an earlier result of ours (by clip id) resolved to stored latents and frames. */
+/**
+ * A clip to continue: an earlier result of ours (by clip id) resolved to its stored latents and its MP4, which the
+ * worker decodes itself — the raw frames of a 480p, 81-frame clip are 97 MB, its MP4 a few. `framesKey` (raw RGB
+ * frames) is what bots before 2026-12-04 wrote; workers still read it for jobs queued by one.
+ */
 export const ClipRef = z.object({
   clipId: z.string().min(1).max(100).optional(),
   latentsKey: z.string().min(1).max(200).optional(),
+  mp4Key: z.string().min(1).max(200).optional(),
   framesKey: z.string().min(1).max(200).optional(),
 });
 export type ClipRef = z.infer<typeof ClipRef>;

@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { UnrecoverableError } from 'bullmq';
 import {
   type DeliverJobData,
@@ -9,7 +12,7 @@ import {
   salvageJobData,
   tokensOf,
 } from '../commands/index.ts';
-import { encodeMp4 } from '../media/mp4.ts';
+import { decodeFrames, encodeMp4 } from '../media/mp4.ts';
 import { decodeSidecar, encodeSidecar } from '../media/sidecar.ts';
 import type { BlobStore } from '../queue/blobs.ts';
 import { unpackImage } from '../queue/blobs.ts';
@@ -122,7 +125,11 @@ export function createGenerateProcessor(deps: ProcessorDeps) {
       cancel.signal.throwIfAborted();
       log.info(context, 'generate started');
       // 2. Inputs.
-      const input = await resolveInputs(data, blobs);
+      const input = await resolveInputs(
+        data,
+        blobs,
+        data.request.size ?? (model.pack.manifest.video.sizes[0] as [number, number]),
+      );
 
       // 3. Generate.
       const result = await generate(model, input, {
@@ -272,7 +279,26 @@ export class InputError extends Error {
   }
 }
 
-async function resolveInputs(data: GenerateJobData, blobs: BlobStore): Promise<GenerationInput> {
+/**
+ * The frames of a clip's MP4 at the job's size, decoded here with ffmpeg (the bot sends the file, not its 97 MB of
+ * raw frames); ffmpeg needs a seekable input for MP4, hence the temporary file.
+ */
+async function framesOfMp4(mp4: Uint8Array, [width, height]: readonly [number, number]) {
+  const dir = await mkdtemp(join(tmpdir(), 'pusa-clip-'));
+  try {
+    const path = join(dir, 'clip.mp4');
+    await writeFile(path, mp4);
+    return await decodeFrames(path, width, height);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function resolveInputs(
+  data: GenerateJobData,
+  blobs: BlobStore,
+  size: readonly [number, number],
+): Promise<GenerationInput> {
   const { request } = data;
   const fetch = async (key: string, what: string) => {
     const bytes = await blobs.get(key);
@@ -290,7 +316,12 @@ async function resolveInputs(data: GenerateJobData, blobs: BlobStore): Promise<G
     if (ref.latentsKey === undefined)
       throw new InputError('the clip to continue has no stored latents; pick one of your recent results');
     const { latents } = decodeSidecar(await fetch(ref.latentsKey, 'clip'));
-    const frames = ref.framesKey === undefined ? undefined : unpackFrames(await fetch(ref.framesKey, 'clip frames'));
+    const frames =
+      ref.mp4Key !== undefined
+        ? await framesOfMp4(await fetch(ref.mp4Key, 'clip'), size)
+        : ref.framesKey === undefined
+          ? undefined
+          : unpackFrames(await fetch(ref.framesKey, 'clip frames'));
     clips.push(frames === undefined ? { latents } : { latents, frames });
   }
   return {

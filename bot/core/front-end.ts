@@ -16,14 +16,13 @@ import {
 } from '../../commands/index.ts';
 import { MediaError } from '../../media/errors.ts';
 import { type FitMode, normalizeImage } from '../../media/image.ts';
-import { decodeFrames } from '../../media/mp4.ts';
+import { probeClip } from '../../media/mp4.ts';
 import type { Manifest } from '../../pack/manifest.ts';
 import { StoreUnavailableError } from '../../prisma/errors.ts';
 import type { EnsureUserInput, EnsureWorkspaceInput, JobRecord, QuotaSnapshot, Store } from '../../prisma/types.ts';
 import type { BlobStore } from '../../queue/blobs.ts';
 import { packImage } from '../../queue/blobs.ts';
 import type { ContractQueue } from '../../queue/contract.ts';
-import { packFrames } from '../../queue/frames.ts';
 import { CANCEL_TTL_SECONDS, cancelChannel, cancelKey } from '../../queue/names.ts';
 import type { TimingBook } from '../../queue/timings.ts';
 import type { ArtifactStore } from '../artifacts.ts';
@@ -318,10 +317,13 @@ export function createFrontEnd(deps: FrontEndDeps) {
       if (clip === null || clip.latentsPath === null)
         throw new UserError('NotFound', `clip ${clipId} was not found; pick one of your recent results`);
       await mayDerive(clip.jobId);
-      const latentsKey = await blobs.put('latents', await artifacts.read(clip.latentsPath));
-      const decoded = await decodeFrames(artifacts.absolute(clip.mp4Path), width, height);
-      const framesKey = await blobs.put('frames', packFrames(decoded));
-      clips.push({ clipId, latentsKey, framesKey });
+      // A damaged file is refused now, not on a worker: ffprobe reads the header without decoding the frames.
+      await probeClip(artifacts.absolute(clip.mp4Path));
+      const [latentsKey, mp4Key] = await Promise.all([
+        artifacts.read(clip.latentsPath).then((bytes) => blobs.put('latents', bytes)),
+        artifacts.read(clip.mp4Path).then((bytes) => blobs.put('mp4', bytes)),
+      ]);
+      clips.push({ clipId, latentsKey, mp4Key });
       if (i === 0) parentClipId = clipId;
       else secondParentClipId = clipId;
     }
@@ -365,7 +367,7 @@ export function createFrontEnd(deps: FrontEndDeps) {
       prompt: parsed.prompt,
     });
     if (!reserved.ok) {
-      await blobs.delete(...images.map((i) => i.key), ...clips.flatMap((c) => [c.latentsKey ?? '', c.framesKey ?? '']));
+      await blobs.delete(...images.map((i) => i.key), ...clips.flatMap((c) => [c.latentsKey ?? '', c.mp4Key ?? '']));
       const code =
         reserved.reason === 'banned'
           ? 'Banned'

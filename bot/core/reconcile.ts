@@ -121,7 +121,7 @@ export function createReconciler(deps: ReconcilerDeps) {
     const inputs = request.success
       ? [
           ...request.data.images.map((i) => i.key),
-          ...request.data.clips.flatMap((c) => [c.latentsKey, c.framesKey].filter((k) => k !== undefined)),
+          ...request.data.clips.flatMap((c) => [c.latentsKey, c.mp4Key, c.framesKey].filter((k) => k !== undefined)),
         ]
       : [];
     const tooOld = now().getTime() - job.createdAt.getTime() > BLOB_TTL_SECONDS * 1000;
