@@ -22,7 +22,10 @@ const blobs = createBlobStore(redis, prefix);
 function clipFrames(): { width: number; height: number; count: number; rgb: Uint8Array } {
   const rgb = new Uint8Array(W * H * 3 * F);
   let seed = 7;
-  const noise = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 24) - 128;
+  const noise = () => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return (seed >>> 24) - 128;
+  };
   for (let f = 0; f < F; f++)
     for (let y = 0; y < H; y++)
       for (let x = 0; x < W; x++) {
