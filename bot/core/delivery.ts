@@ -133,9 +133,9 @@ export function startDelivery(deps: DeliveryDeps) {
 
   /**
    * The last attempt failed: end the job instead of leaving it in flight (holding its owner's quota and a slot).
-   * A job not yet settled is failed, which releases its reservation; one already completed stays charged: its clip
-   * was made and stored, is in its owner's history and can be fetched from there, and the store keeps no refunds.
-   * The owner is told once, best effort: the post that kept failing may be the very thing that is broken.
+   * A job not yet settled is failed, which releases its reservation; one already completed (charged on an earlier
+   * attempt, then never posted) is refunded: failed, its charge given back and its clip removed, since its owner
+   * never got it. The owner is told once, best effort: the post that kept failing may be the very thing that is broken.
    */
   const giveUp = async (job: Job, error: Error) => {
     const data = job.data as { jobId?: unknown; requestId?: unknown };
@@ -152,9 +152,21 @@ export function startDelivery(deps: DeliveryDeps) {
         logError({ jobId, err: (failure as Error).message }, 'could not end an undeliverable job in the database');
         return undefined;
       });
-    const record = finished?.job ?? (await store.job(jobId).catch(() => null));
+    let record = finished?.job ?? (await store.job(jobId).catch(() => null));
     // Unknown to this database (or the database is away): there is no owner to tell from here.
     if (record === null || record === undefined) return;
+    if (record.status === 'succeeded') {
+      const clip = record.clip;
+      const refunded = await store
+        .refund(jobId, { code: 'DeliveryFailed', message: `${message}: ${error.message}`, now: now() })
+        .catch((failure: unknown) => {
+          logError({ jobId, err: (failure as Error).message }, 'could not refund an undeliverable job');
+          return undefined;
+        });
+      if (refunded?.job !== undefined && refunded.job !== null) record = refunded.job;
+      if (refunded?.outcome === 'applied' && clip !== null)
+        await artifacts.remove(clip.mp4Path, ...(clip.latentsPath === null ? [] : [clip.latentsPath])).catch(() => {});
+    }
     const charged = record.status === 'succeeded';
     await notifyOnce({
       kind: 'failed',

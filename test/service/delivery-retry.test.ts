@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { access, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -100,7 +100,7 @@ describe('a delivery that never succeeds ends the job (real Redis, SQLite, the d
     expect(stack.logs.some((l) => l.startsWith('error delivery given up') && l.includes(jobId))).toBe(true);
   });
 
-  it('tries to tell the owner when the post itself keeps failing, and logs when even that fails', async () => {
+  it('refunds a clip stored and charged whose post keeps failing, tries to tell its owner, and logs when even that fails', async () => {
     const attempted: Delivery[] = [];
     stack = await startStack({
       redisUrl: REDIS_URL,
@@ -119,8 +119,14 @@ describe('a delivery that never succeeds ends the job (real Redis, SQLite, the d
 
     expect(attempted.map((d) => d.kind)).toEqual(['succeeded', 'succeeded', 'succeeded', 'failed']);
     expect(attempted[3]).toMatchObject({ jobId, code: 'DeliveryFailed' });
-    // Stored and charged on the first attempt: the clip exists and is in the owner's history (no refunds in the store).
-    expect(await stack.service.store.job(jobId)).toMatchObject({ status: 'succeeded', chargedSeconds: 2 });
+    expect((attempted[3] as Extract<Delivery, { kind: 'failed' }>).message).toMatch(/nothing was charged/);
+    // Stored and charged on the first attempt, then never posted: refunded, and the clip its owner never got is gone.
+    const job = await stack.service.store.job(jobId);
+    expect(job).toMatchObject({ status: 'failed', chargedSeconds: 0, clip: null, error: { code: 'DeliveryFailed' } });
+    const quota = await stack.service.store.quota(job!.userId, job!.workspaceId, new Date());
+    expect(quota).toMatchObject({ usedSeconds: 0, reservedSeconds: 0, queued: 0 });
+    const clip = (attempted[0] as Extract<Delivery, { kind: 'succeeded' }>).mp4Absolute;
+    await expect(access(clip)).rejects.toThrow(/ENOENT/);
     expect(stack.logs.some((l) => l.startsWith('error delivery given up') && l.includes(jobId))).toBe(true);
   });
 });
