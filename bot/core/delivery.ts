@@ -1,6 +1,7 @@
 import { type ConnectionOptions, type Job, QueueEvents, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { JobName, parseJobData } from '../../commands/index.ts';
+import { decodeSidecar } from '../../media/sidecar.ts';
 import type { Store } from '../../prisma/types.ts';
 import type { BlobStore } from '../../queue/blobs.ts';
 import { deliveryBackoffStrategy } from '../../queue/delivery-retry.ts';
@@ -76,6 +77,26 @@ export function startDelivery(deps: DeliveryDeps) {
             ...base,
             code: 'ResultExpired',
             message: 'the finished clip expired before it could be delivered; nothing was charged. Please try again.',
+          });
+          return;
+        }
+        // The worker's latents are what every later Extend reads: damaged ones (a truncated or invalid sidecar) fail
+        // the job as the infrastructure's fault, uncharged, instead of charging for a clip that cannot be continued.
+        const damage = sidecarDamage(latents);
+        if (damage !== undefined) {
+          logError({ jobId, requestId, err: damage }, 'the result of a job arrived damaged: failed, not charged');
+          await store.fail(jobId, {
+            code: 'ResultDamaged',
+            message: `the result's latents are damaged: ${damage}`,
+            now: now(),
+          });
+          await blobs.delete(outcome.mp4Key, outcome.latentsKey);
+          await notifyOnce({
+            kind: 'failed',
+            ...base,
+            code: 'ResultDamaged',
+            message:
+              'the finished clip was damaged on its way back from the worker; nothing was charged. Please try again.',
           });
           return;
         }
@@ -263,4 +284,14 @@ export function startDelivery(deps: DeliveryDeps) {
       await Promise.allSettled([worker.close(), events.close()]);
     },
   };
+}
+
+/** Why sidecar bytes cannot be used, or undefined when they can. */
+function sidecarDamage(bytes: Uint8Array): string | undefined {
+  try {
+    decodeSidecar(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 'the latents');
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
 }

@@ -22,7 +22,7 @@ import { packFrames } from '../../queue/frames.ts';
 import { CANCEL_TTL_SECONDS, cancelChannel, cancelKey } from '../../queue/names.ts';
 import type { TimingBook } from '../../queue/timings.ts';
 import type { Manifest } from '../../worker/runtime/model-types.ts';
-import type { ArtifactStore } from '../artifacts.ts';
+import { type ArtifactStore, DamagedArtifactError } from '../artifacts.ts';
 import { type Access, type Actor, access, type JobAction } from './access.ts';
 import { enqueueGenerate } from './enqueue.ts';
 import { drawSeed } from './seed.ts';
@@ -310,7 +310,18 @@ export function createFrontEnd(deps: FrontEndDeps) {
       if (clip === null || clip.latentsPath === null)
         throw new UserError('NotFound', `clip ${clipId} was not found; pick one of your recent results`);
       await mayDerive(clip.jobId);
-      const latentsKey = await blobs.put('latents', await artifacts.read(clip.latentsPath));
+      // Checked here, before anything is reserved: a damaged sidecar would only fail (or mislead) the worker.
+      const latents = await artifacts.readLatents(clip.latentsPath).catch((error: unknown) => {
+        if (!(error instanceof DamagedArtifactError)) throw error;
+        throw new UserError(
+          'NotFound',
+          `clip ${clipId} is damaged on the bot host and cannot be continued; pick another`,
+          {
+            cause: error.message,
+          },
+        );
+      });
+      const latentsKey = await blobs.put('latents', latents);
       const decoded = await decodeFrames(artifacts.absolute(clip.mp4Path), width, height);
       const framesKey = await blobs.put('frames', packFrames(decoded));
       clips.push({ clipId, latentsKey, framesKey });
