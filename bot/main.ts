@@ -68,6 +68,7 @@ const playground =
         startPlayground(service, hub, {
           host: config.PLAYGROUND_HOST,
           port: config.PLAYGROUND_PORT,
+          log,
           ...(config.PLAYGROUND_ADMIN_TOKEN === undefined ? {} : { adminToken: config.PLAYGROUND_ADMIN_TOKEN }),
         }),
         { setting: 'PLAYGROUND_PORT', host: config.PLAYGROUND_HOST, port: config.PLAYGROUND_PORT },

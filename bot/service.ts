@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { JobName } from '../commands/index.ts';
@@ -62,6 +63,8 @@ export async function startService(
   // ioredis reconnects by itself; without a listener each failed attempt is printed as "unhandled".
   for (const client of [connection, publisher])
     client.on('error', (error) => hooks.log?.warn({ err: error.message }, 'redis connection error'));
+  // Connected before the service answers anyone: the front end reads "not connected" as the queue being away.
+  await Promise.all([connection, publisher].map((c) => (c.status === 'ready' ? undefined : once(c, 'ready'))));
   const blobs = createBlobStore(connection, `${config.QUEUE_PREFIX}:blob`);
   const artifacts = createArtifactStore(config.ARTIFACT_DIR);
   const generate = new Queue(JobName.Generate, { connection, prefix: config.QUEUE_PREFIX });

@@ -14,7 +14,6 @@ import {
 import { MediaError } from '../../media/errors.ts';
 import { type FitMode, normalizeImage } from '../../media/image.ts';
 import { decodeFrames } from '../../media/mp4.ts';
-import { StoreUnavailableError } from '../../prisma/errors.ts';
 import type { EnsureUserInput, EnsureWorkspaceInput, JobRecord, QuotaSnapshot, Store } from '../../prisma/types.ts';
 import type { BlobStore } from '../../queue/blobs.ts';
 import { packImage } from '../../queue/blobs.ts';
@@ -25,6 +24,7 @@ import type { Manifest } from '../../worker/runtime/model-types.ts';
 import { type ArtifactStore, DamagedArtifactError } from '../artifacts.ts';
 import { type Access, type Actor, access, type JobAction } from './access.ts';
 import { enqueueGenerate } from './enqueue.ts';
+import { outageOf, QueueUnavailableError } from './outage.ts';
 import { drawSeed } from './seed.ts';
 
 /** What a front end hands the core for one request; images as the bytes the user sent. */
@@ -106,6 +106,7 @@ export type ImageCheck = (image: {
  */
 export function createFrontEnd(deps: FrontEndDeps) {
   const { store, generate, blobs, manifest, artifacts } = deps;
+  const queueAvailable = () => deps.publisher.status === 'ready';
   const now = deps.now ?? (() => new Date());
 
   let draining = false;
@@ -190,15 +191,9 @@ export function createFrontEnd(deps: FrontEndDeps) {
       return await submitOrThrow(input, requestId);
     } catch (error) {
       if (error instanceof UserError) return { ok: false, requestId, error };
-      if (error instanceof StoreUnavailableError)
-        return {
-          ok: false,
-          requestId,
-          error: new UserError(
-            'Unavailable',
-            'the bot cannot reach its database right now; nothing was queued or charged. Please try again in a minute.',
-          ),
-        };
+      // The database or the queue away: said in words safe to show, never the driver's message.
+      const outage = outageOf(error);
+      if (outage !== undefined) return { ok: false, requestId, error: outage };
       throw error;
     }
   }
@@ -244,6 +239,10 @@ export function createFrontEnd(deps: FrontEndDeps) {
         );
       }
     }
+
+    // Redis down: say so now. Its commands would wait for it to come back, long after the asker gave up, and then
+    // queue a job nobody was told about.
+    if (!queueAvailable()) throw new QueueUnavailableError('Redis is not connected');
 
     // 2. Who is asking; a retried interaction gets the job it already made.
     const [user, workspace] = await Promise.all([
@@ -583,6 +582,8 @@ export function createFrontEnd(deps: FrontEndDeps) {
     drain: () => {
       draining = true;
     },
+    /** Whether Redis is connected now: adapters answer "the queue is unavailable" at once when it is not. */
+    queueAvailable,
     queueEstimate,
     /**
      * What one default clip (the pack's default steps, frames and size) takes, in wall-clock seconds, which is what

@@ -1,6 +1,7 @@
 import type { App, BlockAction, ButtonAction, types } from '@slack/bolt';
 import { type CommandOptions, parseCommandArguments, UserError } from '../../commands/index.ts';
 import type { SubmitInput } from '../core/front-end.ts';
+import { outageOf } from '../core/outage.ts';
 import { drawSeed } from '../core/seed.ts';
 import type { Service } from '../service.ts';
 import type { SlackConfig } from './config.ts';
@@ -119,8 +120,12 @@ export function registerHandlers(
       await work();
     } catch (error) {
       const requestId = crypto.randomUUID();
-      if (error instanceof UserError) {
-        await ephemeral(client, who, errorText(error.message, requestId));
+      // The database or the queue away: say which, in words safe to show; the cause stays in the log.
+      const shown = outageOf(error) ?? (error instanceof UserError ? error : undefined);
+      if (shown !== undefined && !(error instanceof UserError))
+        log.warn({ requestId, err: (error as Error).message }, 'slack handler failed: outage');
+      if (shown !== undefined) {
+        await ephemeral(client, who, errorText(shown.message, requestId));
         return;
       }
       log.warn({ requestId, err: (error as Error).message }, 'slack handler failed');

@@ -6,6 +6,7 @@ import { type ChatCommand, parseChatCommand, UserError } from '../../commands/in
 import type { Delivery, JobUpdate } from '../core/events.ts';
 import type { SubmitInput } from '../core/front-end.ts';
 import type { Hub } from '../core/hub.ts';
+import { OUTAGE_RETRY_AFTER_SECONDS, outageOf, QueueUnavailableError } from '../core/outage.ts';
 import { drawSeed } from '../core/seed.ts';
 import { readBounded } from '../http-body.ts';
 import { listen } from '../listen.ts';
@@ -23,6 +24,8 @@ export interface PlaygroundOptions {
   readonly maxBodyBytes?: number;
   /** Beyond loopback: new sessions one client address may open per hour (default 5). */
   readonly maxNewSessionsPerIpPerHour?: number;
+  /** Where a failed request's cause goes (the operator's log; the user gets words safe to show). */
+  readonly log?: { warn(o: object, m: string): void; error(o: object, m: string): void };
 }
 
 /** Who a request acts for: `key` is the user's externalId (and the key of their event streams), `name` is shown. */
@@ -124,7 +127,9 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
       { task: cmd.task, prompt: cmd.prompt, images, clips: cmd.clipIds.map((clipId) => ({ clipId })), ...cmd.options },
       body.key ?? `pg:${user.key}:${Date.now()}:${Math.random()}`,
     );
-    return answer.ok ? { ...answer } : { ok: false, error: answer.error.message, requestId: answer.requestId };
+    return answer.ok
+      ? { ...answer }
+      : { ok: false, error: answer.error.message, code: answer.error.code, requestId: answer.requestId };
   }
 
   async function action(user: Who, body: { action?: string; jobId?: string; prompt?: string; key?: string }) {
@@ -158,7 +163,7 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
           { ...base, task: 'extend', prompt: body.prompt ?? base.prompt, clips: [{ clipId: job.clip.id }] },
           key,
         );
-        return answer.ok ? { ...answer } : { ok: false, error: answer.error.message };
+        return answer.ok ? { ...answer } : { ok: false, error: answer.error.message, code: answer.error.code };
       }
       case 'reroll':
       case 'remix': {
@@ -170,7 +175,7 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
           { ...base, task: 't2v', seed, prompt: body.action === 'remix' ? (body.prompt ?? base.prompt) : base.prompt },
           key,
         );
-        return answer.ok ? { ...answer } : { ok: false, error: answer.error.message };
+        return answer.ok ? { ...answer } : { ok: false, error: answer.error.message, code: answer.error.code };
       }
       default:
         return { ok: false, error: `unknown action ${body.action ?? ''}` };
@@ -195,10 +200,18 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
-      const message =
-        error instanceof UserError ? error.message : 'something went wrong on the bot host; please try again';
-      if (!res.headersSent) json(res, error instanceof UserError ? 400 : 500, { ok: false, error: message });
-      else res.end();
+      // The database or the queue away: 503 with Retry-After and words safe to show; the cause goes to the log.
+      const outage = outageOf(error);
+      const cause = { path: req.url?.split('?')[0], err: (error as Error)?.message ?? String(error) };
+      if (outage !== undefined) options.log?.warn(cause, 'playground request failed: database or queue unavailable');
+      else if (!(error instanceof UserError)) options.log?.error(cause, 'playground request failed');
+      if (res.headersSent) res.end();
+      else if (outage !== undefined) unavailable(res, outage.message);
+      else
+        json(res, error instanceof UserError ? 400 : 500, {
+          ok: false,
+          error: error instanceof UserError ? error.message : 'something went wrong on the bot host; please try again',
+        });
     });
   });
 
@@ -229,6 +242,14 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
       res.end(body);
       return;
     }
+    // Redis down: every API call but the session and the event stream needs it, and would wait for it to return.
+    if (
+      path.startsWith('/api/') &&
+      path !== '/api/session' &&
+      path !== '/api/events' &&
+      !service.frontEnd.queueAvailable()
+    )
+      throw new QueueUnavailableError('Redis is not connected');
     if (req.method === 'GET' && path === '/api/events') {
       if (user === undefined) return noSession();
       res.writeHead(200, {
@@ -299,7 +320,9 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
       if (path === '/api/command' || path === '/api/action') {
         if (user === undefined) return noSession();
         const body = await readJson(req, maxBody);
-        return json(res, 200, await (path === '/api/command' ? command : action)(user, body as never));
+        const answer = await (path === '/api/command' ? command : action)(user, body as never);
+        if ('code' in answer && answer.code === 'Unavailable') return unavailable(res, answer);
+        return json(res, 200, answer);
       }
       if (path.startsWith('/api/admin/')) {
         if (!authorized(req)) return json(res, 401, { ok: false, error: 'admin token required' });
@@ -420,6 +443,13 @@ function sanitizeUser(name: string): string {
     .slice(0, 32)
     .replace(/[^\w.-]/g, '');
   return clean === '' ? 'you' : clean;
+}
+
+/** 503 with Retry-After: the database or the queue is away for now (a submit refused for that, or any request). */
+function unavailable(res: ServerResponse, body: string | object): void {
+  json(res, 503, typeof body === 'string' ? { ok: false, code: 'Unavailable', error: body } : body, {
+    'retry-after': String(OUTAGE_RETRY_AFTER_SECONDS),
+  });
 }
 
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
