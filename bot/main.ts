@@ -69,6 +69,7 @@ const playground =
           host: config.PLAYGROUND_HOST,
           port: config.PLAYGROUND_PORT,
           log,
+          maxNewSessionsPerIpPerHour: config.PLAYGROUND_SESSIONS_PER_HOUR,
           ...(config.PLAYGROUND_ADMIN_TOKEN === undefined ? {} : { adminToken: config.PLAYGROUND_ADMIN_TOKEN }),
         }),
         { setting: 'PLAYGROUND_PORT', host: config.PLAYGROUND_HOST, port: config.PLAYGROUND_PORT },

@@ -24,6 +24,8 @@ export interface PlaygroundOptions {
   readonly maxBodyBytes?: number;
   /** Beyond loopback: new sessions one client address may open per hour (default 5). */
   readonly maxNewSessionsPerIpPerHour?: number;
+  /** Beyond loopback: most client addresses the session counter holds at once (default 10 000; bounds its memory). */
+  readonly maxSessionAddresses?: number;
   /** Where a failed request's cause goes (the operator's log; the user gets words safe to show). */
   readonly log?: { warn(o: object, m: string): void; error(o: object, m: string): void };
 }
@@ -64,6 +66,7 @@ export async function startPlayground(service: Service, hub: Hub, options: Playg
     : createSessions({
         secret: options.adminToken ?? '',
         maxNewPerIpPerHour: options.maxNewSessionsPerIpPerHour ?? 5,
+        ...(options.maxSessionAddresses === undefined ? {} : { maxTrackedAddresses: options.maxSessionAddresses }),
       });
 
   const send = (user: string, event: string, data: unknown) => {
