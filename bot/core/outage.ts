@@ -4,7 +4,8 @@ import { isUnavailable } from '../../prisma/errors.ts';
 /** What an HTTP front end sends as Retry-After while the database or the queue is away, and what replies promise. */
 export const OUTAGE_RETRY_AFTER_SECONDS = 60;
 
-const QUEUE = 'the queue is unavailable right now (nothing was queued or charged); please try again in a minute';
+export const QUEUE_UNAVAILABLE =
+  'the queue is unavailable right now (nothing was queued or charged); please try again in a minute';
 const DATABASE =
   'the bot cannot reach its database right now (nothing was queued or charged); please try again in a minute';
 
@@ -27,13 +28,13 @@ const REDIS_DOWN = [
  */
 export function outageOf(error: unknown): UserError | undefined {
   if (error instanceof UserError) return error.code === 'Unavailable' ? error : undefined;
-  if (error instanceof QueueUnavailableError) return new UserError('Unavailable', QUEUE);
+  if (error instanceof QueueUnavailableError) return new UserError('Unavailable', QUEUE_UNAVAILABLE);
   const message = error instanceof Error ? error.message : '';
   if (
     (error as { name?: string } | null)?.name === 'MaxRetriesPerRequestError' ||
     REDIS_DOWN.some((p) => p.test(message))
   )
-    return new UserError('Unavailable', QUEUE);
+    return new UserError('Unavailable', QUEUE_UNAVAILABLE);
   if (isUnavailable(error)) return new UserError('Unavailable', DATABASE);
   return undefined;
 }
