@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { JobName } from '../commands/index.ts';
@@ -64,7 +63,12 @@ export async function startService(
   for (const client of [connection, publisher])
     client.on('error', (error) => hooks.log?.warn({ err: error.message }, 'redis connection error'));
   // Connected before the service answers anyone: the front end reads "not connected" as the queue being away.
-  await Promise.all([connection, publisher].map((c) => (c.status === 'ready' ? undefined : once(c, 'ready'))));
+  // (Not events.once: that rejects on the first 'error', and ioredis reconnects past a transient one by itself.)
+  await Promise.all(
+    [connection, publisher].map((c) =>
+      c.status === 'ready' ? undefined : new Promise<void>((resolve) => c.once('ready', () => resolve())),
+    ),
+  );
   const blobs = createBlobStore(connection, `${config.QUEUE_PREFIX}:blob`);
   const artifacts = createArtifactStore(config.ARTIFACT_DIR);
   const generate = new Queue(JobName.Generate, { connection, prefix: config.QUEUE_PREFIX });

@@ -15,12 +15,7 @@ export class QueueUnavailableError extends Error {
 }
 
 /** ioredis' and BullMQ's words for a connection that is down (none of them says which server: this one does). */
-const REDIS_DOWN = [
-  /Connection is closed/i,
-  /Stream isn't writeable/i,
-  /Reached the max retries per request limit/i,
-  /ECONNREFUSED .*:6379/i,
-];
+const REDIS_DOWN = [/Connection is closed/i, /Stream isn't writeable/i, /Reached the max retries per request limit/i];
 
 /**
  * The answer a user gets for an outage: the database or the queue unreachable, said in words safe to show (never a
