@@ -7,7 +7,7 @@ import type { BlobStore } from '../../queue/blobs.ts';
 import { deliveryBackoffStrategy } from '../../queue/delivery-retry.ts';
 import { cancelKey } from '../../queue/names.ts';
 import type { ArtifactStore } from '../artifacts.ts';
-import type { Delivery, JobUpdate } from './events.ts';
+import { type Delivery, type JobUpdate, UndeliverableError } from './events.ts';
 
 export interface DeliveryDeps {
   readonly connection: ConnectionOptions;
@@ -209,9 +209,11 @@ export function startDelivery(deps: DeliveryDeps) {
       try {
         await settle(job);
       } catch (error) {
-        const last = error instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+        const final = error instanceof UnrecoverableError || error instanceof UndeliverableError;
+        const last = final || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
         if (last) await giveUp(job, error as Error);
-        throw error;
+        // BullMQ retries anything but its own UnrecoverableError.
+        throw error instanceof UndeliverableError ? new UnrecoverableError(error.message) : error;
       }
     },
     {

@@ -8,7 +8,7 @@ import {
   Routes,
 } from 'discord.js';
 import { encodePng } from '../../media/image.ts';
-import type { Delivery, JobUpdate } from '../core/events.ts';
+import { type Delivery, type JobUpdate, UndeliverableError } from '../core/events.ts';
 import type { Service } from '../service.ts';
 import type { DiscordLog } from './log.ts';
 import { cancelRow, errorText, NO_MENTIONS, progressText, resultRow, resultText } from './render.ts';
@@ -276,10 +276,9 @@ export function createJobMessages(deps: {
           t.interaction = undefined;
         }
       }
-      if (t.ephemeral || t.channelId === undefined) {
-        log.warn({ jobId: d.jobId }, 'a private result outlived its interaction token; it cannot be posted privately');
-        return;
-      }
+      // Posting it in the channel would show it to everyone: the job is ended and refunded instead of charged.
+      if (t.ephemeral || t.channelId === undefined)
+        throw new UndeliverableError('a private result outlived its interaction token; it cannot be posted privately');
       if (posted === undefined) {
         const reply = (await client.rest.post(Routes.channelMessages(t.channelId), {
           body: {

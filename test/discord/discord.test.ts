@@ -328,6 +328,26 @@ describe('Discord front end against the local Discord', () => {
     expect(i.callbackType).toBe(5);
   });
 
+  it('refunds a private clip that outlived its interaction token instead of charging for a clip never shown', async () => {
+    await stack.service.generate.pause();
+    const i = t2v('a private clip nobody can be shown', [opt('private', 5, true)]);
+    await stack.local.waitFor(() => stack.local.original(i)?.content.includes('position'), 'the queued message');
+    const user = await stack.service.store.findUser('discord', ada.id);
+    const [job] = await stack.service.store.history(user?.id ?? '', { limit: 1 });
+    expect(job?.parameters['prompt']).toBe('a private clip nobody can be shown');
+    stack.local.expireTokens();
+    await stack.service.generate.resume();
+
+    let ended = await stack.service.store.job(job?.id ?? '');
+    for (const deadline = Date.now() + 30_000; ended?.status !== 'failed' && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 100));
+      ended = await stack.service.store.job(job?.id ?? '');
+    }
+
+    expect(ended).toMatchObject({ chargedSeconds: 0, clip: null, error: { code: 'DeliveryFailed' } });
+    expect(resultOf(stack.local, i.id)).toBeUndefined();
+  });
+
   it('says once that a clip is over the channel upload limit instead of retrying (no 40005 loop)', async () => {
     await stack.service.generate.pause();
     const i = t2v('an upload that does not fit');
