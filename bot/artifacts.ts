@@ -1,5 +1,17 @@
 import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { decodeSidecar } from '../media/sidecar.ts';
+
+/** A stored file that is there but damaged (a truncated or invalid latents sidecar): the store's fault, not a user's. */
+export class DamagedArtifactError extends Error {
+  override readonly name = 'DamagedArtifactError';
+  readonly relativePath: string;
+
+  constructor(relativePath: string, cause: unknown) {
+    super(`${relativePath} is damaged: ${(cause as Error).message}`, { cause });
+    this.relativePath = relativePath;
+  }
+}
 
 /** Where finished MP4s and their latents live on the bot host; history and `/extend` read from here. */
 export interface ArtifactStore {
@@ -10,6 +22,8 @@ export interface ArtifactStore {
     files: { mp4: Uint8Array; latents: Uint8Array },
   ): Promise<{ mp4Path: string; latentsPath: string }>;
   read(relativePath: string): Promise<Buffer>;
+  /** A clip's latents sidecar, checked whole before anything uses it; DamagedArtifactError when it is not. */
+  readLatents(relativePath: string): Promise<Buffer>;
   /** Deletes a job's files (and their folder when empty); files already gone are fine. */
   remove(...relativePaths: string[]): Promise<void>;
   absolute(relativePath: string): string;
@@ -34,6 +48,15 @@ export function createArtifactStore(root: string): ArtifactStore {
       return { mp4Path, latentsPath };
     },
     read: (relativePath) => readFile(absolute(relativePath)),
+    async readLatents(relativePath) {
+      const bytes = await readFile(absolute(relativePath));
+      try {
+        decodeSidecar(bytes, relativePath);
+      } catch (error) {
+        throw new DamagedArtifactError(relativePath, error);
+      }
+      return bytes;
+    },
     async remove(...relativePaths) {
       await Promise.all(relativePaths.map((path) => rm(absolute(path), { force: true })));
       // The job's folder (see save) is removed only once empty, so files of another kind stay.

@@ -20,6 +20,8 @@ export const BotConfig = z.object({
   PLAYGROUND_HOST: z.string().min(1).default('127.0.0.1'),
   PLAYGROUND_PORT: z.coerce.number().int().nonnegative().default(8787),
   PLAYGROUND_ADMIN_TOKEN: z.string().min(16).optional(),
+  /** Beyond loopback: new playground sessions one client address (an IPv6 /64) may open per hour. */
+  PLAYGROUND_SESSIONS_PER_HOUR: z.coerce.number().int().positive().default(5),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type BotConfig = z.infer<typeof BotConfig>;

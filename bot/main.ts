@@ -1,7 +1,10 @@
 import { createServer } from 'node:http';
 import process from 'node:process';
+import { inspect } from 'node:util';
 import { pino } from 'pino';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { databaseProblem } from '../prisma/errors.ts';
+import { redactUrl, secretScrubber } from '../prisma/url.ts';
 import { redisProblem } from '../queue/redis-check.ts';
 import { loadBotConfig } from './config.ts';
 import { createHub } from './core/hub.ts';
@@ -17,7 +20,15 @@ import { startPlayground } from './web/server.ts';
  * configured; without any, the host still delivers jobs submitted by other front ends sharing its Redis and database.
  */
 const config = loadBotConfig();
-const log = pino({ level: config.LOG_LEVEL, base: { service: 'bot' } });
+// Every line this process writes loses the passwords of DATABASE_URL and REDIS_URL, whoever quoted them.
+const scrub = secretScrubber([config.DATABASE_URL, config.REDIS_URL]);
+const log = pino({ level: config.LOG_LEVEL, base: { service: 'bot' }, hooks: { streamWrite: scrub } });
+const crash = (error: unknown) => {
+  process.stderr.write(`bot: unexpected failure: ${scrub(inspect(error))}\n`);
+  process.exit(1);
+};
+process.on('uncaughtException', crash);
+process.on('unhandledRejection', crash);
 // Deliveries go to the front end that owns each job's origin: the playground here, Discord and Slack when configured.
 const redisTrouble = await redisProblem(config.REDIS_URL);
 if (redisTrouble !== undefined) {
@@ -32,6 +43,12 @@ const service = await startService(config, {
   },
   onUpdate: (update) => hub.update(update),
   log,
+}).catch((error: unknown) => {
+  // The database is migrated first: a wrong password or an unreachable server is one line naming the setting.
+  const line = databaseProblem(error, redactUrl(config.DATABASE_URL));
+  if (line === undefined) return crash(error);
+  process.stderr.write(`bot: ${scrub(line)}\n`);
+  process.exit(1);
 });
 /** A port the host cannot bind ends it with one line naming the setting to change, not a stack trace. */
 async function orExit<T>(start: Promise<T>, where: { setting: string; host: string; port: number }): Promise<T> {
@@ -51,6 +68,8 @@ const playground =
         startPlayground(service, hub, {
           host: config.PLAYGROUND_HOST,
           port: config.PLAYGROUND_PORT,
+          log,
+          maxNewSessionsPerIpPerHour: config.PLAYGROUND_SESSIONS_PER_HOUR,
           ...(config.PLAYGROUND_ADMIN_TOKEN === undefined ? {} : { adminToken: config.PLAYGROUND_ADMIN_TOKEN }),
         }),
         { setting: 'PLAYGROUND_PORT', host: config.PLAYGROUND_HOST, port: config.PLAYGROUND_PORT },

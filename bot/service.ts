@@ -62,6 +62,13 @@ export async function startService(
   // ioredis reconnects by itself; without a listener each failed attempt is printed as "unhandled".
   for (const client of [connection, publisher])
     client.on('error', (error) => hooks.log?.warn({ err: error.message }, 'redis connection error'));
+  // Connected before the service answers anyone: the front end reads "not connected" as the queue being away.
+  // (Not events.once: that rejects on the first 'error', and ioredis reconnects past a transient one by itself.)
+  await Promise.all(
+    [connection, publisher].map((c) =>
+      c.status === 'ready' ? undefined : new Promise<void>((resolve) => c.once('ready', () => resolve())),
+    ),
+  );
   const blobs = createBlobStore(connection, `${config.QUEUE_PREFIX}:blob`);
   const artifacts = createArtifactStore(config.ARTIFACT_DIR);
   const generate = openQueue(JobName.Generate, { connection, prefix: config.QUEUE_PREFIX });

@@ -121,3 +121,33 @@ export function isUnavailable(error: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * One line for an operator when the database cannot be used at start-up (the bot's migrate step), naming the
+ * redacted URL and the setting to fix; undefined when the error is not about reaching or logging in to it.
+ */
+export function databaseProblem(error: unknown, redactedUrl: string): string | undefined {
+  const where = `the database at ${redactedUrl}`;
+  const text = messagesOf(error);
+  if (/P1000|28P01|Authentication failed|password authentication failed|AuthenticationFailed/i.test(text))
+    return `${where} refused the user name or password in DATABASE_URL; correct DATABASE_URL`;
+  if (isUnavailable(error)) {
+    const reason = (error instanceof Error ? error.message : String(error)).split('\n')[0]?.split(': ').at(-1);
+    return `${where} is not reachable (${reason}); start it or correct DATABASE_URL`;
+  }
+  return undefined;
+}
+
+/** Every message and code in an error's cause chain, for matching. */
+function messagesOf(error: unknown): string {
+  const parts: string[] = [];
+  const seen = new Set<unknown>();
+  let current: unknown = error;
+  while (current !== null && typeof current === 'object' && !seen.has(current)) {
+    seen.add(current);
+    const record = current as { message?: unknown; code?: unknown; kind?: unknown; cause?: unknown };
+    for (const value of [record.message, record.code, record.kind]) if (typeof value === 'string') parts.push(value);
+    current = record.cause;
+  }
+  return parts.join('\n');
+}

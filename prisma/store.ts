@@ -581,6 +581,51 @@ export function createPrismaStore(url: string, options: PrismaStoreOptions = {})
 
     cancel: (jobId, now) => finish('cancel', jobId, 'cancelled', now, { chargedSeconds: 0 }, null, async () => {}),
 
+    refund: (jobId, { code, message, now }) =>
+      guard('refund', () =>
+        transaction(async (tx): Promise<FinishResult> => {
+          const before = await findJob(tx, jobId);
+          if (before === null) return { outcome: 'not-found', job: null };
+          const refunded = before.status === 'failed' && before.errorCode === code;
+          if (before.status !== 'succeeded')
+            return { outcome: refunded ? 'duplicate' : 'already-finished', job: toJob(before) };
+          await lockRows(tx, before.workspaceId, before.userId);
+          // Conditional, like every finishing call: of two concurrent refunds exactly one gives the seconds back.
+          const moved = await tx.job.updateMany({
+            where: { id: jobId, status: 'succeeded' },
+            data: { status: 'failed', chargedSeconds: 0, errorCode: code, errorMessage: message, finishedAt: now },
+          });
+          if (moved.count === 0) {
+            const after = await findJob(tx, jobId);
+            return { outcome: 'duplicate', job: after === null ? null : toJob(after) };
+          }
+          // Dated at the charge it cancels: a day's usage nets to what it would have been, never below zero.
+          const charge = await tx.usageLedger.findFirst({ where: { jobId, kind: 'charge' }, orderBy: { at: 'asc' } });
+          if (before.chargedSeconds > 0)
+            await tx.usageLedger.create({
+              data: {
+                userId: before.userId,
+                workspaceId: before.workspaceId,
+                jobId,
+                kind: 'charge',
+                seconds: -before.chargedSeconds,
+                at: charge?.at ?? now,
+              },
+            });
+          await tx.clip.deleteMany({ where: { jobId } });
+          await tx.jobEvent.create({
+            data: {
+              jobId,
+              status: 'failed',
+              at: now,
+              detail: `refunded ${before.chargedSeconds} s: ${code}: ${message}`,
+            },
+          });
+          const after = await findJob(tx, jobId);
+          return { outcome: 'applied', job: after === null ? null : toJob(after) };
+        }),
+      ),
+
     requeue: (jobId, reason, now = new Date()) =>
       guard('requeue', () =>
         transaction(async (tx) => {
@@ -814,12 +859,16 @@ export function createPrismaStore(url: string, options: PrismaStoreOptions = {})
     usageByUser: (workspaceId, since) =>
       guard('usageByUser', () =>
         read(async (db): Promise<UserUsage[]> => {
-          const groups = await db.usageLedger.groupBy({
-            by: ['userId'],
-            where: { workspaceId, kind: 'charge', at: { gte: since } },
-            _sum: { seconds: true },
-            _count: { _all: true },
-          });
+          const where = { workspaceId, kind: 'charge' as const, at: { gte: since } };
+          const [all, refunds] = await Promise.all([
+            db.usageLedger.groupBy({ by: ['userId'], where, _sum: { seconds: true }, _count: { _all: true } }),
+            // A refund (store.refund) is a negative charge: it takes its job out of the count as well as the sum.
+            db.usageLedger.groupBy({ by: ['userId'], where: { ...where, seconds: { lt: 0 } }, _count: { _all: true } }),
+          ]);
+          const refunded = new Map(refunds.map((group) => [group.userId, group._count._all]));
+          const groups = all
+            .map((group) => ({ ...group, jobs: group._count._all - 2 * (refunded.get(group.userId) ?? 0) }))
+            .filter((group) => group.jobs > 0);
           const users = await db.user.findMany({ where: { id: { in: groups.map((group) => group.userId) } } });
           const byId = new Map(users.map((user) => [user.id, user]));
           return groups
@@ -833,7 +882,7 @@ export function createPrismaStore(url: string, options: PrismaStoreOptions = {})
                   externalId: user.externalId,
                   displayName: user.displayName,
                   chargedSeconds: group._sum.seconds ?? 0,
-                  jobs: group._count._all,
+                  jobs: group.jobs,
                 },
               ];
             })

@@ -253,6 +253,12 @@ export interface Store {
   complete(jobId: string, input: { chargedSeconds: number; clip: NewClip; now: Date }): Promise<FinishResult>;
   /** Failure: release the reservation; a failed job costs nothing. Idempotent. */
   fail(jobId: string, input: { code: string; message: string; now: Date }): Promise<FinishResult>;
+  /**
+   * A job charged whose clip never reached its owner (its delivery gave up): failed, its charge given back and its
+   * clip record removed (the caller deletes the files). The refund is a negative `charge` in the ledger, so every sum
+   * of charges is the net. `already-finished` for a job that is not succeeded; idempotent.
+   */
+  refund(jobId: string, input: { code: string; message: string; now: Date }): Promise<FinishResult>;
   /** Cancelled by the user or an admin: release the reservation. Idempotent. */
   cancel(jobId: string, now: Date): Promise<FinishResult>;
   /** A worker died: back to queued, the reservation kept. False when the job is unknown or finished. */

@@ -1,11 +1,13 @@
 import { createServer } from 'node:http';
 import process from 'node:process';
+import { inspect } from 'node:util';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { type GenerateResult, JobName } from '../commands/index.ts';
 import { loadModelPack } from '../pack/manifest.ts';
+import { secretScrubber } from '../prisma/url.ts';
 import { createBlobStore } from '../queue/blobs.ts';
 import { openQueue } from '../queue/contract.ts';
 import { cancelChannel, cancelKey } from '../queue/names.ts';
@@ -25,7 +27,19 @@ import { withInjectedFaults } from './test-faults.ts';
  * Redis.
  */
 const config = loadWorkerConfig();
-const log = pino({ level: config.LOG_LEVEL, base: { service: 'worker', workerId: config.WORKER_ID } });
+// Every line this process writes loses the password of REDIS_URL (and of a DATABASE_URL in its environment).
+const scrub = secretScrubber([config.REDIS_URL, process.env['DATABASE_URL']]);
+const log = pino({
+  level: config.LOG_LEVEL,
+  base: { service: 'worker', workerId: config.WORKER_ID },
+  hooks: { streamWrite: scrub },
+});
+const crash = (error: unknown) => {
+  process.stderr.write(`worker: unexpected failure: ${scrub(inspect(error))}\n`);
+  process.exit(1);
+};
+process.on('uncaughtException', crash);
+process.on('unhandledRejection', crash);
 // Before the model (seconds to load): a wrong REDIS_URL is said at once, in one line, with no password in it.
 const redisTrouble = await redisProblem(config.REDIS_URL);
 if (redisTrouble !== undefined) {

@@ -221,6 +221,17 @@ export function createGenerateProcessor(deps: ProcessorDeps) {
       // A failing GPU (device lost, CUDA/cuDNN error, out of memory): not the job's fault, so it is retried like any
       // infrastructure failure, on whichever worker takes it next. main.ts stops this worker on a DeviceLostError.
       const deviceLost = isDeviceError(error);
+      if (error instanceof ClipDamagedError) {
+        await sendDelivery({
+          v: 1,
+          jobId: data.jobId,
+          requestId: data.requestId,
+          origin: data.origin,
+          outcome: { status: 'failed', code: error.code, message: error.message },
+        });
+        log.error({ ...context, err: (error.cause as Error).message }, 'generate failed: a stored clip is damaged');
+        throw new UnrecoverableError(error.message);
+      }
       if (!deviceLost && isPermanent(error)) {
         const message = (error as Error).message;
         await sendDelivery({
@@ -269,6 +280,23 @@ function isPermanent(error: unknown): boolean {
   );
 }
 
+/**
+ * A stored clip this job continues is damaged (its sidecar or frames truncated or invalid): our storage's fault, not
+ * the request's, so the message says so; retrying reads the same bytes, so the job fails at once, uncharged.
+ */
+export class ClipDamagedError extends Error {
+  readonly code = 'ClipDamaged';
+
+  constructor(clipId: string, cause: unknown) {
+    super(
+      `the stored clip ${clipId} is damaged on our side (not a problem with your request); nothing was charged. ` +
+        'Pick another clip, or make this one again.',
+      { cause },
+    );
+    this.name = 'ClipDamagedError';
+  }
+}
+
 /** A job input that is gone or unreadable. */
 export class InputError extends Error {
   readonly code = 'InputExpired';
@@ -315,10 +343,19 @@ async function resolveInputs(
   for (const ref of request.clips) {
     if (ref.latentsKey === undefined)
       throw new InputError('the clip to continue has no stored latents; pick one of your recent results');
-    const { latents } = decodeSidecar(await fetch(ref.latentsKey, 'clip'));
+    const latentsBytes = await fetch(ref.latentsKey, 'clip');
+    let latents: ReturnType<typeof decodeSidecar>['latents'];
+    try {
+      latents = decodeSidecar(latentsBytes, `the sidecar of clip ${ref.clipId}`).latents;
+    } catch (error) {
+      throw new ClipDamagedError(ref.clipId ?? 'to continue', error);
+    }
+    // the earlier clip's MP4, decoded here (what bots write); raw frames from a bot before 2026-12-04
     const frames =
       ref.mp4Key !== undefined
-        ? await framesOfMp4(await fetch(ref.mp4Key, 'clip'), size)
+        ? await framesOfMp4(await fetch(ref.mp4Key, 'clip'), size).catch((error: unknown) => {
+            throw new ClipDamagedError(ref.clipId ?? 'to continue', error);
+          })
         : ref.framesKey === undefined
           ? undefined
           : unpackFrames(await fetch(ref.framesKey, 'clip frames'));

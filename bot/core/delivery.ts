@@ -8,13 +8,14 @@ import {
   parseStoredJobExtras,
   salvageJobData,
 } from '../../commands/index.ts';
+import { decodeSidecar } from '../../media/sidecar.ts';
 import type { Store } from '../../prisma/types.ts';
 import type { BlobStore } from '../../queue/blobs.ts';
 import type { ContractJob } from '../../queue/contract.ts';
 import { deliveryBackoffStrategy } from '../../queue/delivery-retry.ts';
 import { cancelKey } from '../../queue/names.ts';
 import type { ArtifactStore } from '../artifacts.ts';
-import type { Delivery, JobUpdate } from './events.ts';
+import { type Delivery, type JobUpdate, UndeliverableError } from './events.ts';
 
 export interface DeliveryDeps {
   readonly connection: ConnectionOptions;
@@ -87,6 +88,26 @@ export function startDelivery(deps: DeliveryDeps) {
           });
           return;
         }
+        // The worker's latents are what every later Extend reads: damaged ones (a truncated or invalid sidecar) fail
+        // the job as the infrastructure's fault, uncharged, instead of charging for a clip that cannot be continued.
+        const damage = sidecarDamage(latents);
+        if (damage !== undefined) {
+          logError({ jobId, requestId, err: damage }, 'the result of a job arrived damaged: failed, not charged');
+          await store.fail(jobId, {
+            code: 'ResultDamaged',
+            message: `the result's latents are damaged: ${damage}`,
+            now: now(),
+          });
+          await blobs.delete(outcome.mp4Key, outcome.latentsKey);
+          await notifyOnce({
+            kind: 'failed',
+            ...base,
+            code: 'ResultDamaged',
+            message:
+              'the finished clip was damaged on its way back from the worker; nothing was charged. Please try again.',
+          });
+          return;
+        }
         const paths = await artifacts.save(jobId, { mp4, latents });
         const { parentClipId, secondParentClipId } = parseStoredJobExtras(record.parameters);
         const result = await store.complete(jobId, {
@@ -140,9 +161,9 @@ export function startDelivery(deps: DeliveryDeps) {
 
   /**
    * The last attempt failed: end the job instead of leaving it in flight (holding its owner's quota and a slot).
-   * A job not yet settled is failed, which releases its reservation; one already completed stays charged: its clip
-   * was made and stored, is in its owner's history and can be fetched from there, and the store keeps no refunds.
-   * The owner is told once, best effort: the post that kept failing may be the very thing that is broken.
+   * A job not yet settled is failed, which releases its reservation; one already completed (charged on an earlier
+   * attempt, then never posted) is refunded: failed, its charge given back and its clip removed, since its owner
+   * never got it. The owner is told once, best effort: the post that kept failing may be the very thing that is broken.
    */
   const giveUp = async (job: ContractJob<typeof JobName.Deliver>, error: Error) => {
     const { jobId, requestId } = salvageJobData(job.data);
@@ -158,10 +179,24 @@ export function startDelivery(deps: DeliveryDeps) {
         logError({ jobId, err: (failure as Error).message }, 'could not end an undeliverable job in the database');
         return undefined;
       });
-    const record = finished?.job ?? (await store.job(jobId).catch(() => null));
-    // Unknown to this database (or the database is away), or stored without a usable origin: no owner to tell.
-    const origin = record === null || record === undefined ? undefined : parseOrigin(record.origin);
-    if (record === null || record === undefined || origin === undefined) return;
+    let record = finished?.job ?? (await store.job(jobId).catch(() => null));
+    // Unknown to this database (or the database is away): there is no owner to tell from here.
+    if (record === null || record === undefined) return;
+    if (record.status === 'succeeded') {
+      const clip = record.clip;
+      const refunded = await store
+        .refund(jobId, { code: 'DeliveryFailed', message: `${message}: ${error.message}`, now: now() })
+        .catch((failure: unknown) => {
+          logError({ jobId, err: (failure as Error).message }, 'could not refund an undeliverable job');
+          return undefined;
+        });
+      if (refunded?.job !== undefined && refunded.job !== null) record = refunded.job;
+      if (refunded?.outcome === 'applied' && clip !== null)
+        await artifacts.remove(clip.mp4Path, ...(clip.latentsPath === null ? [] : [clip.latentsPath])).catch(() => {});
+    }
+    // Stored without a usable origin: the job is ended and refunded, but there is no one to tell.
+    const origin = parseOrigin(record.origin);
+    if (origin === undefined) return;
     const charged = record.status === 'succeeded';
     await notifyOnce({
       kind: 'failed',
@@ -184,9 +219,11 @@ export function startDelivery(deps: DeliveryDeps) {
       try {
         await settle(job);
       } catch (error) {
-        const last = error instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+        const final = error instanceof UnrecoverableError || error instanceof UndeliverableError;
+        const last = final || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
         if (last) await giveUp(job, error as Error);
-        throw error;
+        // BullMQ retries anything but its own UnrecoverableError.
+        throw error instanceof UndeliverableError ? new UnrecoverableError(error.message) : error;
       }
     },
     {
@@ -255,4 +292,14 @@ export function startDelivery(deps: DeliveryDeps) {
       await Promise.allSettled([worker.close(), events.close()]);
     },
   };
+}
+
+/** Why sidecar bytes cannot be used, or undefined when they can. */
+function sidecarDamage(bytes: Uint8Array): string | undefined {
+  try {
+    decodeSidecar(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 'the latents');
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
 }

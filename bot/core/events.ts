@@ -31,3 +31,11 @@ export type Delivery =
     }
   | { kind: 'failed'; jobId: string; requestId: string; origin: Origin; code: string; message: string }
   | { kind: 'cancelled'; jobId: string; requestId: string; origin: Origin };
+
+/**
+ * Thrown by a front end's `deliver` when the result can never be posted (a private result whose interaction token is
+ * gone): the delivery ends at once instead of being retried for a day, and the job is failed and refunded.
+ */
+export class UndeliverableError extends Error {
+  override readonly name = 'UndeliverableError';
+}

@@ -18,19 +18,19 @@ import { MediaError } from '../../media/errors.ts';
 import { type FitMode, normalizeImage } from '../../media/image.ts';
 import { probeClip } from '../../media/mp4.ts';
 import type { Manifest } from '../../pack/manifest.ts';
-import { StoreUnavailableError } from '../../prisma/errors.ts';
 import type { EnsureUserInput, EnsureWorkspaceInput, JobRecord, QuotaSnapshot, Store } from '../../prisma/types.ts';
 import type { BlobStore } from '../../queue/blobs.ts';
 import { packImage } from '../../queue/blobs.ts';
 import type { ContractQueue } from '../../queue/contract.ts';
 import { CANCEL_TTL_SECONDS, cancelChannel, cancelKey } from '../../queue/names.ts';
 import type { TimingBook } from '../../queue/timings.ts';
-import type { ArtifactStore } from '../artifacts.ts';
+import { type ArtifactStore, DamagedArtifactError } from '../artifacts.ts';
 import { type Access, type Actor, access, type JobAction } from './access.ts';
 import { enqueueGenerate } from './enqueue.ts';
 import { createInputStore } from './inputs.ts';
 import { createLookup } from './lookup.ts';
 import { createOperator } from './operator.ts';
+import { outageOf, QueueUnavailableError } from './outage.ts';
 import { drawSeed } from './seed.ts';
 
 /** What a front end hands the core for one request; images as the bytes the user sent. */
@@ -112,6 +112,7 @@ export type ImageCheck = (image: {
  */
 export function createFrontEnd(deps: FrontEndDeps) {
   const { store, generate, blobs, manifest, artifacts } = deps;
+  const queueAvailable = () => deps.publisher.status === 'ready';
   const now = deps.now ?? (() => new Date());
   const inputs = createInputStore(artifacts.root);
 
@@ -200,15 +201,9 @@ export function createFrontEnd(deps: FrontEndDeps) {
       return await submitOrThrow(input, requestId);
     } catch (error) {
       if (error instanceof UserError) return { ok: false, requestId, error };
-      if (error instanceof StoreUnavailableError)
-        return {
-          ok: false,
-          requestId,
-          error: new UserError(
-            'Unavailable',
-            'the bot cannot reach its database right now; nothing was queued or charged. Please try again in a minute.',
-          ),
-        };
+      // The database or the queue away: said in words safe to show, never the driver's message.
+      const outage = outageOf(error);
+      if (outage !== undefined) return { ok: false, requestId, error: outage };
       throw error;
     }
   }
@@ -254,6 +249,10 @@ export function createFrontEnd(deps: FrontEndDeps) {
         );
       }
     }
+
+    // Redis down: say so now. Its commands would wait for it to come back, long after the asker gave up, and then
+    // queue a job nobody was told about.
+    if (!queueAvailable()) throw new QueueUnavailableError('Redis is not connected');
 
     // 2. Who is asking; a retried interaction gets the job it already made.
     const [user, workspace] = await Promise.all([ensureUser(input.user), ensureWorkspace(input.workspace)]);
@@ -317,10 +316,21 @@ export function createFrontEnd(deps: FrontEndDeps) {
       if (clip === null || clip.latentsPath === null)
         throw new UserError('NotFound', `clip ${clipId} was not found; pick one of your recent results`);
       await mayDerive(clip.jobId);
-      // A damaged file is refused now, not on a worker: ffprobe reads the header without decoding the frames.
+      // Checked here, before anything is reserved: a damaged sidecar would only fail (or mislead) the worker, and a
+      // damaged MP4 is found by ffprobe reading its header, without decoding the frames (the worker decodes them).
+      const latents = await artifacts.readLatents(clip.latentsPath).catch((error: unknown) => {
+        if (!(error instanceof DamagedArtifactError)) throw error;
+        throw new UserError(
+          'NotFound',
+          `clip ${clipId} is damaged on the bot host and cannot be continued; pick another`,
+          {
+            cause: error.message,
+          },
+        );
+      });
       await probeClip(artifacts.absolute(clip.mp4Path));
       const [latentsKey, mp4Key] = await Promise.all([
-        artifacts.read(clip.latentsPath).then((bytes) => blobs.put('latents', bytes)),
+        blobs.put('latents', latents),
         artifacts.read(clip.mp4Path).then((bytes) => blobs.put('mp4', bytes)),
       ]);
       clips.push({ clipId, latentsKey, mp4Key });
@@ -599,6 +609,8 @@ export function createFrontEnd(deps: FrontEndDeps) {
     drain: () => {
       draining = true;
     },
+    /** Whether Redis is connected now: adapters answer "the queue is unavailable" at once when it is not. */
+    queueAvailable,
     queueEstimate,
     /**
      * What one default clip (the pack's default steps, frames and size) takes, in wall-clock seconds, which is what

@@ -22,6 +22,7 @@ import type { Actor, JobAction } from '../core/access.ts';
 import type { SubmitInput } from '../core/front-end.ts';
 import type { Remade } from '../core/lookup.ts';
 import type { OperatorActor } from '../core/operator.ts';
+import { outageOf } from '../core/outage.ts';
 import type { FrontDoor } from '../front-door.ts';
 import { MenuName, MOTION, type Motion } from './commands.ts';
 import type { DiscordConfig } from './config.ts';
@@ -589,8 +590,13 @@ export function createInteractionHandler(deps: {
       await route(i);
     } catch (error) {
       const requestId = randomUUID();
-      if (error instanceof UserError) {
-        await replyError(i, error.message, requestId).catch(() => undefined);
+      // The database or the queue away: say which, in words safe to show; the cause stays in the log.
+      const outage = outageOf(error);
+      if (outage !== undefined && !(error instanceof UserError))
+        log.warn({ requestId, interactionId: i.id, err: (error as Error).message }, 'interaction failed: outage');
+      const shown = outage ?? (error instanceof UserError ? error : undefined);
+      if (shown !== undefined) {
+        await replyError(i, shown.message, requestId).catch(() => undefined);
         return;
       }
       log.error({ requestId, interactionId: i.id, err: (error as Error).message }, 'interaction failed');

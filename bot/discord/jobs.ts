@@ -9,7 +9,7 @@ import {
 } from 'discord.js';
 import type { Origin } from '../../commands/index.ts';
 import { encodePng } from '../../media/image.ts';
-import type { Delivery, JobUpdate } from '../core/events.ts';
+import { type Delivery, type JobUpdate, UndeliverableError } from '../core/events.ts';
 import type { FrontDoor } from '../front-door.ts';
 import type { DiscordLog } from './log.ts';
 import { cancelRow, errorText, NO_MENTIONS, progressText, resultRow, resultText } from './render.ts';
@@ -18,6 +18,8 @@ import { cancelRow, errorText, NO_MENTIONS, progressText, resultRow, resultText 
 const TOKEN_TTL_MS = 14 * 60_000;
 /** Discord codes meaning "this interaction token cannot be used"; the bot's own channel message is used instead. */
 const TOKEN_GONE = new Set([50027, 10015, 10062]);
+/** How long a job's posted result is remembered: as long as its delivery can still be retried. */
+const NOTE_TTL_SECONDS = 7 * 86_400;
 
 interface Tracked {
   prompt: string;
@@ -246,8 +248,13 @@ export function createJobMessages(deps: {
       parse: [],
       users: t.discordUserId === undefined || t.ephemeral ? [] : [t.discordUserId],
     };
+    // One upload per job, as on Slack ([13] finding 13): once the clip is posted, a retried delivery (the placeholder's
+    // edit below failed, or the bot restarted before the delivery was recorded) only finishes what is left.
+    const postedKey = `discord:result:${d.jobId}`;
+    const posted = await service.recall(postedKey);
+    if (posted === 'original') return;
     try {
-      if (tokenUsable(t)) {
+      if (posted === undefined && tokenUsable(t)) {
         try {
           await t.interaction?.editReply({
             content,
@@ -255,27 +262,33 @@ export function createJobMessages(deps: {
             files: [{ attachment: data, name }],
             allowedMentions,
           });
+          await service.remember(postedKey, 'original', NOTE_TTL_SECONDS);
           return;
         } catch (error) {
-          if (!tokenGone(error)) throw error;
+          // The placeholder deleted (10008): the result goes to the channel instead of failing every retry.
+          if (!tokenGone(error) && !(error instanceof DiscordAPIError && error.code === 10008)) throw error;
           t.interaction = undefined;
         }
       }
-      if (t.ephemeral || t.channelId === undefined) {
-        log.warn({ jobId: d.jobId }, 'a private result outlived its interaction token; it cannot be posted privately');
-        return;
+      // Posting it in the channel would show it to everyone: the job is ended and refunded instead of charged.
+      if (t.ephemeral || t.channelId === undefined)
+        throw new UndeliverableError('a private result outlived its interaction token; it cannot be posted privately');
+      if (posted === undefined) {
+        const reply = (await client.rest.post(Routes.channelMessages(t.channelId), {
+          body: {
+            content,
+            components,
+            allowed_mentions: { ...allowedMentions, replied_user: false },
+            ...(t.messageId === undefined
+              ? {}
+              : { message_reference: { message_id: t.messageId, fail_if_not_exists: false } }),
+          },
+          files: [{ name, data, contentType: 'video/mp4' }],
+        })) as { id?: string };
+        await service.remember(postedKey, `reply:${reply.id ?? ''}`, NOTE_TTL_SECONDS);
       }
-      await client.rest.post(Routes.channelMessages(t.channelId), {
-        body: {
-          content,
-          components,
-          allowed_mentions: { ...allowedMentions, replied_user: false },
-          ...(t.messageId === undefined
-            ? {}
-            : { message_reference: { message_id: t.messageId, fail_if_not_exists: false } }),
-        },
-        files: [{ name, data, contentType: 'video/mp4' }],
-      });
+      // The placeholder still shows progress and a Cancel button until this edit lands: a failure retries the
+      // delivery (which skips the upload above); a placeholder deleted meanwhile needs nothing more.
       if (t.messageId !== undefined)
         await client.rest
           .patch(Routes.channelMessage(t.channelId, t.messageId), {
@@ -286,7 +299,9 @@ export function createJobMessages(deps: {
               allowed_mentions: NO_MENTIONS,
             },
           })
-          .catch(() => undefined);
+          .catch((error: unknown) => {
+            if (!(error instanceof DiscordAPIError && error.code === 10008)) throw error;
+          });
     } catch (error) {
       // Over the upload limit: say so once instead of retrying the same upload (no 40005 loop).
       if (error instanceof DiscordAPIError && (error.code === 40005 || error.status === 413)) {

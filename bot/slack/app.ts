@@ -3,6 +3,7 @@ import { type CommandOptions, parseCommandArguments, UserError } from '../../com
 import type { Actor } from '../core/access.ts';
 import type { SubmitInput } from '../core/front-end.ts';
 import type { Remade } from '../core/lookup.ts';
+import { outageOf } from '../core/outage.ts';
 import type { FrontDoor } from '../front-door.ts';
 import type { SlackConfig } from './config.ts';
 import { downloadSlackFile, type SlackFileLike } from './download.ts';
@@ -120,8 +121,12 @@ export function registerHandlers(
       await work();
     } catch (error) {
       const requestId = crypto.randomUUID();
-      if (error instanceof UserError) {
-        await ephemeral(client, who, errorText(error.message, requestId));
+      // The database or the queue away: say which, in words safe to show; the cause stays in the log.
+      const shown = outageOf(error) ?? (error instanceof UserError ? error : undefined);
+      if (shown !== undefined && !(error instanceof UserError))
+        log.warn({ requestId, err: (error as Error).message }, 'slack handler failed: outage');
+      if (shown !== undefined) {
+        await ephemeral(client, who, errorText(shown.message, requestId));
         return;
       }
       log.warn({ requestId, err: (error as Error).message }, 'slack handler failed');

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { App, HTTPReceiver, type Logger, LogLevel } from '@slack/bolt';
 import { parseOrigin } from '../../commands/index.ts';
 import type { Delivery, JobUpdate } from '../core/events.ts';
+import { QUEUE_UNAVAILABLE } from '../core/outage.ts';
 import type { FrontDoor } from '../front-door.ts';
 import { listen } from '../listen.ts';
 import { type PostedJob, registerHandlers, type SlackLog } from './app.ts';
@@ -64,7 +65,7 @@ export async function startSlack(service: FrontDoor, config: SlackConfig, log: S
   if (receiver === undefined) {
     await app.start();
   } else {
-    const replays = createReplayGuard(service);
+    const replays = createReplayGuard(service, 300, service.frontEnd.queueAvailable);
     server = createServer((req, res) => {
       void (async () => {
         if (!(await replays.admit(req, res))) return;
@@ -239,12 +240,28 @@ export async function startSlack(service: FrontDoor, config: SlackConfig, log: S
  * process, and kept across restarts. Only an answered request counts as used: a forged (401) or cut-off (413) one is
  * forgotten again.
  */
-export function createReplayGuard(ledger: Pick<FrontDoor, 'firstSeen' | 'forget'>, windowSeconds = 300) {
+export function createReplayGuard(
+  ledger: Pick<FrontDoor, 'firstSeen' | 'forget'>,
+  windowSeconds = 300,
+  queueAvailable: () => boolean = () => true,
+) {
   return {
     async admit(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
       const signature = req.headers['x-slack-signature'];
       const timestamp = Number(req.headers['x-slack-request-timestamp']);
       if (typeof signature !== 'string' || !Number.isFinite(timestamp)) return true; // refused before the body is read
+      // Redis down: the record cannot be read (its commands would wait for Redis, past Slack's 3 s), and nothing can be
+      // queued. Said at once as a slash command's ephemeral answer; it does no work, so a replay of it gains nothing.
+      if (!queueAvailable()) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            response_type: 'ephemeral',
+            text: QUEUE_UNAVAILABLE,
+          }),
+        );
+        return false;
+      }
       const key = `slack-signature:${signature}`;
       if (!(await ledger.firstSeen(key, windowSeconds))) {
         res.writeHead(401, { 'content-type': 'text/plain' });

@@ -7,6 +7,7 @@ import type { Delivery, JobUpdate } from '../core/events.ts';
 import type { SubmitInput } from '../core/front-end.ts';
 import type { Hub } from '../core/hub.ts';
 import type { Remade } from '../core/lookup.ts';
+import { OUTAGE_RETRY_AFTER_SECONDS, outageOf, QueueUnavailableError } from '../core/outage.ts';
 import type { FrontDoor } from '../front-door.ts';
 import { readBounded } from '../http-body.ts';
 import { listen } from '../listen.ts';
@@ -23,6 +24,10 @@ export interface PlaygroundOptions {
   readonly maxBodyBytes?: number;
   /** Beyond loopback: new sessions one client address may open per hour (default 5). */
   readonly maxNewSessionsPerIpPerHour?: number;
+  /** Beyond loopback: most client addresses the session counter holds at once (default 10 000; bounds its memory). */
+  readonly maxSessionAddresses?: number;
+  /** Where a failed request's cause goes (the operator's log; the user gets words safe to show). */
+  readonly log?: { warn(o: object, m: string): void; error(o: object, m: string): void };
 }
 
 /** Who a request acts for: `key` is the user's externalId (and the key of their event streams), `name` is shown. */
@@ -61,6 +66,7 @@ export async function startPlayground(service: FrontDoor, hub: Hub, options: Pla
     : createSessions({
         secret: options.adminToken ?? '',
         maxNewPerIpPerHour: options.maxNewSessionsPerIpPerHour ?? 5,
+        ...(options.maxSessionAddresses === undefined ? {} : { maxTrackedAddresses: options.maxSessionAddresses }),
       });
 
   const send = (user: string, event: string, data: unknown) => {
@@ -125,7 +131,9 @@ export async function startPlayground(service: FrontDoor, hub: Hub, options: Pla
       { task: cmd.task, prompt: cmd.prompt, images, clips: cmd.clipIds.map((clipId) => ({ clipId })), ...cmd.options },
       body.key ?? `pg:${user.key}:${Date.now()}:${Math.random()}`,
     );
-    return answer.ok ? { ...answer } : { ok: false, error: answer.error.message, requestId: answer.requestId };
+    return answer.ok
+      ? { ...answer }
+      : { ok: false, error: answer.error.message, code: answer.error.code, requestId: answer.requestId };
   }
 
   /**
@@ -187,10 +195,18 @@ export async function startPlayground(service: FrontDoor, hub: Hub, options: Pla
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
-      const message =
-        error instanceof UserError ? error.message : 'something went wrong on the bot host; please try again';
-      if (!res.headersSent) json(res, error instanceof UserError ? 400 : 500, { ok: false, error: message });
-      else res.end();
+      // The database or the queue away: 503 with Retry-After and words safe to show; the cause goes to the log.
+      const outage = outageOf(error);
+      const cause = { path: req.url?.split('?')[0], err: (error as Error)?.message ?? String(error) };
+      if (outage !== undefined) options.log?.warn(cause, 'playground request failed: database or queue unavailable');
+      else if (!(error instanceof UserError)) options.log?.error(cause, 'playground request failed');
+      if (res.headersSent) res.end();
+      else if (outage !== undefined) unavailable(res, outage.message);
+      else
+        json(res, error instanceof UserError ? 400 : 500, {
+          ok: false,
+          error: error instanceof UserError ? error.message : 'something went wrong on the bot host; please try again',
+        });
     });
   });
 
@@ -221,6 +237,14 @@ export async function startPlayground(service: FrontDoor, hub: Hub, options: Pla
       res.end(body);
       return;
     }
+    // Redis down: every API call but the session and the event stream needs it, and would wait for it to return.
+    if (
+      path.startsWith('/api/') &&
+      path !== '/api/session' &&
+      path !== '/api/events' &&
+      !service.frontEnd.queueAvailable()
+    )
+      throw new QueueUnavailableError('Redis is not connected');
     if (req.method === 'GET' && path === '/api/events') {
       if (user === undefined) return noSession();
       res.writeHead(200, {
@@ -291,7 +315,9 @@ export async function startPlayground(service: FrontDoor, hub: Hub, options: Pla
       if (path === '/api/command' || path === '/api/action') {
         if (user === undefined) return noSession();
         const body = await readJson(req, maxBody);
-        return json(res, 200, await (path === '/api/command' ? command : action)(user, body as never));
+        const answer = await (path === '/api/command' ? command : action)(user, body as never);
+        if ('code' in answer && answer.code === 'Unavailable') return unavailable(res, answer);
+        return json(res, 200, answer);
       }
       if (path.startsWith('/api/admin/')) {
         if (!authorized(req)) return json(res, 401, { ok: false, error: 'admin token required' });
@@ -412,6 +438,13 @@ function sanitizeUser(name: string): string {
     .slice(0, 32)
     .replace(/[^\w.-]/g, '');
   return clean === '' ? 'you' : clean;
+}
+
+/** 503 with Retry-After: the database or the queue is away for now (a submit refused for that, or any request). */
+function unavailable(res: ServerResponse, body: string | object): void {
+  json(res, 503, typeof body === 'string' ? { ok: false, code: 'Unavailable', error: body } : body, {
+    'retry-after': String(OUTAGE_RETRY_AFTER_SECONDS),
+  });
 }
 
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

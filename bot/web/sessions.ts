@@ -12,6 +12,11 @@ export interface SessionOptions {
   readonly secret: string;
   /** New sessions one client address may open per hour; the per-user quota times this bounds what rotation gains. */
   readonly maxNewPerIpPerHour: number;
+  /**
+   * Most addresses counted at once (default 10 000): the counter's memory is bounded however many addresses ask.
+   * Past it, new sessions wait until counted addresses age out, while open sessions keep working.
+   */
+  readonly maxTrackedAddresses?: number;
   readonly now?: () => number;
 }
 
@@ -46,10 +51,26 @@ export function createSessions(options: SessionOptions) {
     return given.length === expected.length && timingSafeEqual(given, expected) ? externalIdOf(id) : undefined;
   }
 
+  const maxTracked = options.maxTrackedAddresses ?? 10_000;
+
   /** Opens a new session for a client address, unless that address has opened its hourly share already. */
-  function issue(address: string): Issued {
+  function issue(remoteAddress: string): Issued {
     const t = now();
+    const address = networkOf(remoteAddress);
     forget(t);
+    if (!issuedAt.has(address) && issuedAt.size >= maxTracked) {
+      forget(t, true);
+      if (issuedAt.size >= maxTracked) {
+        // Insertion order: the first address counted is the first whose hour ends.
+        const oldest = issuedAt.values().next().value?.[0] ?? t;
+        const retryAfterSeconds = Math.max(60, Math.ceil((HOUR_MS - (t - oldest)) / 1000));
+        return {
+          ok: false,
+          retryAfterSeconds,
+          message: `too many new playground sessions are being opened right now; try again in ${Math.ceil(retryAfterSeconds / 60)} minutes`,
+        };
+      }
+    }
     const recent = (issuedAt.get(address) ?? []).filter((at) => t - at < HOUR_MS);
     if (recent.length >= options.maxNewPerIpPerHour) {
       const retryAfterSeconds = Math.ceil((HOUR_MS - (t - (recent[0] ?? t))) / 1000);
@@ -62,6 +83,8 @@ export function createSessions(options: SessionOptions) {
       };
     }
     recent.push(t);
+    // Re-inserted, so the map stays ordered by each address's first session of the hour.
+    issuedAt.delete(address);
     issuedAt.set(address, recent);
     const id = randomBytes(24).toString('base64url');
     return {
@@ -73,13 +96,33 @@ export function createSessions(options: SessionOptions) {
 
   // Addresses whose last session is over an hour old are dropped, so the counter cannot grow without bound.
   let lastSweep = 0;
-  function forget(t: number) {
-    if (t - lastSweep < 60_000) return;
+  function forget(t: number, force = false) {
+    if (t - lastSweep < (force ? 1_000 : 60_000)) return;
     lastSweep = t;
     for (const [address, times] of issuedAt) if (times.every((at) => t - at >= HOUR_MS)) issuedAt.delete(address);
   }
 
   return { verify, issue };
+}
+
+/**
+ * The network a client address stands for: an IPv4 address itself (an IPv4-mapped IPv6 one too), an IPv6 address its
+ * /64, which one host or home is given whole, so rotating through it opens no more sessions than one address.
+ */
+export function networkOf(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped !== null) return mapped[1] as string;
+  if (!address.includes(':')) return address;
+  const [head = '', tail = ''] = address.split('%')[0]?.split('::') ?? [];
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === '' ? [] : tail.split(':');
+  const groups = address.includes('::')
+    ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right]
+    : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => Number.parseInt(g || '0', 16).toString(16))
+    .join(':')}::/64`;
 }
 
 /** One cookie's value from a Cookie header (RFC 6265 §5.4: `name=value` pairs separated by `; `). */

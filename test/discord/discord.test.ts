@@ -235,6 +235,55 @@ describe('Discord front end against the local Discord', () => {
     expect(result.referenceId).toBe(i.originalId);
   });
 
+  it('uploads the clip once when the placeholder edit after it fails, and finishes the placeholder on the retry', async () => {
+    await stack.service.generate.pause();
+    const i = t2v('a clip whose placeholder edit fails');
+    await stack.local.waitFor(() => stack.local.original(i)?.content.includes('position'), 'the queued message');
+    stack.local.expireTokens();
+    const placeholder = i.originalId ?? '';
+    // 500 four times: discord.js retries a 5xx three times itself, so the bot sees the edit fail once.
+    const isFinishEdit = (method: string, route: string, body: Record<string, unknown>) =>
+      method === 'PATCH' && route.endsWith(`/messages/${placeholder}`) && String(body['content']).startsWith('✅');
+    stack.local.fail(isFinishEdit, 500, { message: 'Internal Server Error', code: 0 }, undefined, 4);
+    await stack.service.generate.resume();
+
+    const original = stack.local.original(i) as StoredMessage;
+    await stack.local.waitFor(() => original.content.startsWith('✅ Finished'), 'the finished placeholder', 90_000);
+
+    const refused = stack.local.requests.filter((r) => r.status === 500 && r.path.endsWith(`/messages/${placeholder}`));
+    expect(refused).toHaveLength(4);
+    const uploads = stack.local.requests.filter(
+      (r) =>
+        r.method === 'POST' &&
+        r.files.some((f) => f.name.endsWith('.mp4')) &&
+        ((r.body as Record<string, unknown>)['message_reference'] as { message_id?: string } | undefined)
+          ?.message_id === placeholder,
+    );
+    expect(uploads).toHaveLength(1);
+    const replies = [...stack.local.messages.values()].filter((m) => m.referenceId === placeholder && !m.deleted);
+    expect(replies).toHaveLength(1);
+    expect(original.components).toEqual([]);
+  });
+
+  it('posts the result in the channel when its placeholder was deleted', async () => {
+    await stack.service.generate.pause();
+    const i = t2v('a clip whose placeholder is deleted');
+    await stack.local.waitFor(() => stack.local.original(i)?.content.includes('position'), 'the queued message');
+    (stack.local.original(i) as StoredMessage).deleted = true;
+    await stack.service.generate.resume();
+
+    const reply = await stack.local.waitFor(
+      () =>
+        [...stack.local.messages.values()].find(
+          (m) => m.referenceId === i.originalId && m.attachments.some((a) => a.filename.endsWith('.mp4')),
+        ),
+      'the result in the channel',
+      90_000,
+    );
+
+    expect(reply.content).toMatch(/^✅/u);
+  });
+
   it('keeps buttons working after the bot restarts', async () => {
     const i = t2v('a clip before the restart');
     const result = await waitResult(i.id);
@@ -277,6 +326,26 @@ describe('Discord front end against the local Discord', () => {
     const result = await waitResult(i.id);
     expect(result.flags & 64).toBe(64);
     expect(i.callbackType).toBe(5);
+  });
+
+  it('refunds a private clip that outlived its interaction token instead of charging for a clip never shown', async () => {
+    await stack.service.generate.pause();
+    const i = t2v('a private clip nobody can be shown', [opt('private', 5, true)]);
+    await stack.local.waitFor(() => stack.local.original(i)?.content.includes('position'), 'the queued message');
+    const user = await stack.service.store.findUser('discord', ada.id);
+    const [job] = await stack.service.store.history(user?.id ?? '', { limit: 1 });
+    expect(job?.parameters['prompt']).toBe('a private clip nobody can be shown');
+    stack.local.expireTokens();
+    await stack.service.generate.resume();
+
+    let ended = await stack.service.store.job(job?.id ?? '');
+    for (const deadline = Date.now() + 30_000; ended?.status !== 'failed' && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 100));
+      ended = await stack.service.store.job(job?.id ?? '');
+    }
+
+    expect(ended).toMatchObject({ chargedSeconds: 0, clip: null, error: { code: 'DeliveryFailed' } });
+    expect(resultOf(stack.local, i.id)).toBeUndefined();
   });
 
   it('says once that a clip is over the channel upload limit instead of retrying (no 40005 loop)', async () => {

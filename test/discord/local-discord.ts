@@ -82,7 +82,8 @@ export interface FakeUser {
 }
 
 interface Fault {
-  match: (method: string, path: string) => boolean;
+  /** `body` is the request's JSON (`payload_json` of a multipart upload), e.g. to fail only a result's edit. */
+  match: (method: string, path: string, body: Record<string, unknown>) => boolean;
   status: number;
   body: Record<string, unknown>;
   headers?: Record<string, string>;
@@ -332,7 +333,7 @@ export async function startLocalDiscord(options: LocalDiscordOptions) {
     if (!path.startsWith('/api/v10/')) return reply(404, { message: 'Not Found', code: 0 });
     const route = path.slice('/api/v10'.length);
 
-    const fault = faults.find((f) => f.times > 0 && f.match(method, route));
+    const fault = faults.find((f) => f.times > 0 && f.match(method, route, json));
     if (fault !== undefined) {
       fault.times -= 1;
       return reply(fault.status, fault.body, fault.headers);

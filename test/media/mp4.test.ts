@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MediaError } from '../../media/errors.ts';
 import { decodeFrames, encodeMp4, type Frames, probeClip } from '../../media/mp4.ts';
-import { readSidecar, sidecarPathFor, writeSidecar } from '../../media/sidecar.ts';
+import { decodeSidecar, encodeSidecar, readSidecar, sidecarPathFor, writeSidecar } from '../../media/sidecar.ts';
 import { tensor } from '../../sampler/index.ts';
 
 /** A square moving right across a dark background: real content for the encoder. */
@@ -121,5 +121,27 @@ describe('latents sidecar', () => {
 
     await expect(readSidecar(bogus)).rejects.toThrow(/not a pusa-bot latents file/);
     await expect(readSidecar(truncated)).rejects.toThrow(/truncated/);
+  });
+
+  const header = { model: { name: 'm', version: '1' }, width: 1, height: 1, fps: 1, task: 't2v', prompt: '', seed: 0 };
+  const withHeader = (json: string, values = Buffer.alloc(0)) => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32LE(Buffer.byteLength(json));
+    return Buffer.concat([Buffer.from('PUSALAT1'), length, Buffer.from(json), values]);
+  };
+  it.each([
+    [
+      'a header cut short',
+      encodeSidecar(tensor(new Float32Array(4), [1, 1, 1, 2, 2]), header).subarray(0, 30),
+      /truncated: its header/,
+    ],
+    ['a header without dims', withHeader('{"model":{"name":"m","version":"1"}}'), /damaged header/],
+    ['a header that is not an object', withHeader('null'), /damaged header/],
+    ['negative dims', withHeader('{"dims":[1,-4],"model":{"name":"m","version":"1"}}'), /damaged header/],
+    ['dims past any clip', withHeader('{"dims":[65536,65536],"model":{"name":"m","version":"1"}}'), /truncated/],
+    ['a NaN value', encodeSidecar(tensor(new Float32Array([0, Number.NaN]), [1, 2]), header), /not a number/],
+  ])('refuses %s with a Corrupt MediaError, never a TypeError', (_name, bytes, message) => {
+    expect(() => decodeSidecar(bytes)).toThrow(message);
+    expect(() => decodeSidecar(bytes)).toThrow(MediaError);
   });
 });

@@ -10,7 +10,7 @@ import {
   validateRule,
   wholeSeconds,
 } from '../../prisma/quota.ts';
-import { parseDatabaseUrl, pgConfig, redactUrl } from '../../prisma/url.ts';
+import { parseDatabaseUrl, pgConfig, redactUrl, secretScrubber } from '../../prisma/url.ts';
 
 describe('UTC days', () => {
   it.each([
@@ -104,6 +104,20 @@ describe('database URLs', () => {
     expect(config).not.toHaveProperty('connectionString');
     expect(redactUrl('postgresql://bot:s3cret@db.internal:6543/pusa')).toBe(
       'postgresql://bot:***@db.internal:6543/pusa',
+    );
+  });
+
+  it.each([
+    ['postgresql://:s3cret@db.internal/pusa', 'postgresql://:***@db.internal/pusa', 's3cret'],
+    ['postgresql://bot:s3c@ret@db.internal/pusa', 'postgresql://bot:***@db.internal/pusa', 's3c@ret'],
+    ['postgresql://bot:s3c%2Fret@db.internal:99999/pusa', 'postgresql://***@db.internal:99999/pusa', 's3c/ret'],
+    ['file:./data/pusa.db', 'file:./data/pusa.db', ''],
+  ])('redacts the password of %s, however the URL is written', (url, redacted, password) => {
+    const scrub = secretScrubber([url]);
+
+    expect(redactUrl(url)).toBe(redacted);
+    expect(scrub(`connect ${url} failed (password ${password})`)).toBe(
+      `connect ${redacted} failed (password ${password && '***'})`,
     );
   });
 });

@@ -388,6 +388,38 @@ describe.each(PROVIDERS)('prisma store on %s', (provider) => {
       ]);
     });
 
+    it('refunds a completed job whose clip never reached its owner, once, on the day it was charged', async () => {
+      const tenant = await newTenant(store);
+      const charged = at('2031-05-06T23:59:00Z');
+      const later = at('2031-05-07T10:00:00Z');
+      const job = okJob(await store.reserve(reserveInput(tenant, { now: charged })));
+      const kept = okJob(await store.reserve(reserveInput(tenant, { now: charged })));
+      await store.complete(job.id, { chargedSeconds: 8, clip: clipOf(), now: charged });
+      await store.complete(kept.id, { chargedSeconds: 5, clip: clipOf(), now: charged });
+
+      const refunds = await Promise.all(
+        [1, 2, 3].map(() => store.refund(job.id, { code: 'DeliveryFailed', message: 'never posted', now: later })),
+      );
+      const again = await store.refund(job.id, { code: 'DeliveryFailed', message: 'never posted', now: later });
+      const queued = okJob(await store.reserve(reserveInput(tenant, { now: later })));
+      const notCharged = await store.refund(queued.id, { code: 'DeliveryFailed', message: 'x', now: later });
+
+      expect(refunds.filter((r) => r.outcome === 'applied')).toHaveLength(1);
+      expect(again.outcome).toBe('duplicate');
+      expect(again.job).toMatchObject({
+        status: 'failed',
+        chargedSeconds: 0,
+        clip: null,
+        error: { code: 'DeliveryFailed' },
+      });
+      expect(notCharged.outcome).toBe('already-finished');
+      expect(await store.quota(tenant.user.id, tenant.workspace.id, charged)).toMatchObject({ usedSeconds: 5 });
+      expect(await store.quota(tenant.user.id, tenant.workspace.id, later)).toMatchObject({ usedSeconds: 0 });
+      expect(await store.usageByUser(tenant.workspace.id, at('2031-05-06T00:00:00Z'))).toEqual([
+        expect.objectContaining({ userId: tenant.user.id, chargedSeconds: 5, jobs: 1 }),
+      ]);
+    });
+
     it('releases the reservation of a failed job, which costs nothing, idempotently', async () => {
       const tenant = await newTenant(store);
       const now = at('2031-05-06T12:00:00Z');

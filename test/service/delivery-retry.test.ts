@@ -1,10 +1,11 @@
-import { writeFile } from 'node:fs/promises';
+import { access, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Delivery } from '../../bot/core/events.ts';
 import { type DeliverJobData, JobName } from '../../commands/index.ts';
+import { encodeSidecar } from '../../media/sidecar.ts';
 import { BLOB_TTL_SECONDS, createBlobStore } from '../../queue/blobs.ts';
 import {
   DELIVERY_MAX_DELAY_MS,
@@ -12,6 +13,7 @@ import {
   deliveryBackoffMs,
   deliveryJobOptions,
 } from '../../queue/delivery-retry.ts';
+import { tensor } from '../../sampler/index.ts';
 import { type Stack, sample, startStack } from './stack.ts';
 
 const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -31,8 +33,20 @@ afterEach(async () => {
   stack = undefined;
 });
 
+/** A valid sidecar of a tiny clip: the delivery checks the latents before storing them. */
+const someLatents = () =>
+  encodeSidecar(tensor(new Float32Array(16), [1, 1, 1, 4, 4]), {
+    model: { name: 'pusa-mini', version: '1' },
+    width: 64,
+    height: 64,
+    fps: 16,
+    task: 't2v',
+    prompt: 'p',
+    seed: 1,
+  });
+
 /** Reserves a job (no worker runs it) and enqueues its finished result the way a worker does, with few attempts. */
-async function finishedJob(s: Stack, attempts: number) {
+async function finishedJob(s: Stack, attempts: number, latents: Uint8Array = someLatents()) {
   const answer = await s.submit(t2v);
   if (!answer.ok) throw new Error(answer.error.message);
   const redis = new Redis(REDIS_URL);
@@ -52,7 +66,7 @@ async function finishedJob(s: Stack, attempts: number) {
     outcome: {
       status: 'succeeded',
       mp4Key: await blobs.put('mp4', mp4),
-      latentsKey: await blobs.put('latents', new Uint8Array(16)),
+      latentsKey: await blobs.put('latents', latents),
       parameters: { width: 64, height: 64, fps: 16, seed: 1 },
       gpuSeconds: 2,
       frames: 17,
@@ -100,7 +114,25 @@ describe('a delivery that never succeeds ends the job (real Redis, SQLite, the d
     expect(stack.logs.some((l) => l.startsWith('error delivery given up') && l.includes(jobId))).toBe(true);
   });
 
-  it('tries to tell the owner when the post itself keeps failing, and logs when even that fails', async () => {
+  it('fails a result whose latents arrive damaged, uncharged, instead of storing a clip that cannot be continued', async () => {
+    stack = await startStack({ redisUrl: REDIS_URL });
+    const whole = someLatents();
+    const { jobId } = await finishedJob(stack, 3, whole.subarray(0, whole.length - 8));
+
+    await stack.waitFor(() => stack!.deliveries.length > 0, 'the owner to be told');
+
+    expect(stack.deliveries).toEqual([expect.objectContaining({ kind: 'failed', jobId, code: 'ResultDamaged' })]);
+    expect((stack.deliveries[0] as Extract<Delivery, { kind: 'failed' }>).message).toMatch(/nothing was charged/);
+    const job = await stack.service.store.job(jobId);
+    expect(job).toMatchObject({ status: 'failed', chargedSeconds: 0, clip: null, error: { code: 'ResultDamaged' } });
+    const quota = await stack.service.store.quota(job!.userId, job!.workspaceId, new Date());
+    expect(quota).toMatchObject({ usedSeconds: 0, reservedSeconds: 0, queued: 0 });
+    expect(stack.logs.some((l) => l.startsWith('error the result of a job arrived damaged') && l.includes(jobId))).toBe(
+      true,
+    );
+  });
+
+  it('refunds a clip stored and charged whose post keeps failing, tries to tell its owner, and logs when even that fails', async () => {
     const attempted: Delivery[] = [];
     stack = await startStack({
       redisUrl: REDIS_URL,
@@ -119,8 +151,14 @@ describe('a delivery that never succeeds ends the job (real Redis, SQLite, the d
 
     expect(attempted.map((d) => d.kind)).toEqual(['succeeded', 'succeeded', 'succeeded', 'failed']);
     expect(attempted[3]).toMatchObject({ jobId, code: 'DeliveryFailed' });
-    // Stored and charged on the first attempt: the clip exists and is in the owner's history (no refunds in the store).
-    expect(await stack.service.store.job(jobId)).toMatchObject({ status: 'succeeded', chargedSeconds: 2 });
+    expect((attempted[3] as Extract<Delivery, { kind: 'failed' }>).message).toMatch(/nothing was charged/);
+    // Stored and charged on the first attempt, then never posted: refunded, and the clip its owner never got is gone.
+    const job = await stack.service.store.job(jobId);
+    expect(job).toMatchObject({ status: 'failed', chargedSeconds: 0, clip: null, error: { code: 'DeliveryFailed' } });
+    const quota = await stack.service.store.quota(job!.userId, job!.workspaceId, new Date());
+    expect(quota).toMatchObject({ usedSeconds: 0, reservedSeconds: 0, queued: 0 });
+    const clip = (attempted[0] as Extract<Delivery, { kind: 'succeeded' }>).mp4Absolute;
+    await expect(access(clip)).rejects.toThrow(/ENOENT/);
     expect(stack.logs.some((l) => l.startsWith('error delivery given up') && l.includes(jobId))).toBe(true);
   });
 });

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, startLocalRedis } from '../../scripts/local-redis.ts';
 import { startLocalDiscord } from '../discord/local-discord.ts';
 import { PACK_DIR } from '../helpers/pack.ts';
+import { startPasswordRefuser } from '../helpers/pg-refuser.ts';
 import { BOT_TOKEN, slashCommand, startFakeSlack } from '../slack/fake-slack.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
@@ -166,6 +167,51 @@ describe('the bot and worker processes', () => {
       }
     } finally {
       await redis.destroy();
+    }
+  });
+
+  it('refuses a wrong database password, or an unreachable database, in one line that never prints the password', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pusa-proc-'));
+    dirs.push(dir);
+    const server = await startPasswordRefuser();
+    const closed = await freePort();
+    try {
+      const env = (databaseUrl: string) => ({
+        DATABASE_URL: databaseUrl,
+        REDIS_URL,
+        QUEUE_PREFIX: `t-db-${closed}`,
+        ARTIFACT_DIR: join(dir, 'artifacts'),
+        MODEL_DIR: PACK_DIR,
+        PLAYGROUND: 'off',
+        BOT_HEALTH_PORT: '0',
+      });
+      // A server that demands a password and refuses it; and no server at all, with an empty user name (the old
+      // redaction matched `user:` only, so this one printed the password).
+      const refused = start('bot', env(`postgresql://pusa:Hunter2%40Pw@127.0.0.1:${server.port}/pusa`));
+      const unreachable = start('bot', env(`postgresql://:Hunter2%40Pw@127.0.0.1:${closed}/pusa`));
+      const worker = start('worker', {
+        ...env(`postgresql://pusa:Hunter2%40Pw@127.0.0.1:${server.port}/pusa`),
+        LOG_LEVEL: 'debug',
+        WORKER_HEALTH_PORT: '0',
+      });
+
+      expect(await refused.exited).toBe(1);
+      expect(await unreachable.exited).toBe(1);
+      await worker.waitFor(/worker ready/);
+      worker.child.kill('SIGTERM');
+      await worker.exited;
+
+      expect(refused.output().trim()).toBe(
+        `bot: the database at postgresql://pusa:***@127.0.0.1:${server.port}/pusa refused the user name or password in DATABASE_URL; correct DATABASE_URL`,
+      );
+      expect(unreachable.output().trim()).toMatch(
+        new RegExp(
+          `^bot: the database at postgresql://:\\*\\*\\*@127\\.0\\.0\\.1:${closed}/pusa is not reachable \\(.+\\); start it or correct DATABASE_URL$`,
+        ),
+      );
+      for (const run of [refused, unreachable, worker]) expect(run.output()).not.toMatch(/Hunter2|Pw@|%40Pw/);
+    } finally {
+      await server.stop();
     }
   });
 

@@ -5,6 +5,7 @@ import { GenerationRequest, type GenerationRequestInput } from '../../commands/i
 import type { JobRecord } from '../../prisma/types.ts';
 import { createBlobStore } from '../../queue/blobs.ts';
 import { startLocalRedis } from '../../scripts/local-redis.ts';
+import { createTestDatabase, PROVIDERS, type Provider, type TestDatabase } from '../prisma/databases.ts';
 import { type Stack, sample, startStack } from './stack.ts';
 
 const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -17,9 +18,12 @@ const t2v = {
 /** No pass runs by itself in these tests unless one sets a short interval. */
 const MANUAL = { RECONCILE_INTERVAL_MS: 3_600_000, RECONCILE_GRACE_MS: 0 };
 let stack: Stack | undefined;
+let database: TestDatabase | undefined;
 afterEach(async () => {
   await stack?.stop();
   stack = undefined;
+  await database?.drop();
+  database = undefined;
 });
 
 /**
@@ -57,9 +61,18 @@ const submitted = async (s: Stack, request: Parameters<Stack['submit']>[0], user
 const outcomes = (s: Stack) =>
   Object.fromEntries(s.deliveries.map((d) => [d.jobId, d.kind === 'failed' ? `failed:${d.code}` : d.kind]));
 
-describe('the reconciler (real Redis, SQLite, worker processes)', () => {
+/**
+ * The reconciler's queries (jobs in flight older than the grace period, its cross-process lock) run on both stores:
+ * a fresh database of its own per test, SQLite or PostgreSQL.
+ */
+const on = async (provider: Provider, options: Omit<Parameters<typeof startStack>[0], 'databaseUrl'>) => {
+  database = await createTestDatabase(provider);
+  return startStack({ ...options, databaseUrl: database.url });
+};
+
+describe.each(PROVIDERS)('the reconciler on %s (real Redis, worker processes)', (provider) => {
   it('re-enqueues jobs the queue never got or lost, fails and releases the one whose inputs are gone', async () => {
-    stack = await startStack({ redisUrl: REDIS_URL, config: MANUAL });
+    stack = await on(provider, { redisUrl: REDIS_URL, config: MANUAL });
     const { generate, store } = stack.service;
     const crashed = await reserveWithoutQueue(stack, t2v);
     // Four users: each job holds a slot under its owner's cap of 3 until it is settled.
@@ -115,7 +128,7 @@ describe('the reconciler (real Redis, SQLite, worker processes)', () => {
   });
 
   it('leaves a job inside its grace period alone, and runs one pass at a time across bot processes', async () => {
-    stack = await startStack({ redisUrl: REDIS_URL, config: { ...MANUAL, RECONCILE_GRACE_MS: 600_000 } });
+    stack = await on(provider, { redisUrl: REDIS_URL, config: { ...MANUAL, RECONCILE_GRACE_MS: 600_000 } });
     const young = await reserveWithoutQueue(stack, t2v);
 
     const passes = await Promise.all([stack.service.reconciler.runOnce(), stack.service.reconciler.runOnce()]);
@@ -129,7 +142,7 @@ describe('the reconciler (real Redis, SQLite, worker processes)', () => {
   it('repairs by itself, started with the service, after Redis restarts with its data gone', async () => {
     const redis = await startLocalRedis({ appendOnly: false });
     try {
-      stack = await startStack({
+      stack = await on(provider, {
         redisUrl: redis.url,
         config: { RECONCILE_INTERVAL_MS: 300, RECONCILE_GRACE_MS: 0 },
       });

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHub } from '../../bot/core/hub.ts';
 import { localServiceConfig, type Service, startService } from '../../bot/service.ts';
 import { startPlayground } from '../../bot/web/server.ts';
+import { createSessions, networkOf } from '../../bot/web/sessions.ts';
 import { startWorker, type WorkerProcess } from '../../scripts/worker-pool.ts';
 import { PACK_DIR } from '../helpers/pack.ts';
 
@@ -217,6 +218,49 @@ describe.skipIf(HOST === undefined)('a playground beyond loopback: identity come
     expect(new Set(aliceStream.seen)).toEqual(new Set([aliceJob]));
   });
 
+  it('bounds how many addresses it counts: past the bound a new address gets 429 with Retry-After, not memory', async () => {
+    // On 0.0.0.0 (beyond loopback, so sessions apply) a client can come from any 127.0.0.0/8 address.
+    const bounded = await startPlayground(service, createHub(), {
+      host: '0.0.0.0',
+      port: 0,
+      adminToken: ADMIN_TOKEN,
+      maxNewSessionsPerIpPerHour: 5,
+      maxSessionAddresses: 2,
+    });
+    const port = Number(new URL(bounded.url).port);
+    const sessionFrom = (localAddress: string) =>
+      new Promise<{ status: number; retryAfter: string | undefined; body: string }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path: '/api/session', localAddress }, (res: IncomingMessage) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              retryAfter: res.headers['retry-after'] as string | undefined,
+              body,
+            }),
+          );
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      const answers = [];
+      for (const address of ['127.0.0.2', '127.0.0.3', '127.0.0.2', '127.0.0.4'])
+        answers.push(await sessionFrom(address));
+
+      expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 429]);
+      expect(Number(answers[3]?.retryAfter)).toBeGreaterThanOrEqual(60);
+      expect(JSON.parse(answers[3]?.body ?? '{}')).toMatchObject({
+        error: expect.stringMatching(
+          /too many new playground sessions are being opened right now; try again in \d+ minutes/,
+        ),
+      });
+    } finally {
+      await bounded.close();
+    }
+  });
+
   it('caps new sessions per client address per hour, and an open session keeps working past the cap', async () => {
     const capped = await startPlayground(service, createHub(), {
       host: HOST as string,
@@ -239,5 +283,23 @@ describe.skipIf(HOST === undefined)('a playground beyond loopback: identity come
     } finally {
       await capped.close();
     }
+  });
+});
+
+describe('the session counter', () => {
+  it('counts an IPv6 /64 as one address, and an IPv4-mapped address as its IPv4', () => {
+    const sessions = createSessions({ secret: ADMIN_TOKEN, maxNewPerIpPerHour: 2 });
+
+    const rotating = ['2001:db8:1:2::1', '2001:db8:1:2:ffff:ffff:ffff:fffe', '2001:db8:1:2::abcd'].map(
+      (a) => sessions.issue(a).ok,
+    );
+    const otherNetwork = sessions.issue('2001:db8:1:3::1').ok;
+    const mapped = ['::ffff:192.0.2.7', '192.0.2.7', '::FFFF:192.0.2.7'].map((a) => sessions.issue(a).ok);
+
+    expect(rotating).toEqual([true, true, false]);
+    expect(otherNetwork).toBe(true);
+    expect(mapped).toEqual([true, true, false]);
+    expect(networkOf('2001:DB8:0:1::')).toBe('2001:db8:0:1::/64');
+    expect(networkOf('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
   });
 });
