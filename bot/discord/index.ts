@@ -6,7 +6,7 @@ import { createInteractionHandler } from './handle-interaction.ts';
 import { createJobMessages } from './jobs.ts';
 import type { DiscordLog } from './log.ts';
 
-export { buildCommands } from './commands.ts';
+export { buildCommands } from './commands/index.ts';
 export { DiscordConfig, parseDiscordConfig, wantsDiscord } from './config.ts';
 export { DISCORD_BOT_PERMISSIONS, DISCORD_SCOPES, discordInviteUrl, discordPermissionBits } from './invite.ts';
 
