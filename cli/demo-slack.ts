@@ -170,7 +170,7 @@ try {
 
   const refusals = ephemerals().filter((t) => t.startsWith('⚠️'));
   for (const r of refusals) say(`refusal: ${r}`);
-  errors += refusals.length + stack.log.filter((l) => l.startsWith('WARN')).length;
+  errors += refusals.length + stack.log.filter((l) => /^(WARN|ERROR) /.test(l)).length;
   errors += [...fake.messages.values()].filter((m) => m.text.startsWith('❌')).length;
   const acked = stack.ackMs.filter((ms) => ms < 3000).length;
   process.stdout.write(
