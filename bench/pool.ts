@@ -16,9 +16,10 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
+import { composeBot } from '../bot/compose.ts';
 import type { Delivery } from '../bot/core/events.ts';
 import type { SubmitInput } from '../bot/core/front-end.ts';
-import { localServiceConfig, startService } from '../bot/service.ts';
+import { localServiceConfig } from '../bot/service.ts';
 import { loadModelPack } from '../pack/manifest.ts';
 import { startLocalRedis } from '../scripts/local-redis.ts';
 import { startPool } from '../scripts/worker-pool.ts';
@@ -92,9 +93,13 @@ async function runWith(workers: number): Promise<Run> {
   const dir = await mkdtemp(join(tmpdir(), 'pusa-bench-pool-'));
   const prefix = `bench-pool-${process.pid}-${workers}`;
   const deliveries: Array<{ at: number; delivery: Delivery }> = [];
-  const service = await startService(localServiceConfig({ redisUrl, prefix, dir, modelDir }), {
-    deliver: async (delivery) => void deliveries.push({ at: performance.now(), delivery }),
-  });
+  const bot = await composeBot(
+    { service: localServiceConfig({ redisUrl, prefix, dir, modelDir }) },
+    {
+      frontEnds: { local: { deliver: async (delivery) => void deliveries.push({ at: performance.now(), delivery }) } },
+    },
+  );
+  const { service } = bot;
   const pool = await startPool(
     {
       REDIS_URL: redisUrl,
@@ -160,7 +165,7 @@ async function runWith(workers: number): Promise<Run> {
     pool.child.kill('SIGTERM');
     await pool.exited;
     if (values.redis !== undefined) await service.generate.obliterate({ force: true }).catch(() => undefined);
-    await service.close();
+    await bot.close();
     await redis?.destroy();
     await rm(dir, { recursive: true, force: true });
   }

@@ -15,7 +15,8 @@ import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { localServiceConfig, startService } from '../bot/service.ts';
+import { composeBot } from '../bot/compose.ts';
+import { localServiceConfig } from '../bot/service.ts';
 import { createAnalyticDenoiser } from '../cli/trace.ts';
 import { type GenerateResult, JobName } from '../commands/index.ts';
 import { createBlobStore } from '../queue/blobs.ts';
@@ -39,15 +40,21 @@ const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
 
 const delivered = new Map<string, number>();
 const lastStep = new Map<string, number>();
-const service = await startService(
-  localServiceConfig({ redisUrl: values.redis, prefix, dir, databaseUrl: values.database }),
+// The bench is the front end of its jobs (platform `local`), as a chat adapter is of its own.
+const bot = await composeBot(
+  { service: localServiceConfig({ redisUrl: values.redis, prefix, dir, databaseUrl: values.database }) },
   {
-    deliver: async (d) => void delivered.set(d.jobId, performance.now()),
-    onUpdate: (u) => {
-      if (u.kind === 'progress' && u.step === u.total) lastStep.set(u.jobId, performance.now());
+    frontEnds: {
+      local: {
+        deliver: async (d) => void delivered.set(d.jobId, performance.now()),
+        update: (u) => {
+          if (u.kind === 'progress' && u.step === u.total) lastStep.set(u.jobId, performance.now());
+        },
+      },
     },
   },
 );
+const { service } = bot;
 const submit = (i: number, user: string) =>
   service.frontEnd.submit({
     requestKey: `${prefix}-${i}`,
@@ -142,7 +149,7 @@ await worker.close();
 await deliverQueue.close();
 await model.release();
 await service.generate.obliterate({ force: true });
-await service.close();
+await bot.close();
 connection.disconnect();
 await rm(dir, { recursive: true, force: true });
 process.exit(0);

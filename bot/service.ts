@@ -43,7 +43,8 @@ export function localServiceConfig(options: {
 
 /**
  * The bot host's half of the service, without any chat platform: database (migrated at start), artifact store,
- * queues, the front-end core and the delivery consumer. `bot/main.ts`, the demos and the tests all compose it.
+ * queues, the front-end core and the delivery consumer. `composeBot` (bot/compose.ts) starts it, for `npm run bot`,
+ * the demos, the benchmarks and the tests alike.
  */
 export async function startService(
   config: ServiceConfig,

@@ -2,9 +2,9 @@ import { readFile } from 'node:fs/promises';
 import process from 'node:process';
 import { REST, Routes } from 'discord.js';
 import { buildCommands } from '../bot/discord/index.ts';
+import { APP_ID, buttonIds, opt, resultOf, startDiscordStack, TOKEN } from '../dev/discord/harness.ts';
+import type { StoredMessage } from '../dev/discord/local-discord.ts';
 import { redisForDemo } from '../scripts/local-redis.ts';
-import { APP_ID, buttonIds, opt, resultOf, startDiscordStack, TOKEN } from '../test/discord/harness.ts';
-import type { StoredMessage } from '../test/discord/local-discord.ts';
 
 /**
  * `npm run -s demo:discord`: the local Discord, the bot and a pusa-mini worker; registers the commands, drives every

@@ -1,8 +1,9 @@
 import { readFile, rm } from 'node:fs/promises';
 import process from 'node:process';
+import { composeBot } from '../bot/compose.ts';
 import type { Delivery } from '../bot/core/events.ts';
 import type { SubmitInput } from '../bot/core/front-end.ts';
-import { localServiceConfig, startService } from '../bot/service.ts';
+import { localServiceConfig } from '../bot/service.ts';
 import { redisForDemo } from '../scripts/local-redis.ts';
 import { startWorker, type WorkerProcess } from '../scripts/worker-pool.ts';
 
@@ -26,19 +27,30 @@ const config = localServiceConfig({ redisUrl, prefix, dir: dataDir });
 const deliveries = new Map<string, Delivery[]>();
 let firstClip: string | undefined;
 let onDelivered: (() => void) | undefined;
-const service = await startService(config, {
-  deliver: async (delivery) => {
-    const list = deliveries.get(delivery.jobId) ?? [];
-    list.push(delivery);
-    deliveries.set(delivery.jobId, list);
-    if (delivery.kind === 'succeeded') firstClip ??= delivery.clipId;
-    say(`delivered ${delivery.jobId} ${delivery.kind}${delivery.kind === 'failed' ? `: ${delivery.message}` : ''}`);
-    onDelivered?.();
+// The demo is the front end of its jobs (platform `local`): it submits through the core and collects the deliveries.
+const bot = await composeBot(
+  { service: config },
+  {
+    frontEnds: {
+      local: {
+        deliver: async (delivery) => {
+          const list = deliveries.get(delivery.jobId) ?? [];
+          list.push(delivery);
+          deliveries.set(delivery.jobId, list);
+          if (delivery.kind === 'succeeded') firstClip ??= delivery.clipId;
+          say(
+            `delivered ${delivery.jobId} ${delivery.kind}${delivery.kind === 'failed' ? `: ${delivery.message}` : ''}`,
+          );
+          onDelivered?.();
+        },
+        update: (update) => {
+          if (update.kind === 'progress' && update.step >= 2) busyWorker(update.jobId, update.workerId);
+        },
+      },
+    },
   },
-  onUpdate: (update) => {
-    if (update.kind === 'progress' && update.step >= 2) busyWorker(update.jobId, update.workerId);
-  },
-});
+);
+const { service } = bot;
 
 const workerEnv = {
   REDIS_URL: redisUrl,
@@ -156,7 +168,7 @@ await Promise.allSettled(
     await w.exited;
   }),
 );
-await service.close();
+await bot.close();
 await redis.release();
 process.stdout.write(
   `service: submitted ${submitted.length}, delivered ${delivered}, duplicates ${duplicates}, lost ${lost}, charged ${charged}\n`,

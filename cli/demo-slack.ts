@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import process from 'node:process';
+import { blockAction, messageAction, slashCommand, viewSubmission } from '../dev/slack/fake-slack.ts';
+import { startSlackStack } from '../dev/slack/harness.ts';
 import { redisForDemo } from '../scripts/local-redis.ts';
-import { blockAction, messageAction, slashCommand, viewSubmission } from '../test/slack/fake-slack.ts';
-import { startSlackStack } from '../test/slack/harness.ts';
 
 /**
  * `npm run -s demo:slack`: the local Slack (Web API stand-in, signed HTTP requests), the bot and a pusa-mini worker.
@@ -170,7 +170,7 @@ try {
 
   const refusals = ephemerals().filter((t) => t.startsWith('⚠️'));
   for (const r of refusals) say(`refusal: ${r}`);
-  errors += refusals.length + stack.log.filter((l) => l.startsWith('WARN')).length;
+  errors += refusals.length + stack.log.filter((l) => /^(WARN|ERROR) /.test(l)).length;
   errors += [...fake.messages.values()].filter((m) => m.text.startsWith('❌')).length;
   const acked = stack.ackMs.filter((ms) => ms < 3000).length;
   process.stdout.write(

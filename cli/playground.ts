@@ -3,9 +3,8 @@ import { join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createHub } from '../bot/core/hub.ts';
-import { localServiceConfig, startService } from '../bot/service.ts';
-import { startPlayground } from '../bot/web/server.ts';
+import { BotStartProblem, composeBot } from '../bot/compose.ts';
+import { localServiceConfig } from '../bot/service.ts';
 import { redisForDemo } from '../scripts/local-redis.ts';
 import { startWorker, type WorkerProcess } from '../scripts/worker-pool.ts';
 import { createRunFolder } from './run-folder.ts';
@@ -55,34 +54,39 @@ const config = {
   }),
   ...(!values.once && env['ARTIFACT_DIR'] !== undefined ? { ARTIFACT_DIR: env['ARTIFACT_DIR'] } : {}),
 };
-const hub = createHub();
-const service = await startService(config, {
-  // What the browser is told about lost and failed jobs is said on the terminal too: a demo must not fail quietly.
-  deliver: (d) => {
-    if (d.kind === 'failed') say(`job ${d.jobId} failed (${d.code}): ${d.message}`);
-    return hub.deliver(d);
-  },
-  onUpdate: (u) => {
-    if (u.kind === 'requeued') say(`job ${u.jobId} went back to the queue: ${u.reason}`);
-    hub.update(u);
-  },
-});
 const adminToken = env['PLAYGROUND_ADMIN_TOKEN'];
-const playground = await startPlayground(service, hub, {
-  host: values.host,
-  port,
-  ...(adminToken === undefined ? {} : { adminToken }),
-}).catch(async (error: NodeJS.ErrnoException) => {
-  await service.close();
+const bot = await composeBot(
+  { service: config, playground: { host: values.host, port, ...(adminToken === undefined ? {} : { adminToken }) } },
+  {
+    // What the browser is told about lost and failed jobs is said on the terminal too: a demo must not fail quietly.
+    watch: {
+      delivered: (d) => {
+        if (d.kind === 'failed') say(`job ${d.jobId} failed (${d.code}): ${d.message}`);
+      },
+      update: (u) => {
+        if (u.kind === 'requeued') say(`job ${u.jobId} went back to the queue: ${u.reason}`);
+      },
+    },
+  },
+).catch(async (error: unknown) => {
   await redis.release();
-  if (error.code === 'EADDRINUSE' || error.code === 'EACCES') {
+  if (error instanceof BotStartProblem) {
+    const code = (error.cause as NodeJS.ErrnoException | undefined)?.code;
+    const why =
+      code === 'EADDRINUSE'
+        ? 'another program, perhaps another demo, is using it'
+        : code === 'EACCES'
+          ? 'not allowed to use that port'
+          : 'that address is not on this host';
     process.stderr.write(
-      `demo: cannot listen on ${values.host}:${port} (${error.code === 'EADDRINUSE' ? 'another program, perhaps another demo, is using it' : 'not allowed to use that port'}); choose another port: npm run demo -- --port ${port + 1} (or --port 0 for any free one)\n`,
+      `demo: cannot listen on ${values.host}:${port} (${why}); choose another port: npm run demo -- --port ${port + 1} (or --port 0 for any free one)\n`,
     );
     process.exit(1);
   }
   throw error;
 });
+const { service, playground } = bot;
+if (playground === undefined) throw new Error('the demo was composed without its playground');
 
 // The demo's worker, restarted when it dies. Its job's lock is short, so a job a dead worker held goes back to the
 // queue a few seconds after the new worker starts checking for stalled jobs, instead of showing "step 3/50" forever.
@@ -140,8 +144,7 @@ async function superviseWorker(): Promise<WorkerProcess> {
 }
 worker = await superviseWorker().catch(async (error: unknown) => {
   say(`the worker did not start: ${(error as Error).message}\n${lastLines.join('\n')}`);
-  await playground.close();
-  await service.close();
+  await bot.close();
   await redis.release();
   process.exit(1);
 });
@@ -152,8 +155,7 @@ async function stop(): Promise<void> {
     worker.child.kill('SIGTERM');
     await worker.exited;
   }
-  await playground.close();
-  await service.close();
+  await bot.close();
   await redis.release();
 }
 // Ctrl-C reaches the worker too (one process group); it finishes its current job. A second Ctrl-C stops at once (the

@@ -8,8 +8,11 @@ const root = new URL('..', import.meta.url).pathname;
  * Which of our top-level folders each folder may import from (house style §0: dependencies point inward). `sampler/`
  * and `commands/` are the core; `media/`, `pack/`, `queue/` and `prisma/` are edges both processes share; `bot/` and
  * `worker/` are the two processes and never import each other: what crosses between them is a contract in
- * `commands/`. The tools (`cli/`, `bench/`, `eval/`, `scripts/`, `samples/`, `test/`, the root's config files) may import
- * anything, and nothing outside the tools imports them. A folder missing here fails the test until it is placed.
+ * `commands/`. `dev/` holds the local stand-ins of the chat platforms and the stacks built on them, which the demos
+ * and the tests share: it may import the product and `scripts/`' process helpers, never `test/`, and the product
+ * never imports it. The tools (`cli/`, `bench/`, `eval/`, `scripts/`, `samples/`, `test/`, the root's config files)
+ * may import anything, and nothing outside the tools and `dev/` imports them. A folder missing here fails the test
+ * until it is placed.
  */
 const TOOL = 'anything';
 const ALLOWED: Record<string, readonly string[] | typeof TOOL> = {
@@ -22,6 +25,7 @@ const ALLOWED: Record<string, readonly string[] | typeof TOOL> = {
   // No prisma/: a worker holds no database; its results go back to the bot on the deliver queue.
   worker: ['commands', 'sampler', 'media', 'pack', 'queue'],
   bot: ['commands', 'sampler', 'media', 'pack', 'prisma', 'queue'],
+  dev: ['bot', 'commands', 'sampler', 'media', 'pack', 'prisma', 'queue', 'scripts'],
   cli: TOOL,
   bench: TOOL,
   eval: TOOL,
@@ -137,7 +141,7 @@ describe('architecture', () => {
   });
 
   it('loads onnxruntime-node only through worker/runtime/onnxruntime.ts, which switches its telemetry off first', () => {
-    const folders = ['worker', 'bot', 'cli', 'bench', 'media', 'eval', 'scripts', 'test', 'queue', 'prisma'];
+    const folders = ['worker', 'bot', 'cli', 'bench', 'media', 'eval', 'scripts', 'test', 'dev', 'queue', 'prisma'];
     const loaders = folders
       .flatMap((folder) => {
         try {
@@ -173,6 +177,10 @@ describe('architecture', () => {
     ['sampler/step.ts', "import { LIMITS } from '../commands/index.ts';", 'commands/'],
     ['queue/blobs.ts', "import '../test/helpers/pack.ts';", 'test/'],
     ['bot/core/hub.ts', "import { runBench } from '../../bench/service.ts';", 'bench/'],
+    ['bot/discord/index.ts', "import { startLocalDiscord } from '../../dev/discord/local-discord.ts';", 'dev/'],
+    ['worker/main.ts', "import { startFakeSlack } from '../dev/slack/fake-slack.ts';", 'dev/'],
+    ['commands/jobs.ts', "import type { SlackStack } from '../dev/slack/harness.ts';", 'dev/'],
+    ['dev/discord/harness.ts', "import { PACK_DIR } from '../../test/helpers/pack.ts';", 'test/'],
     ['newfolder/x.ts', "import { z } from 'zod';", 'no rule'],
   ])('reports %s when it adds %s', (file, line, expected) => {
     const problems = directionProblems([{ path: join(root, file), text: `${line}\n` }]);

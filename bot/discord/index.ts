@@ -6,14 +6,14 @@ import { createInteractionHandler } from './handle-interaction.ts';
 import { createJobMessages } from './jobs.ts';
 import type { DiscordLog } from './log.ts';
 
-export { buildCommands } from './commands.ts';
+export { buildCommands } from './commands/index.ts';
 export { DiscordConfig, parseDiscordConfig, wantsDiscord } from './config.ts';
 export { DISCORD_BOT_PERMISSIONS, DISCORD_SCOPES, discordInviteUrl, discordPermissionBits } from './invite.ts';
 
 /**
  * Connects the Discord front end: a discord.js client (REST at `DISCORD_API_URL`, gateway from its
  * `GET /gateway/bot`), the interaction handler and the job messages. Resolves once the gateway is READY.
- * Wire `deliver` and `onUpdate` into the service with {@link discordHooks}.
+ * `composeBot` (bot/compose.ts) routes the service's deliveries and updates of Discord jobs to it.
  */
 export async function startDiscord(service: FrontDoor, config: DiscordConfig, log: DiscordLog) {
   const client = new Client({
@@ -41,22 +41,3 @@ export async function startDiscord(service: FrontDoor, config: DiscordConfig, lo
   };
 }
 export type DiscordFrontEnd = Awaited<ReturnType<typeof startDiscord>>;
-
-/**
- * The service takes its hooks before Discord connects: these forward to the front end once bound. A delivery that
- * arrives before then throws, so BullMQ retries it; updates before then are dropped (the next one is rendered).
- */
-export function discordHooks(next?: (delivery: Delivery) => Promise<void>) {
-  let target: Pick<DiscordFrontEnd, 'deliver' | 'onUpdate'> | undefined;
-  return {
-    deliver: async (delivery: Delivery) => {
-      if (delivery.origin.platform !== 'discord') return await next?.(delivery);
-      if (target === undefined) throw new Error('the Discord front end is not connected yet');
-      await target.deliver(delivery);
-    },
-    onUpdate: (update: JobUpdate) => target?.onUpdate(update),
-    bind(frontEnd: Pick<DiscordFrontEnd, 'deliver' | 'onUpdate'> | undefined) {
-      target = frontEnd;
-    },
-  };
-}

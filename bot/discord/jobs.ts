@@ -42,15 +42,8 @@ interface Tracked {
  * restart, or when Discord says the token is gone, the bot's own channel message is used. Edits of one job are
  * serialised, so a late progress edit never overwrites the result.
  */
-export function createJobMessages(deps: {
-  client: Client;
-  service: FrontDoor;
-  log: DiscordLog;
-  intervalMs: number;
-  now?: () => number;
-}) {
+export function createJobMessages(deps: { client: Client; service: FrontDoor; log: DiscordLog; intervalMs: number }) {
   const { client, service, log } = deps;
-  const now = deps.now ?? Date.now;
   const jobs = new Map<string, Tracked>();
 
   /** Messages whose job is being submitted: updates for them wait until the job is tracked. */
@@ -88,7 +81,7 @@ export function createJobMessages(deps: {
       discordUserId: o.interaction.user.id,
       interaction: o.interaction,
       tokenAt: o.interaction.createdTimestamp,
-      lastEditAt: now(),
+      lastEditAt: Date.now(),
       chain: Promise.resolve(),
       done: false,
       preview: undefined,
@@ -135,7 +128,7 @@ export function createJobMessages(deps: {
     return jobs.get(jobId);
   }
 
-  const tokenUsable = (t: Tracked) => t.interaction !== undefined && now() - t.tokenAt < TOKEN_TTL_MS;
+  const tokenUsable = (t: Tracked) => t.interaction !== undefined && Date.now() - t.tokenAt < TOKEN_TTL_MS;
   const tokenGone = (error: unknown) => error instanceof DiscordAPIError && TOKEN_GONE.has(Number(error.code));
 
   /** Edits the job's message: through the token while it lasts, else through the channel (not for private jobs). */
@@ -178,7 +171,7 @@ export function createJobMessages(deps: {
       const t = await entry(update.jobId);
       if (t === undefined || t.done) return;
       if (update.kind === 'progress' && update.preview !== undefined) t.preview = update.preview;
-      const at = now();
+      const at = Date.now();
       // Leading-edge throttle: one edit per interval at most; the result replaces whatever was skipped.
       if (at - t.lastEditAt < deps.intervalMs) return;
       t.lastEditAt = at;

@@ -35,8 +35,8 @@ export interface SlackFrontEnd {
 
 /**
  * Starts the Slack front end on an existing service: a Bolt app over HTTP (signed requests; replays refused) or
- * Socket Mode when `SLACK_APP_TOKEN` is set. The service's `deliver` and `onUpdate` hooks must reach the returned
- * object (see `lateHooks`).
+ * Socket Mode when `SLACK_APP_TOKEN` is set. `composeBot` (bot/compose.ts) routes the service's deliveries and
+ * updates of Slack jobs to the returned object.
  */
 export async function startSlack(service: FrontDoor, config: SlackConfig, log: SlackLog): Promise<SlackFrontEnd> {
   const socketMode = config.SLACK_APP_TOKEN !== undefined;
@@ -272,24 +272,6 @@ export function createReplayGuard(
         if (res.statusCode >= 400) void ledger.forget(key).catch(() => undefined);
       });
       return true;
-    },
-  };
-}
-
-/**
- * Hooks for `startService` that forward to a Slack front end started afterwards (the service must exist first).
- * Deliveries that arrive before `bind` throw, so the delivery queue retries them.
- */
-export function lateHooks() {
-  let target: Pick<SlackFrontEnd, 'deliver' | 'onUpdate'> | undefined;
-  return {
-    deliver: async (delivery: Delivery) => {
-      if (target === undefined) throw new Error('the Slack front end is not started yet');
-      await target.deliver(delivery);
-    },
-    onUpdate: (update: JobUpdate) => target?.onUpdate(update),
-    bind(frontEnd: Pick<SlackFrontEnd, 'deliver' | 'onUpdate'> | undefined) {
-      target = frontEnd;
     },
   };
 }

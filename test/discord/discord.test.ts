@@ -13,8 +13,8 @@ import {
   resultOf,
   startDiscordStack,
   TOKEN,
-} from './harness.ts';
-import { GUILD_ID, type StoredMessage } from './local-discord.ts';
+} from '../../dev/discord/harness.ts';
+import { GUILD_ID, type StoredMessage } from '../../dev/discord/local-discord.ts';
 
 const ada = { id: '700000000000000001', username: 'ada' };
 const grace = { id: '700000000000000002', username: 'grace' };

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHANNEL_ID, type LocalDiscord, startLocalDiscord } from './local-discord.ts';
+import { CHANNEL_ID, type LocalDiscord, startLocalDiscord } from '../../dev/discord/local-discord.ts';
 
 const TOKEN = 'stand-in-test-token';
 const APP_ID = '900000000000000055';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DiscordStack, opt, startDiscordStack } from '../../dev/discord/harness.ts';
 import { type LocalRedis, startLocalRedis } from '../../scripts/local-redis.ts';
-import { type DiscordStack, opt, startDiscordStack } from './harness.ts';
 
 const ada = { id: '700000000000000001', username: 'ada' };
 const STRING = 3;

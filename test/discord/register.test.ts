@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { PermissionsBitField } from 'discord.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DISCORD_BOT_PERMISSIONS, discordInviteUrl } from '../../bot/discord/index.ts';
+import { GUILD_ID, type LocalDiscord, startLocalDiscord } from '../../dev/discord/local-discord.ts';
 import { PACK_DIR } from '../helpers/pack.ts';
-import { GUILD_ID, type LocalDiscord, startLocalDiscord } from './local-discord.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 const TOKEN = 'register-test-token';

@@ -5,11 +5,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startLocalDiscord } from '../../dev/discord/local-discord.ts';
+import { BOT_TOKEN, slashCommand, startFakeSlack } from '../../dev/slack/fake-slack.ts';
 import { freePort, startLocalRedis } from '../../scripts/local-redis.ts';
-import { startLocalDiscord } from '../discord/local-discord.ts';
 import { PACK_DIR } from '../helpers/pack.ts';
 import { startPasswordRefuser } from '../helpers/pg-refuser.ts';
-import { BOT_TOKEN, slashCommand, startFakeSlack } from '../slack/fake-slack.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 const REDIS_URL = process.env['TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';

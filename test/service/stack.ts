@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { composeBot } from '../../bot/compose.ts';
 import type { Delivery, JobUpdate } from '../../bot/core/events.ts';
 import type { ImageCheck, SubmitInput } from '../../bot/core/front-end.ts';
-import { localServiceConfig, type Service, type ServiceConfig, startService } from '../../bot/service.ts';
+import { localServiceConfig, type Service, type ServiceConfig } from '../../bot/service.ts';
 import { startWorker, type WorkerProcess } from '../../scripts/worker-pool.ts';
 import { PACK_DIR } from '../helpers/pack.ts';
 
@@ -44,24 +45,32 @@ export async function startStack(options: {
   const workers: WorkerProcess[] = [];
   const logs: string[] = [];
   const line = (level: string) => (o: object, m: string) => void logs.push(`${level} ${m} ${JSON.stringify(o)}`);
-  const service = await startService(
+  const bot = await composeBot(
     {
-      ...localServiceConfig({
-        redisUrl: options.redisUrl,
-        prefix,
-        dir,
-        databaseUrl: options.databaseUrl,
-        modelDir: PACK_DIR,
-      }),
-      ...options.config,
+      service: {
+        ...localServiceConfig({
+          redisUrl: options.redisUrl,
+          prefix,
+          dir,
+          databaseUrl: options.databaseUrl,
+          modelDir: PACK_DIR,
+        }),
+        ...options.config,
+      },
     },
     {
-      deliver: options.deliver ?? (async (d) => void deliveries.push(d)),
       log: { info: line('info'), warn: line('warn'), error: line('error') },
-      onUpdate: (u) => void updates.push(u),
+      // The tests are the front end of their jobs (platform `local`, see `submit`).
+      frontEnds: {
+        local: {
+          deliver: options.deliver ?? (async (d) => void deliveries.push(d)),
+          update: (u) => void updates.push(u),
+        },
+      },
       ...(options.imageCheck === undefined ? {} : { imageCheck: options.imageCheck }),
     },
   );
+  const { service } = bot;
   const workerEnv = {
     REDIS_URL: options.redisUrl,
     QUEUE_PREFIX: prefix,
@@ -111,7 +120,7 @@ export async function startStack(options: {
         }),
       );
       await service.generate.obliterate({ force: true }).catch(() => undefined);
-      await service.close();
+      await bot.close();
       await rm(dir, { recursive: true, force: true });
     },
   };

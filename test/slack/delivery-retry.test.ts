@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { slashCommand } from './fake-slack.ts';
+import { slashCommand } from '../../dev/slack/fake-slack.ts';
+import { type SlackStack, startSlackStack } from '../../dev/slack/harness.ts';
 import { clipValueOf, placeholderAfter } from './follow-jobs.ts';
-import { type SlackStack, startSlackStack } from './harness.ts';
 
 /**
  * A Slack delivery whose result edit fails is retried by the delivery queue ([13] finding 13): the clip is uploaded

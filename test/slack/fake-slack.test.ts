@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BOT_TOKEN, type FakeSlack, startFakeSlack } from './fake-slack.ts';
+import { BOT_TOKEN, type FakeSlack, startFakeSlack } from '../../dev/slack/fake-slack.ts';
 
 let fake: FakeSlack;
 beforeAll(async () => {

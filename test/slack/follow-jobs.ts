@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import type { SlackStack } from './harness.ts';
+import type { SlackStack } from '../../dev/slack/harness.ts';
 
 /** The buttons of a message's actions block. */
 export const buttonsOf = (blocks: unknown[]) =>

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { slashCommand } from '../../dev/slack/fake-slack.ts';
+import { type SlackStack, startSlackStack } from '../../dev/slack/harness.ts';
 import { type LocalRedis, startLocalRedis } from '../../scripts/local-redis.ts';
-import { slashCommand } from './fake-slack.ts';
-import { type SlackStack, startSlackStack } from './harness.ts';
 
 /** Slack while Redis (the queue) is down: the slash command is answered within 3 s, saying so ([13]). */
 describe('Slack while the queue is away (local Slack, a real redis-server stopped)', () => {

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { blockAction, messageAction, sign, slashCommand, viewSubmission } from './fake-slack.ts';
+import { blockAction, messageAction, sign, slashCommand, viewSubmission } from '../../dev/slack/fake-slack.ts';
+import { SIGNING_SECRET, type SlackStack, startSlackStack } from '../../dev/slack/harness.ts';
 import { buttonsOf, placeholderAfter, placeholdersAfter, resultAt } from './follow-jobs.ts';
-import { SIGNING_SECRET, type SlackStack, startSlackStack } from './harness.ts';
 
 const sample = (name: string) => readFile(new URL(`../../samples/${name}`, import.meta.url));
 const FAST = '--steps 4 --frames 17';

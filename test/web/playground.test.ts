@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type Bot, composeBot } from '../../bot/compose.ts';
 import { createHub } from '../../bot/core/hub.ts';
-import { localServiceConfig, type Service, startService } from '../../bot/service.ts';
+import { localServiceConfig, type Service } from '../../bot/service.ts';
 import { startPlayground } from '../../bot/web/server.ts';
 import { startWorker, type WorkerProcess } from '../../scripts/worker-pool.ts';
 import { PACK_DIR } from '../helpers/pack.ts';
@@ -17,6 +18,7 @@ const root = new URL('../..', import.meta.url).pathname;
 const shots = join(root, 'test-results');
 
 let dir: string;
+let bot: Bot;
 let service: Service;
 let playground: Awaited<ReturnType<typeof startPlayground>>;
 let worker: WorkerProcess;
@@ -30,12 +32,12 @@ beforeAll(async () => {
     );
   dir = await mkdtemp(join(tmpdir(), 'pusa-web-'));
   const prefix = `web-${process.pid}-${Date.now()}`;
-  const hub = createHub();
-  service = await startService(localServiceConfig({ redisUrl: REDIS_URL, prefix, dir, modelDir: PACK_DIR }), {
-    deliver: (d) => hub.deliver(d),
-    onUpdate: (u) => hub.update(u),
+  bot = await composeBot({
+    service: localServiceConfig({ redisUrl: REDIS_URL, prefix, dir, modelDir: PACK_DIR }),
+    playground: { host: '127.0.0.1', port: 0 },
   });
-  playground = await startPlayground(service, hub, { host: '127.0.0.1', port: 0 });
+  service = bot.service;
+  playground = bot.playground!;
   worker = await startWorker('web-worker', { REDIS_URL, QUEUE_PREFIX: prefix, MODEL_DIR: PACK_DIR, LOG_LEVEL: 'warn' });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -46,9 +48,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   worker?.child.kill('SIGKILL');
-  await playground?.close();
   await service?.generate.obliterate({ force: true }).catch(() => undefined);
-  await service?.close();
+  await bot?.close();
   await rm(dir, { recursive: true, force: true });
 });
 

@@ -3,8 +3,9 @@ import { type IncomingMessage, request } from 'node:http';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Bot, composeBot } from '../../bot/compose.ts';
 import { createHub } from '../../bot/core/hub.ts';
-import { localServiceConfig, type Service, startService } from '../../bot/service.ts';
+import { localServiceConfig, type Service } from '../../bot/service.ts';
 import { startPlayground } from '../../bot/web/server.ts';
 import { createSessions, networkOf } from '../../bot/web/sessions.ts';
 import { startWorker, type WorkerProcess } from '../../scripts/worker-pool.ts';
@@ -20,6 +21,7 @@ if (HOST === undefined)
   console.warn('test/web/sessions.test.ts skipped: this machine has no non-loopback IPv4 address to bind to');
 
 let dir: string;
+let bot: Bot;
 let service: Service;
 let playground: Awaited<ReturnType<typeof startPlayground>>;
 let worker: WorkerProcess;
@@ -28,18 +30,18 @@ beforeAll(async () => {
   if (HOST === undefined) return;
   dir = await mkdtemp(join(tmpdir(), 'pusa-sessions-'));
   const prefix = `sessions-${process.pid}-${Date.now()}`;
-  const hub = createHub();
-  service = await startService(localServiceConfig({ redisUrl: REDIS_URL, prefix, dir, modelDir: PACK_DIR }), {
-    deliver: (d) => hub.deliver(d),
-    onUpdate: (u) => hub.update(u),
-  });
   // Every test opens its own sessions from this one address; the cap has a test of its own.
-  playground = await startPlayground(service, hub, {
-    host: HOST,
-    port: 0,
-    adminToken: ADMIN_TOKEN,
-    maxNewSessionsPerIpPerHour: 100,
+  bot = await composeBot({
+    service: localServiceConfig({ redisUrl: REDIS_URL, prefix, dir, modelDir: PACK_DIR }),
+    playground: {
+      host: HOST,
+      port: 0,
+      adminToken: ADMIN_TOKEN,
+      maxNewSessionsPerIpPerHour: 100,
+    },
   });
+  service = bot.service;
+  playground = bot.playground!;
   worker = await startWorker('sessions-worker', {
     REDIS_URL,
     QUEUE_PREFIX: prefix,
@@ -50,9 +52,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   worker?.child.kill('SIGKILL');
-  await playground?.close();
   await service?.generate.obliterate({ force: true }).catch(() => undefined);
-  await service?.close();
+  await bot?.close();
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
 

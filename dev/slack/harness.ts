@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { localServiceConfig, type Service, startService } from '../../bot/service.ts';
+import { type Bot, composeBot } from '../../bot/compose.ts';
+import { localServiceConfig, type Service } from '../../bot/service.ts';
 import { SlackConfig } from '../../bot/slack/config.ts';
-import { lateHooks, type SlackFrontEnd, startSlack } from '../../bot/slack/index.ts';
+import type { SlackFrontEnd } from '../../bot/slack/index.ts';
 import { startWorker, type WorkerProcess } from '../../scripts/worker-pool.ts';
 import { APP_TOKEN, BOT_TOKEN, type FakeSlack, interactive, type SendOptions, startFakeSlack } from './fake-slack.ts';
 
@@ -22,7 +23,7 @@ export interface SlackStack {
   /** A slash command (form body) or interactive payload (object), signed and sent, or sent over the socket. */
   command(body: string): Promise<{ status: number; ms: number; text?: string }>;
   interact(payload: object): Promise<{ status: number; ms: number; text?: string }>;
-  /** Stops the Slack front end and starts a new one (a bot restart, the database and queues kept). */
+  /** Stops the bot and starts it again (a bot restart: the database, the queues and the worker kept). */
   restartSlack(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -41,14 +42,13 @@ export async function startSlackStack(
       lines.push(`WARN ${m} ${JSON.stringify(o)}`);
       options.log?.(`WARN ${m} ${JSON.stringify(o)}`);
     },
+    error: (o: object, m: string) => {
+      lines.push(`ERROR ${m} ${JSON.stringify(o)}`);
+      options.log?.(`ERROR ${m} ${JSON.stringify(o)}`);
+    },
   };
-  const hooks = lateHooks();
-  const service = await startService(localServiceConfig({ redisUrl, prefix, dir, modelDir: PACK_DIR }), {
-    deliver: hooks.deliver,
-    onUpdate: hooks.onUpdate,
-    log,
-  });
-  const config = SlackConfig.parse({
+  const service = localServiceConfig({ redisUrl, prefix, dir, modelDir: PACK_DIR });
+  const slack = SlackConfig.parse({
     SLACK_BOT_TOKEN: BOT_TOKEN,
     SLACK_SIGNING_SECRET: SIGNING_SECRET,
     ...(options.socketMode ? { SLACK_APP_TOKEN: APP_TOKEN } : {}),
@@ -61,12 +61,15 @@ export async function startSlackStack(
   });
   const start = async () => {
     const socketReady = options.socketMode ? fake.socketConnected() : Promise.resolve();
-    const started = await startSlack(service, config, log);
+    const started = await composeBot({ service, slack }, { log });
     await socketReady;
-    hooks.bind(started);
     return started;
   };
-  let slack = await start();
+  let bot: Bot = await start();
+  const slackOf = (b: Bot) => {
+    if (b.slack === undefined) throw new Error('the bot was composed without Slack');
+    return b.slack;
+  };
   const worker: WorkerProcess = await startWorker(
     `slack-${prefix}`,
     {
@@ -81,7 +84,7 @@ export async function startSlackStack(
   const ackMs: number[] = [];
   const signed: Omit<SendOptions, 'contentType'> = { secret: SIGNING_SECRET };
   const sendHttp = async (body: string) => {
-    const result = await fake.send(slack.eventsUrl as string, body, {
+    const result = await fake.send(slackOf(bot).eventsUrl as string, body, {
       ...signed,
       contentType: 'application/x-www-form-urlencoded',
     });
@@ -90,9 +93,11 @@ export async function startSlackStack(
   };
   return {
     fake,
-    service,
+    get service() {
+      return bot.service;
+    },
     get slack() {
-      return slack;
+      return slackOf(bot);
     },
     log: lines,
     ackMs,
@@ -109,17 +114,14 @@ export async function startSlackStack(
       return { status: 200, ms };
     },
     async restartSlack() {
-      hooks.bind(undefined);
-      await slack.stop();
-      slack = await start();
+      await bot.close();
+      bot = await start();
     },
     async stop() {
-      hooks.bind(undefined);
       if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
       await worker.exited;
-      await slack.stop().catch(() => undefined);
-      await service.generate.obliterate({ force: true }).catch(() => undefined);
-      await service.close();
+      await bot.service.generate.obliterate({ force: true }).catch(() => undefined);
+      await bot.close().catch(() => undefined);
       await fake.close();
       await rm(dir, { recursive: true, force: true });
     },

@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type Bot, type BotLog, composeBot } from '../../bot/compose.ts';
 import { parseDiscordConfig } from '../../bot/discord/config.ts';
-import { type DiscordFrontEnd, discordHooks, startDiscord } from '../../bot/discord/index.ts';
-import type { DiscordLog } from '../../bot/discord/log.ts';
-import { localServiceConfig, type Service, startService } from '../../bot/service.ts';
+import type { DiscordFrontEnd } from '../../bot/discord/index.ts';
+import { localServiceConfig, type Service } from '../../bot/service.ts';
 import { startWorker, type WorkerProcess } from '../../scripts/worker-pool.ts';
 import { type LocalDiscord, type StoredMessage, startLocalDiscord } from './local-discord.ts';
 
@@ -17,8 +17,8 @@ export const PROGRESS_MS = 150;
 /** The local Discord, the service with its own database and Redis prefix, one pusa-mini worker and the bot. */
 export interface DiscordStack {
   readonly local: LocalDiscord;
-  service: Service;
-  discord: DiscordFrontEnd;
+  readonly service: Service;
+  readonly discord: DiscordFrontEnd;
   readonly workers: WorkerProcess[];
   readonly logs: string[];
   /** Stops the bot (Discord client and service) and starts it again on the same database and queue. */
@@ -32,7 +32,7 @@ export async function startDiscordStack(options: { redisUrl?: string; modelDir?:
   const dir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'pusa-discord-')));
   const prefix = `td-${randomUUID().slice(0, 8)}`;
   const logs: string[] = [];
-  const log: DiscordLog = {
+  const log: BotLog = {
     info: (o, m) => void logs.push(`info ${m} ${JSON.stringify(o)}`),
     warn: (o, m) => void logs.push(`warn ${m} ${JSON.stringify(o)}`),
     error: (o, m) => void logs.push(`error ${m} ${JSON.stringify(o)}`),
@@ -49,15 +49,9 @@ export async function startDiscordStack(options: { redisUrl?: string; modelDir?:
     // the test's `admin` member operates the deployment; `manager` has Manage Server only (discord.test.ts)
     DISCORD_OPERATOR_IDS: '700000000000000003',
   });
-  const boot = async () => {
-    const hooks = discordHooks();
-    const service = await startService(botConfig, { deliver: hooks.deliver, onUpdate: hooks.onUpdate, log });
-    const discord = await startDiscord(service, config, log);
-    hooks.bind(discord);
-    return { service, discord };
-  };
+  const boot = () => composeBot({ service: botConfig, discord: config }, { log });
   const workers: WorkerProcess[] = [];
-  const booted = await boot();
+  let bot: Bot = await boot();
   workers.push(
     await startWorker('w1', {
       REDIS_URL: redisUrl,
@@ -69,16 +63,18 @@ export async function startDiscordStack(options: { redisUrl?: string; modelDir?:
   );
   const stack: DiscordStack = {
     local,
-    service: booted.service,
-    discord: booted.discord,
+    get service() {
+      return bot.service;
+    },
+    get discord() {
+      if (bot.discord === undefined) throw new Error('the bot was composed without Discord');
+      return bot.discord;
+    },
     workers,
     logs,
     async restart() {
-      await stack.discord.close();
-      await stack.service.close();
-      const next = await boot();
-      stack.service = next.service;
-      stack.discord = next.discord;
+      await bot.close();
+      bot = await boot();
     },
     async stop() {
       await Promise.allSettled(
@@ -87,9 +83,8 @@ export async function startDiscordStack(options: { redisUrl?: string; modelDir?:
           await w.exited;
         }),
       );
-      await stack.discord.close();
-      await stack.service.generate.obliterate({ force: true }).catch(() => undefined);
-      await stack.service.close();
+      await bot.service.generate.obliterate({ force: true }).catch(() => undefined);
+      await bot.close();
       await local.close();
       if (options.dataDir === undefined) await rm(dir, { recursive: true, force: true });
     },
