@@ -14,6 +14,7 @@ import type { ContractJob } from '../../queue/contract.ts';
 import { deliveryBackoffStrategy } from '../../queue/delivery-retry.ts';
 import { cancelKey } from '../../queue/names.ts';
 import type { ArtifactStore } from '../artifacts.ts';
+import { classify } from './errors.ts';
 import type { Delivery, JobUpdate } from './events.ts';
 
 export interface DeliveryDeps {
@@ -184,9 +185,12 @@ export function startDelivery(deps: DeliveryDeps) {
       try {
         await settle(job);
       } catch (error) {
-        const last = error instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-        if (last) await giveUp(job, error as Error);
-        throw error;
+        // Retried while a retry may work; bot/core/errors.ts decides: a refusal the user must fix ends it now.
+        const final = error instanceof UnrecoverableError || !classify(error).retry;
+        if (final || job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) await giveUp(job, error as Error);
+        throw final && !(error instanceof UnrecoverableError)
+          ? new UnrecoverableError((error as Error).message)
+          : error;
       }
     },
     {

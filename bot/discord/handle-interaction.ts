@@ -19,6 +19,7 @@ import {
 } from 'discord.js';
 import { parseOrigin, UserError } from '../../commands/index.ts';
 import type { Actor, JobAction } from '../core/access.ts';
+import { classify } from '../core/errors.ts';
 import type { SubmitInput } from '../core/front-end.ts';
 import type { Remade } from '../core/lookup.ts';
 import type { OperatorActor } from '../core/operator.ts';
@@ -588,13 +589,14 @@ export function createInteractionHandler(deps: {
     try {
       await route(i);
     } catch (error) {
-      const requestId = randomUUID();
-      if (error instanceof UserError) {
-        await replyError(i, error.message, requestId).catch(() => undefined);
-        return;
-      }
-      log.error({ requestId, interactionId: i.id, err: (error as Error).message }, 'interaction failed');
-      await replyError(i, 'something went wrong on my side; nothing was charged', requestId).catch(() => undefined);
+      // The core decides what the user reads (bot/core/errors.ts); only what is not theirs to fix is logged.
+      const verdict = classify(error);
+      if (verdict.kind !== 'refused')
+        log.error(
+          { requestId: verdict.errorId, interactionId: i.id, kind: verdict.kind, err: (error as Error).message },
+          'interaction failed',
+        );
+      await replyError(i, verdict.message, verdict.errorId).catch(() => undefined);
     }
   };
 }

@@ -3,6 +3,7 @@ import { open, readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { extname, join } from 'node:path';
 import { type ChatCommand, parseChatCommand, parseStoredJobExtras, UserError } from '../../commands/index.ts';
+import { classify } from '../core/errors.ts';
 import type { Delivery, JobUpdate } from '../core/events.ts';
 import type { SubmitInput } from '../core/front-end.ts';
 import type { Hub } from '../core/hub.ts';
@@ -187,9 +188,14 @@ export async function startPlayground(service: FrontDoor, hub: Hub, options: Pla
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
-      const message =
-        error instanceof UserError ? error.message : 'something went wrong on the bot host; please try again';
-      if (!res.headersSent) json(res, error instanceof UserError ? 400 : 500, { ok: false, error: message });
+      // The core decides what the page reads (bot/core/errors.ts); only what is not the user's to fix is logged.
+      const verdict = classify(error);
+      if (verdict.kind !== 'refused')
+        process.stderr.write(
+          `${JSON.stringify({ msg: 'playground request failed', errorId: verdict.errorId, kind: verdict.kind, err: String(error) })}\n`,
+        );
+      const status = verdict.kind === 'refused' ? 400 : verdict.kind === 'unavailable' ? 503 : 500;
+      if (!res.headersSent) json(res, status, { ok: false, error: verdict.message, errorId: verdict.errorId });
       else res.end();
     });
   });
