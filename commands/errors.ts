@@ -30,6 +30,31 @@ export class UserError extends Error {
   }
 }
 
+/** Parts of the service a request depends on that can be away for a while; none of them is the user's doing. */
+export const InfrastructureErrorCode = {
+  DatabaseUnavailable: 'DatabaseUnavailable',
+  QueueUnavailable: 'QueueUnavailable',
+  PlatformUnavailable: 'PlatformUnavailable',
+  /** A connection failed and nothing says to what (a bare ECONNREFUSED, a fetch timeout). */
+  NetworkUnavailable: 'NetworkUnavailable',
+} as const;
+export type InfrastructureErrorCode = (typeof InfrastructureErrorCode)[keyof typeof InfrastructureErrorCode];
+
+/**
+ * A dependency (database, queue, chat platform) cannot be used right now: the request may succeed when tried again,
+ * so callers that retry (deliveries) retry, and users are told "temporarily unavailable". `cause` is what failed;
+ * `message` is for logs, never shown (bot/core/errors.ts `classify` decides what the user reads).
+ */
+export class InfrastructureError extends Error {
+  readonly code: InfrastructureErrorCode;
+
+  constructor(code: InfrastructureErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'InfrastructureError';
+    this.code = code;
+  }
+}
+
 /** Parsing user input returns a result rather than throwing (sapphire's `Result` idea, no library). */
 export type Parsed<TValue> =
   | { readonly ok: true; readonly value: TValue }

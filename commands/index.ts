@@ -11,7 +11,7 @@ export {
   parseCommandArguments,
 } from './chat-command.ts';
 export { type CostModel, estimateSeconds, type MeasuredRun, predictSeconds, tokensOf } from './cost.ts';
-export { type Parsed, UserError, UserErrorCode } from './errors.ts';
+export { InfrastructureError, InfrastructureErrorCode, type Parsed, UserError, UserErrorCode } from './errors.ts';
 export {
   DeliverJobData,
   GenerateJobData,

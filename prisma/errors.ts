@@ -1,13 +1,14 @@
+import { InfrastructureError } from '../commands/errors.ts';
+
 /**
  * The store cannot reach its database right now (server down, connection refused or lost, pool exhausted, SQLite
  * file not openable or locked). Callers answer "try again in a moment" and carry on; the cause says what happened.
  */
-export class StoreUnavailableError extends Error {
+export class StoreUnavailableError extends InfrastructureError {
   override readonly name = 'StoreUnavailableError';
-  readonly code = 'StoreUnavailable';
 
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('DatabaseUnavailable', message, options);
   }
 }
 

@@ -15,6 +15,7 @@ import type { ContractJob } from '../../queue/contract.ts';
 import { deliveryBackoffStrategy } from '../../queue/delivery-retry.ts';
 import { cancelKey } from '../../queue/names.ts';
 import type { ArtifactStore } from '../artifacts.ts';
+import { classify } from './errors.ts';
 import { type Delivery, type JobUpdate, UndeliverableError } from './events.ts';
 
 export interface DeliveryDeps {
@@ -219,11 +220,15 @@ export function startDelivery(deps: DeliveryDeps) {
       try {
         await settle(job);
       } catch (error) {
-        const final = error instanceof UnrecoverableError || error instanceof UndeliverableError;
-        const last = final || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-        if (last) await giveUp(job, error as Error);
+        // Retried while a retry may work; bot/core/errors.ts decides: a refusal the user must fix ends it now, and so
+        // does a result that can never be posted (UndeliverableError: a private reply whose token is gone).
+        const final =
+          error instanceof UnrecoverableError || error instanceof UndeliverableError || !classify(error).retry;
+        if (final || job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) await giveUp(job, error as Error);
         // BullMQ retries anything but its own UnrecoverableError.
-        throw error instanceof UndeliverableError ? new UnrecoverableError(error.message) : error;
+        throw final && !(error instanceof UnrecoverableError)
+          ? new UnrecoverableError((error as Error).message)
+          : error;
       }
     },
     {

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Interaction } from 'discord.js';
-import { UserError } from '../../commands/index.ts';
-import { outageOf } from '../core/outage.ts';
+import { classify } from '../core/errors.ts';
 import { suggestClips } from './commands/clip-choices.ts';
 import { commandsByName } from './commands/index.ts';
 import { createComponentHandlers } from './components.ts';
@@ -42,18 +41,14 @@ export function createInteractionHandler(deps: DiscordDeps) {
     try {
       await route(i);
     } catch (error) {
-      const requestId = randomUUID();
-      // The database or the queue away: say which, in words safe to show; the cause stays in the log.
-      const outage = outageOf(error);
-      if (outage !== undefined && !(error instanceof UserError))
-        deps.log.warn({ requestId, interactionId: i.id, err: (error as Error).message }, 'interaction failed: outage');
-      const shown = outage ?? (error instanceof UserError ? error : undefined);
-      if (shown !== undefined) {
-        await replyError(i, shown.message, requestId).catch(() => undefined);
-        return;
-      }
-      deps.log.error({ requestId, interactionId: i.id, err: (error as Error).message }, 'interaction failed');
-      await replyError(i, 'something went wrong on my side; nothing was charged', requestId).catch(() => undefined);
+      // The core decides what the user reads (bot/core/errors.ts); only what is not theirs to fix is logged.
+      const verdict = classify(error);
+      if (verdict.kind !== 'refused')
+        deps.log[verdict.kind === 'unavailable' ? 'warn' : 'error'](
+          { requestId: verdict.errorId, interactionId: i.id, kind: verdict.kind, err: (error as Error).message },
+          'interaction failed',
+        );
+      await replyError(i, verdict.message, verdict.errorId).catch(() => undefined);
     }
   };
 }

@@ -53,6 +53,8 @@ export async function startSlack(service: FrontDoor, config: SlackConfig, log: S
     logger,
     clientOptions,
     deferInitialization: true,
+    // app.error gets the event's context (its requester) and body, not the error alone (bot/slack/errors.ts).
+    extendedErrorHandler: true,
     ...(receiver === undefined ? { socketMode: true, appToken: config.SLACK_APP_TOKEN as string } : { receiver }),
   });
   const posted = new Map<string, PostedJob>();

@@ -3,11 +3,12 @@ import { open, readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { extname, join } from 'node:path';
 import { type ChatCommand, parseChatCommand, parseStoredJobExtras, UserError } from '../../commands/index.ts';
+import { classify } from '../core/errors.ts';
 import type { Delivery, JobUpdate } from '../core/events.ts';
 import type { SubmitInput } from '../core/front-end.ts';
 import type { Hub } from '../core/hub.ts';
 import type { Remade } from '../core/lookup.ts';
-import { OUTAGE_RETRY_AFTER_SECONDS, outageOf, QueueUnavailableError } from '../core/outage.ts';
+import { OUTAGE_RETRY_AFTER_SECONDS, QueueUnavailableError } from '../core/outage.ts';
 import type { FrontDoor } from '../front-door.ts';
 import { readBounded } from '../http-body.ts';
 import { listen } from '../listen.ts';
@@ -195,17 +196,25 @@ export async function startPlayground(service: FrontDoor, hub: Hub, options: Pla
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
-      // The database or the queue away: 503 with Retry-After and words safe to show; the cause goes to the log.
-      const outage = outageOf(error);
-      const cause = { path: req.url?.split('?')[0], err: (error as Error)?.message ?? String(error) };
-      if (outage !== undefined) options.log?.warn(cause, 'playground request failed: database or queue unavailable');
-      else if (!(error instanceof UserError)) options.log?.error(cause, 'playground request failed');
+      // The core decides what the page reads (bot/core/errors.ts); the database or the queue away is a 503 with
+      // Retry-After (as the core's own "try again" refusals are); only what is not the user's to fix is logged.
+      const verdict = classify(error);
+      const away = verdict.kind === 'unavailable' || (verdict.kind === 'refused' && verdict.code === 'Unavailable');
+      const cause = {
+        path: req.url?.split('?')[0],
+        errorId: verdict.errorId,
+        err: (error as Error)?.message ?? String(error),
+      };
+      if (verdict.kind === 'unavailable')
+        options.log?.warn(cause, 'playground request failed: database or queue unavailable');
+      else if (verdict.kind === 'failed') options.log?.error(cause, 'playground request failed');
       if (res.headersSent) res.end();
-      else if (outage !== undefined) unavailable(res, outage.message);
+      else if (away) unavailable(res, verdict.message);
       else
-        json(res, error instanceof UserError ? 400 : 500, {
+        json(res, verdict.kind === 'refused' ? 400 : 500, {
           ok: false,
-          error: error instanceof UserError ? error.message : 'something went wrong on the bot host; please try again',
+          error: verdict.message,
+          errorId: verdict.errorId,
         });
     });
   });

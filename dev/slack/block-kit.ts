@@ -30,6 +30,12 @@ export const BLOCK_KIT = {
   privateMetadata: 3000,
   callbackId: 255,
   externalId: 255,
+  /** file_input's `max_files`: 1 to 10 (block-elements/file-input-element). */
+  fileInputMaxFiles: 10,
+  /** A trigger_id opens one view, within 3 s of the interaction (views.open: `exchanged_trigger_id`, `expired_trigger_id`). */
+  triggerMs: 3000,
+  /** A response_url takes 5 answers within 30 minutes (interactivity/handling: response_url). */
+  responseUrlUses: 5,
 } as const;
 
 type Node = Record<string, unknown>;
@@ -63,6 +69,11 @@ function checkElement(errors: string[], pointer: string, element: Node): void {
       errors.push(`[ERROR] must be between 1 and ${BLOCK_KIT.plainInputValue} [json-pointer:${pointer}/max_length]`);
     if (typeof limit === 'number' && initial !== undefined && initial.length > limit)
       errors.push(`[ERROR] must be less than ${limit + 1} characters [json-pointer:${pointer}/initial_value]`);
+  }
+  if (element['type'] === 'file_input') {
+    const files = element['max_files'];
+    if (files !== undefined && (typeof files !== 'number' || files < 1 || files > BLOCK_KIT.fileInputMaxFiles))
+      errors.push(`[ERROR] must be between 1 and ${BLOCK_KIT.fileInputMaxFiles} [json-pointer:${pointer}/max_files]`);
   }
   max(errors, `${pointer}/placeholder/text`, text(element['placeholder']), BLOCK_KIT.placeholder);
 }
@@ -111,7 +122,10 @@ export function checkMessageBlocks(blocks: unknown): string[] {
   return errors;
 }
 
-/** A modal or Home tab view: title and buttons 24, private_metadata 3000, callback_id 255, at most 100 blocks. */
+/**
+ * A modal or Home tab view: title and buttons 24, private_metadata 3000, callback_id 255, at most 100 blocks, a submit
+ * button when it has an input.
+ */
 export function checkView(view: Node): string[] {
   const errors: string[] = [];
   max(errors, '/view/title/text', text(view['title']), BLOCK_KIT.viewTitle);
@@ -120,9 +134,15 @@ export function checkView(view: Node): string[] {
   max(errors, '/view/private_metadata', view['private_metadata'] as string | undefined, BLOCK_KIT.privateMetadata);
   max(errors, '/view/callback_id', view['callback_id'] as string | undefined, BLOCK_KIT.callbackId);
   max(errors, '/view/external_id', view['external_id'] as string | undefined, BLOCK_KIT.externalId);
-  items(errors, '/view/blocks', view['blocks'], BLOCK_KIT.viewBlocks).forEach((b, i) => {
+  const blocks = items(errors, '/view/blocks', view['blocks'], BLOCK_KIT.viewBlocks);
+  blocks.forEach((b, i) => {
     checkBlock(errors, `/view/blocks/${i}`, b as Node);
   });
+  // A modal with an input block and no submit button cannot be sent; Slack refuses to open it.
+  if (view['type'] === 'modal' && view['submit'] === undefined && blocks.some((b) => (b as Node)['type'] === 'input'))
+    errors.push(
+      '[ERROR] submit is required when an input block is within the blocks array [json-pointer:/view/submit]',
+    );
   return errors;
 }
 

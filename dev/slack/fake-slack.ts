@@ -28,8 +28,9 @@ export interface FakeFile {
  * A local Slack: the Web API the bot calls (through `slackApiUrl`), file hosting with bot-token downloads, the
  * upload URLs of `files.uploadV2`, `response_url`s, a Socket Mode WebSocket, and signed requests to the bot's HTTP
  * receiver. As strict as Slack where a bot can go wrong: blocks over the Block Kit limits are `invalid_blocks`, views
- * over theirs `invalid_arguments` (`block-kit.ts`), message text past 40,000 characters is truncated, and a channel
- * the bot was not added to answers `not_in_channel` (`setChannels`). What each posted text would notify or disguise
+ * over theirs `invalid_arguments` (`block-kit.ts`), message text past 40,000 characters is truncated, a channel
+ * the bot was not added to answers `not_in_channel` (`setChannels`), a trigger_id opens one view within 3 s of its
+ * interaction, and a response_url takes 5 answers. What each posted text would notify or disguise
  * is kept in `specials`.
  */
 export interface FakeSlack {
@@ -40,8 +41,10 @@ export interface FakeSlack {
   readonly uploads: Map<string, { bytes: Buffer; filename?: string; channel?: string; threadTs?: string }>;
   /** Messages by ts, as last posted or updated. */
   readonly messages: Map<string, { channel: string; text: string; blocks: unknown[]; threadTs?: string }>;
-  /** Bodies posted to `response_url`s (`responseUrl(id)`), in order. */
+  /** Bodies posted to `response_url`s (`responseUrl(id)`), in order; a sixth to one URL is refused (`used_url`). */
   readonly responses: { id: string; body: Record<string, unknown> }[];
+  /** Every view opened, pushed or updated, as Slack accepted it. */
+  readonly views: Record<string, unknown>[];
   /** Mentions and disguised links in every text the bot posted, updated or uploaded with (ephemerals excluded). */
   readonly specials: { method: string; ts: string; mentions: string[]; disguisedLinks: string[] }[];
   /** The channels the bot is a member of; undefined (the default): every channel. DMs to users always work. */
@@ -95,6 +98,8 @@ export async function startFakeSlack(): Promise<FakeSlack> {
     match: (args: Record<string, unknown>) => boolean;
   }[] = [];
   const responses: FakeSlack['responses'] = [];
+  const views: FakeSlack['views'] = [];
+  const exchanged = new Set<string>();
   const specials: FakeSlack['specials'] = [];
   let channels: Set<string> | undefined;
   // Users (U…, W…) and DMs (D…) take the bot's messages without an invitation.
@@ -188,6 +193,15 @@ export async function startFakeSlack(): Promise<FakeSlack> {
         const errors = checkView(json('view') as Record<string, unknown>);
         if (errors.length > 0)
           return { ok: false, error: 'invalid_arguments', response_metadata: { messages: errors } };
+        if (method !== 'views.update') {
+          const trigger = str('trigger_id');
+          if (exchanged.has(trigger)) return { ok: false, error: 'exchanged_trigger_id' };
+          // The payload builders below stamp their trigger ids with the time of the interaction.
+          const issued = Number(/^trig-(\d+)-/.exec(trigger)?.[1] ?? Number.NaN);
+          if (Date.now() - issued > BLOCK_KIT.triggerMs) return { ok: false, error: 'expired_trigger_id' };
+          exchanged.add(trigger);
+        }
+        views.push(json('view') as Record<string, unknown>);
         return { ok: true, view: { id: `V${++fileSeq}` } };
       }
       case 'files.info': {
@@ -258,8 +272,13 @@ export async function startFakeSlack(): Promise<FakeSlack> {
     }
     if (url.pathname.startsWith('/response/')) {
       const type = req.headers['content-type'] ?? '';
+      const id = url.pathname.slice('/response/'.length);
+      if (responses.filter((r) => r.id === id).length >= BLOCK_KIT.responseUrlUses) {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('used_url');
+        return;
+      }
       responses.push({
-        id: url.pathname.slice('/response/'.length),
+        id,
         body: type.includes('json')
           ? (JSON.parse(body.toString() || '{}') as Record<string, unknown>)
           : Object.fromEntries(new URLSearchParams(body.toString())),
@@ -314,6 +333,7 @@ export async function startFakeSlack(): Promise<FakeSlack> {
     uploads,
     messages,
     responses,
+    views,
     specials,
     setChannels(ids) {
       channels = ids === undefined ? undefined : new Set(ids);
@@ -392,6 +412,11 @@ function filePart(body: Buffer, contentType: string): Buffer {
   return body.subarray(start, end < 0 ? undefined : end);
 }
 
+/** A trigger_id as the payload builders issue it: stamped with the interaction's time, for the 3 s rule. */
+export function triggerId(at = Date.now()): string {
+  return `trig-${at}-${Math.random().toString(36).slice(2)}`;
+}
+
 /** Form-encoded slash command payload, as Slack sends it. */
 export function slashCommand(
   command: string,
@@ -410,7 +435,7 @@ export function slashCommand(
     text,
     api_app_id: 'A1',
     response_url: options.responseUrl ?? 'http://127.0.0.1:9/unused',
-    trigger_id: options.trigger ?? `trig-${Math.random().toString(36).slice(2)}`,
+    trigger_id: options.trigger ?? triggerId(),
   }).toString();
 }
 
@@ -433,7 +458,7 @@ export function blockAction(
     user: user(userId),
     api_app_id: 'A1',
     token: 'legacy',
-    trigger_id: `trig-${Math.random().toString(36).slice(2)}`,
+    trigger_id: triggerId(),
     container: { type: 'message', message_ts: message.ts, channel_id: message.channel, is_ephemeral: false },
     channel: { id: message.channel, name: 'video' },
     message: { type: 'message', ts: message.ts, text: '', blocks: message.blocks ?? [] },
@@ -461,7 +486,7 @@ export function messageAction(callbackId: string, message: Record<string, unknow
     token: 'legacy',
     action_ts: '1',
     message_ts: message['ts'],
-    trigger_id: `trig-${Math.random().toString(36).slice(2)}`,
+    trigger_id: triggerId(),
     response_url: 'http://127.0.0.1:9/unused',
     message: { type: 'message', user: userId, text: '', ...message },
   };
@@ -480,7 +505,7 @@ export function viewSubmission(
     user: user(userId),
     api_app_id: 'A1',
     token: 'legacy',
-    trigger_id: `trig-${Math.random().toString(36).slice(2)}`,
+    trigger_id: triggerId(),
     view: {
       id: viewId,
       team_id: 'T1',

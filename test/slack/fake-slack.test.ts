@@ -61,6 +61,66 @@ describe('the local Slack refuses what Slack refuses', () => {
     expect(answer.response_metadata?.messages.join('\n')).toContain(pointer);
   });
 
+  it.each([
+    [
+      'a file_input of 11 files',
+      view({
+        submit: { type: 'plain_text', text: 'Go' },
+        blocks: [
+          {
+            type: 'input',
+            label: { type: 'plain_text', text: 'Images' },
+            element: { type: 'file_input', action_id: 'f', max_files: 11 },
+          },
+        ],
+      }),
+      '/view/blocks/0/element/max_files',
+    ],
+    [
+      'an input without a submit button',
+      view({
+        blocks: [
+          {
+            type: 'input',
+            label: { type: 'plain_text', text: 'Prompt' },
+            element: { type: 'plain_text_input', action_id: 't' },
+          },
+        ],
+      }),
+      '/view/submit',
+    ],
+  ])('answers views.open invalid_arguments for %s', async (_what, modal, pointer) => {
+    const answer = await call('views.open', { trigger_id: `trig-${Date.now()}-limits`, view: modal });
+
+    expect(answer).toMatchObject({ ok: false, error: 'invalid_arguments' });
+    expect(answer.response_metadata?.messages.join('\n')).toContain(pointer);
+  });
+
+  it('opens one view per trigger_id, and none from a trigger older than 3 s', async () => {
+    const fresh = `trig-${Date.now()}-once`;
+    const stale = `trig-${Date.now() - 3_500}-late`;
+
+    const first = await call('views.open', { trigger_id: fresh, view: view({}) });
+    const again = await call('views.open', { trigger_id: fresh, view: view({}) });
+    const late = await call('views.open', { trigger_id: stale, view: view({}) });
+
+    expect(first.ok).toBe(true);
+    expect(again).toMatchObject({ ok: false, error: 'exchanged_trigger_id' });
+    expect(late).toMatchObject({ ok: false, error: 'expired_trigger_id' });
+  });
+
+  it('takes 5 answers on one response_url and refuses the sixth with used_url', async () => {
+    const url = fake.responseUrl('five-uses');
+    const post = () =>
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"text":"x"}' });
+
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push((await post()).status);
+
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 404]);
+    expect(fake.responses.filter((r) => r.id === 'five-uses')).toHaveLength(5);
+  });
+
   it('truncates message text at 40,000 characters, as Slack does', async () => {
     const answer = await call('chat.postMessage', { channel: 'C1', text: 'y'.repeat(40_010) });
 

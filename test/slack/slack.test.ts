@@ -525,6 +525,106 @@ describe('Slack front end over HTTP', () => {
     ).toEqual([]);
   });
 
+  /** The ephemeral answers (their texts) to one user, in order. */
+  const answersTo = (user: string) =>
+    stack.fake
+      .callsOf('chat.postEphemeral')
+      .filter((c) => c.args['user'] === user)
+      .map((c) => String(c.args['text']));
+
+  it('resolves the requester once per event, in the middleware, whatever the listener needs of it', async () => {
+    const identify = stack.service.frontEnd.identify;
+    const resolved: string[] = [];
+    stack.service.frontEnd.identify = (who) => {
+      resolved.push(`${who.user.externalId}@${who.workspace.externalId}`);
+      return identify(who);
+    };
+    try {
+      await stack.command(slashCommand('/quota', '', { user: 'U5' }));
+      await placeholderAfter(stack, () => stack.command(slashCommand('/t2v', `a dot ${FAST}`, { user: 'U5' })));
+      await stack.interact(messageAction('v1:extend-clip', { ts: '1.5', text: 'not a clip' }, 'U5'));
+      await stack.fake.waitFor(() => answersTo('U5').length >= 2, 'the quota and the refusal');
+    } finally {
+      stack.service.frontEnd.identify = identify;
+    }
+
+    expect(resolved).toEqual(['U5@T1', 'U5@T1', 'U5@T1']);
+  });
+
+  it('answers what a listener throws once, through app.error: unavailable as such, a bug with a logged id', async () => {
+    const quota = stack.service.frontEnd.quota;
+    const failWith = (error: Error) => {
+      stack.service.frontEnd.quota = async () => {
+        throw error;
+      };
+    };
+    try {
+      failWith(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }));
+      await stack.command(slashCommand('/quota', '', { user: 'U6' }));
+      await stack.fake.waitFor(() => answersTo('U6').length >= 1, 'the answer to the unavailable store');
+      failWith(new TypeError("Cannot read properties of undefined (reading 'usedSeconds')"));
+      await stack.command(slashCommand('/quota', '', { user: 'U6' }));
+      await stack.fake.waitFor(() => answersTo('U6').length >= 2, 'the answer to the bug');
+      stack.service.frontEnd.quota = quota;
+      await stack.command(slashCommand('/quota', '', { user: 'U6' }));
+      await stack.fake.waitFor(() => answersTo('U6').length >= 3, 'the answer once it works');
+    } finally {
+      stack.service.frontEnd.quota = quota;
+    }
+
+    const [unavailable, bug, works] = answersTo('U6');
+    expect(unavailable).toMatch(
+      /^⚠️ The service is temporarily unavailable; .*try again in a minute\. \(request `[0-9a-f-]{36}`\)$/,
+    );
+    expect(bug).toMatch(/^⚠️ Something went wrong on our side; nothing was charged \(request `([0-9a-f-]{36})`\)$/);
+    const errorId = /request `([0-9a-f-]{36})`/.exec(bug ?? '')?.[1];
+    expect(stack.log.some((l) => l.startsWith('WARN slack handler failed') && l.includes(errorId ?? '?'))).toBe(true);
+    expect(works).toMatch(/^📊 Today/u);
+    expect(answersTo('U6')).toHaveLength(3);
+  });
+
+  it('refuses an /animate prompt longer than the form holds, before opening the form', async () => {
+    const opened = stack.fake.callsOf('views.open').length;
+
+    await stack.command(slashCommand('/animate', 'a star '.repeat(80), { user: 'U7' }));
+    await stack.fake.waitFor(() => answersTo('U7').length >= 1, 'the refusal');
+
+    expect(answersTo('U7')[0]).toContain('Prompts are at most 500 characters; this one has 559');
+    expect(stack.fake.callsOf('views.open')).toHaveLength(opened);
+  });
+
+  it('keeps private_metadata short when the options are long: the form opens and its options come back', async () => {
+    const star = stack.fake.addFile({
+      id: 'FLONG',
+      name: 'star.png',
+      mimetype: 'image/png',
+      bytes: await sample('yellow-star.png'),
+    });
+    const views = stack.fake.views.length;
+    const negative = 'blurry, '.repeat(400).trim();
+
+    await stack.command(slashCommand('/animate', `--negative "${negative}" ${FAST} a yellow star`, { user: 'U8' }));
+    await stack.fake.waitFor(() => stack.fake.views.length > views, 'the form');
+    const view = stack.fake.views.at(-1) as { private_metadata: string };
+    await stack.interact(
+      viewSubmission(
+        'v1:image-modal',
+        view.private_metadata,
+        {
+          images: { files: { type: 'file_input', files: [star] } },
+          prompt: { text: { type: 'plain_text_input', value: 'a yellow star moves up' } },
+        },
+        'U8',
+      ),
+    );
+    await stack.fake.waitFor(() => answersTo('U8').length >= 1, 'the answer to the submission');
+
+    expect(view.private_metadata.length).toBeLessThan(200);
+    expect(view.private_metadata).not.toContain('blurry');
+    // The negative prompt came back from the form's record: the core refuses it for its length, naming it.
+    expect(answersTo('U8')[0]).toMatch(/NegativePrompt: .*500 characters/);
+  });
+
   it('acknowledged every request within 3 s', () => {
     expect(stack.ackMs.length).toBeGreaterThan(5);
     expect(Math.max(...stack.ackMs)).toBeLessThan(3000);
