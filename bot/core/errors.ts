@@ -5,7 +5,7 @@ import {
   UserError,
   type UserErrorCode,
 } from '../../commands/index.ts';
-import { outageOf, QUEUE_UNAVAILABLE } from './outage.ts';
+import { DATABASE_UNAVAILABLE, QUEUE_UNAVAILABLE } from './outage.ts';
 
 /**
  * What every front end does with an error, decided here once:
@@ -25,26 +25,23 @@ export const UNAVAILABLE_MESSAGE =
   'the service is temporarily unavailable; nothing was queued or charged. Please try again in a minute.';
 export const FAILED_MESSAGE = 'something went wrong on our side; nothing was charged';
 
+/** The words for an outage: which part is away when it is ours (bot/core/outage.ts), else the general ones. */
+export function unavailableMessage(code: InfrastructureErrorCode): string {
+  return code === 'QueueUnavailable'
+    ? QUEUE_UNAVAILABLE
+    : code === 'DatabaseUnavailable'
+      ? DATABASE_UNAVAILABLE
+      : UNAVAILABLE_MESSAGE;
+}
+
 export function classify(error: unknown, errorId: string = randomUUID()): ErrorVerdict {
-  // The queue or the database away: the words bot/core/outage.ts has for each (they say which one is away)
-  if (!(error instanceof UserError)) {
-    const outage = outageOf(error);
-    if (outage !== undefined)
-      return {
-        kind: 'unavailable',
-        code: outage.message === QUEUE_UNAVAILABLE ? 'QueueUnavailable' : 'DatabaseUnavailable',
-        message: outage.message,
-        retry: true,
-        errorId,
-      };
-  }
   const known = find(error);
   if (known instanceof UserError)
     // The core's own "try again" answers (queue unreachable, a download that timed out) are UserErrors with a
     // message made for the case; a retrying caller may still retry them.
     return { kind: 'refused', code: known.code, message: known.message, retry: known.code === 'Unavailable', errorId };
   const code = known instanceof InfrastructureError ? known.code : infrastructureCode(error);
-  if (code !== undefined) return { kind: 'unavailable', code, message: UNAVAILABLE_MESSAGE, retry: true, errorId };
+  if (code !== undefined) return { kind: 'unavailable', code, message: unavailableMessage(code), retry: true, errorId };
   return { kind: 'failed', message: FAILED_MESSAGE, retry: true, errorId };
 }
 
@@ -99,7 +96,7 @@ function infrastructureCode(error: unknown): InfrastructureErrorCode | undefined
     if ((e.name === 'DiscordAPIError' || e.name === 'HTTPError') && status >= 500) return 'PlatformUnavailable';
     if (e.name === 'RateLimitError') return 'PlatformUnavailable';
     // ioredis and BullMQ.
-    if (e.name === 'MaxRetriesPerRequestError') return 'QueueUnavailable';
+    if (e.name === 'MaxRetriesPerRequestError' || e.name === 'QueueUnavailableError') return 'QueueUnavailable';
     if (typeof e.message === 'string' && /^Connection is closed\.?$|Stream isn't writeable/.test(e.message))
       return 'QueueUnavailable';
     if (e.name === 'TimeoutError' || (typeof e.code === 'string' && NETWORK_CODES.has(e.code)))

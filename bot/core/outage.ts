@@ -6,7 +6,7 @@ export const OUTAGE_RETRY_AFTER_SECONDS = 60;
 
 export const QUEUE_UNAVAILABLE =
   'the queue is unavailable right now (nothing was queued or charged); please try again in a minute';
-const DATABASE =
+export const DATABASE_UNAVAILABLE =
   'the bot cannot reach its database right now (nothing was queued or charged); please try again in a minute';
 
 /** Redis (the queue) is not connected: raised before any work instead of waiting for it to come back. */
@@ -30,6 +30,6 @@ export function outageOf(error: unknown): UserError | undefined {
     REDIS_DOWN.some((p) => p.test(message))
   )
     return new UserError('Unavailable', QUEUE_UNAVAILABLE);
-  if (isUnavailable(error)) return new UserError('Unavailable', DATABASE);
+  if (isUnavailable(error)) return new UserError('Unavailable', DATABASE_UNAVAILABLE);
   return undefined;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { classify, FAILED_MESSAGE, UNAVAILABLE_MESSAGE } from '../../bot/core/errors.ts';
+import { classify, FAILED_MESSAGE, UNAVAILABLE_MESSAGE, unavailableMessage } from '../../bot/core/errors.ts';
+import type { InfrastructureErrorCode } from '../../commands/index.ts';
 import { InfrastructureError, UserError } from '../../commands/index.ts';
 import { StoreUnavailableError } from '../../prisma/errors.ts';
 
@@ -58,8 +59,16 @@ describe('classify', () => {
     ],
   ])('answers %s as temporarily unavailable, retryable', (_what, error, code) => {
     const verdict = classify(error);
+    // the queue's and the database's outages say which part is away; the rest the general words
+    if (code === 'NetworkUnavailable' || code === 'PlatformUnavailable')
+      expect(verdict.message).toBe(UNAVAILABLE_MESSAGE);
 
-    expect(verdict).toMatchObject({ kind: 'unavailable', code, message: UNAVAILABLE_MESSAGE, retry: true });
+    expect(verdict).toMatchObject({
+      kind: 'unavailable',
+      code,
+      message: unavailableMessage(code as InfrastructureErrorCode),
+      retry: true,
+    });
   });
 
   it.each([
