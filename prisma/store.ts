@@ -26,6 +26,7 @@ import {
   workspaceDailyMessage,
 } from './quota.ts';
 import {
+  type Activity,
   type AddBlockRuleResult,
   type BlockRuleRecord,
   type ClipRecord,
@@ -887,6 +888,54 @@ export function createPrismaStore(url: string, options: PrismaStoreOptions = {})
               ];
             })
             .sort((a, b) => b.chargedSeconds - a.chargedSeconds || a.displayName.localeCompare(b.displayName));
+        }),
+      ),
+
+    activity: ({ since, until, limit: count }) =>
+      guard('activity', () =>
+        read(async (db): Promise<Activity> => {
+          const [jobs, charges] = await Promise.all([
+            db.job.findMany({
+              where: { createdAt: { lt: until }, OR: [{ finishedAt: null }, { finishedAt: { gte: since } }] },
+              orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+              take: count + 1,
+              select: {
+                id: true,
+                userId: true,
+                workspaceId: true,
+                status: true,
+                workerId: true,
+                createdAt: true,
+                startedAt: true,
+                finishedAt: true,
+              },
+            }),
+            db.usageLedger.findMany({
+              where: { kind: 'charge', at: { gte: since, lt: until } },
+              orderBy: [{ at: 'asc' }, { id: 'asc' }],
+              take: count + 1,
+              select: {
+                userId: true,
+                workspaceId: true,
+                seconds: true,
+                at: true,
+                user: { select: { displayName: true } },
+                workspace: { select: { name: true } },
+              },
+            }),
+          ]);
+          return {
+            jobs: jobs.slice(0, count),
+            charges: charges.slice(0, count).map((c) => ({
+              userId: c.userId,
+              userName: c.user.displayName,
+              workspaceId: c.workspaceId,
+              workspaceName: c.workspace.name,
+              seconds: c.seconds,
+              at: c.at,
+            })),
+            truncated: jobs.length > count || charges.length > count,
+          };
         }),
       ),
 

@@ -232,6 +232,38 @@ export interface UserUsage {
   jobs: number;
 }
 
+/** A job's life as the dashboard's charts draw it: when it was queued, taken by a worker and ended. */
+export interface JobSpan {
+  id: string;
+  userId: string;
+  workspaceId: string;
+  status: JobStatus;
+  /** The worker that ran it last (a requeued job keeps only its last run). */
+  workerId: string | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+/** One charge in the ledger (a refund is a negative one), with the names the charts label it by. */
+export interface ChargeRecord {
+  userId: string;
+  userName: string;
+  workspaceId: string;
+  workspaceName: string;
+  seconds: number;
+  at: Date;
+}
+
+export interface Activity {
+  /** Jobs whose life overlaps the window: created before its end, not finished before its start; oldest first. */
+  jobs: JobSpan[];
+  /** Charges made in the window, oldest first. */
+  charges: ChargeRecord[];
+  /** True when `limit` cut either list short (the charts then say so). */
+  truncated: boolean;
+}
+
 /**
  * Quotas and history. Every method may throw `StoreUnavailableError` when the database cannot be reached (answer
  * "try again"); domain refusals are result values. Unknown user or workspace ids are programming errors and throw.
@@ -295,6 +327,8 @@ export interface Store {
   listBlockRules(workspaceId: string): Promise<BlockRuleRecord[]>;
   /** GPU seconds charged per user of a workspace since `since`, largest first. */
   usageByUser(workspaceId: string, since: Date): Promise<UserUsage[]>;
+  /** Every workspace's jobs and charges in [since, until), at most `limit` of each: the dashboard's charts. */
+  activity(options: { since: Date; until: Date; limit: number }): Promise<Activity>;
 
   /** Health check: one round trip to the database. */
   ping(): Promise<void>;

@@ -11,10 +11,14 @@ import type {
   WorkspaceRecord,
 } from '../../prisma/types.ts';
 import { type Actor, mayOperate, type OperatorReach } from './access.ts';
+import { CHART_WINDOWS, type ChartSeries, type ChartWindow, chartSeries } from './charts.ts';
 
 /** Who acts: `admin` as the platform says (see `Actor.admin`); with `workspaceId`, an operator of that one only. */
 export type OperatorActor = Pick<Actor, 'admin' | 'workspaceId'>;
 export type Done<TValue extends object = object> = ({ ok: true } & TValue) | { ok: false; error: UserError };
+
+/** Most jobs (and charges) one chart window reads; past it the charts say they show part of the window. */
+export const CHART_ROWS = 50_000;
 
 /** Largest daily limit accepted, seconds: far past any real day, well inside PostgreSQL's 32-bit Int. */
 export const MAX_LIMIT_SECONDS = 10_000_000;
@@ -194,6 +198,18 @@ export function createOperator(deps: {
           return { ok: true, ...(await overviewOf(workspace)) };
         },
       ),
+
+    /**
+     * The dashboard's charts over the last hour or day, every workspace together (the queue is shared): queue
+     * depth, wait, throughput, GPU seconds per user and workspace, each worker's busy share (bot/core/charts.ts).
+     */
+    charts: (by: OperatorActor, window: ChartWindow) =>
+      gated<{ charts: ChartSeries }>(by, everyone, "the queue's charts", async () => {
+        const until = now();
+        const since = new Date(until.getTime() - CHART_WINDOWS[window].ms);
+        const activity = await store.activity({ since, until, limit: CHART_ROWS });
+        return { ok: true, charts: chartSeries(activity, window, until) };
+      }),
 
     /** Job counts by state, for the host's metrics (its health port, bound to loopback). */
     queueCounts: () => generate.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed'),

@@ -83,6 +83,13 @@ export function createAdmin(operator: Operator, playground: () => Promise<{ work
     return { status: 200, body: { ok: true, ...body } };
   }
 
+  /** The charts over `window` ('1h' unless '24h' is asked for). */
+  async function charts(window: string | undefined): Promise<AdminAnswer> {
+    if (window !== undefined && window !== '1h' && window !== '24h')
+      return { status: 400, body: { ok: false, error: `window must be 1h or 24h; got ${window}`, field: 'window' } };
+    return answer(await operator.charts(by, window ?? '1h'), ({ charts: c }) => ({ charts: c }));
+  }
+
   async function act(action: string, raw: unknown): Promise<AdminAnswer> {
     const body = typeof raw === 'object' && raw !== null ? raw : {};
     switch (action) {
@@ -140,5 +147,5 @@ export function createAdmin(operator: Operator, playground: () => Promise<{ work
     }
   }
 
-  return { state, act };
+  return { state, charts, act };
 }

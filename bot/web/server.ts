@@ -1,6 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import { extname, join } from 'node:path';
 import { type ChatCommand, parseChatCommand, parseStoredJobExtras, UserError } from '../../commands/index.ts';
 import { classify } from '../core/errors.ts';
@@ -43,6 +44,15 @@ const TYPES: Record<string, string> = {
   '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
 };
+/**
+ * The chart library the dashboard draws with, served from its npm package as published (node_modules, never a
+ * copy in this repository), so the page needs nothing from outside the bot.
+ */
+const VENDOR: Record<string, string> = {
+  '/vendor/uplot.js': 'uplot/dist/uPlot.iife.min.js',
+  '/vendor/uplot.css': 'uplot/dist/uPlot.min.css',
+};
+const packageFile = createRequire(import.meta.url).resolve;
 const WORKSPACE = { platform: 'local' as const, externalId: 'playground', name: 'playground' };
 const isLoopback = (host: string) => host === '127.0.0.1' || host === '::1' || host === 'localhost';
 
@@ -246,6 +256,16 @@ export async function startPlayground(service: FrontDoor, hub: Hub, options: Pla
       res.end(body);
       return;
     }
+    const vendored = req.method === 'GET' ? VENDOR[path] : undefined;
+    if (vendored !== undefined) {
+      const body = await readFile(packageFile(vendored));
+      res.writeHead(200, {
+        'content-type': TYPES[extname(vendored)] ?? 'application/octet-stream',
+        'cache-control': 'public, max-age=86400',
+      });
+      res.end(body);
+      return;
+    }
     // Redis down: every API call but the session and the event stream needs it, and would wait for it to return.
     if (
       path.startsWith('/api/') &&
@@ -333,6 +353,11 @@ export async function startPlayground(service: FrontDoor, hub: Hub, options: Pla
         const answer = await admin.act(path.slice('/api/admin/'.length), await readJson(req, maxBody));
         return json(res, answer.status, answer.body);
       }
+    }
+    if (req.method === 'GET' && path === '/api/admin/charts') {
+      if (!authorized(req)) return json(res, 401, { ok: false, error: 'admin token required' });
+      const answer = await admin.charts(url.searchParams.get('window') ?? undefined);
+      return json(res, answer.status, answer.body);
     }
     if (req.method === 'GET' && path === '/api/admin/state') {
       if (!authorized(req)) return json(res, 401, { ok: false, error: 'admin token required' });
