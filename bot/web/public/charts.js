@@ -11,11 +11,19 @@ const plots = new Map();
 
 /** What each chart shows: its title (also its accessible name), unit, and its lines from the server's series. */
 const CHARTS = [
-  { id: 'chart-depth', title: 'Queue depth', unit: 'jobs', lines: (c) => [{ label: 'queued', values: c.depth }] },
+  {
+    id: 'chart-depth',
+    title: 'Queue depth',
+    unit: 'jobs',
+    lines: (c) => [{ label: 'queued', values: c.depth }],
+    stepped: true,
+  },
   {
     id: 'chart-wait',
     title: 'Wait from queued to running',
     unit: 's',
+    // A minute with no job taken has no wait: a gap, so lone values are drawn as dots.
+    dots: true,
     lines: (c) => [
       { label: 'p50', values: c.wait.p50 },
       { label: 'p95', values: c.wait.p95 },
@@ -40,6 +48,7 @@ const CHARTS = [
     id: 'chart-busy',
     title: 'Worker busy share',
     unit: '%',
+    max: 100,
     lines: (c) => c.busy.map((b) => ({ label: b.label, values: b.values.map((v) => Math.round(v * 1000) / 10) })),
     stepped: true,
   },
@@ -58,7 +67,7 @@ function draw(box, spec, charts) {
     {
       width: Math.max(280, box.clientWidth),
       height: 200,
-      scales: { x: { time: true }, y: { range: (_u, min, max) => [0, Math.max(1, max, min)] } },
+      scales: { x: { time: true }, y: { range: (_u, min, max) => [Math.min(0, min), spec.max ?? Math.max(1, max)] } },
       axes: [
         { stroke: '#b5bac1', grid: { stroke: '#3f4147' }, ticks: { stroke: '#3f4147' } },
         { stroke: '#b5bac1', grid: { stroke: '#3f4147' }, ticks: { stroke: '#3f4147' }, label: unit, size: 56 },
@@ -70,7 +79,7 @@ function draw(box, spec, charts) {
           stroke: l.colour ?? COLOURS[i % COLOURS.length],
           width: 2,
           spanGaps: false,
-          points: { show: false },
+          points: { show: spec.dots === true, size: 6 },
           ...(l.stepped || spec.stepped ? { paths: uPlot.paths.stepped({ align: 1 }) } : {}),
           value: (_u, v) => (v === null || v === undefined ? '–' : `${v} ${spec.unit}`),
         })),
