@@ -127,6 +127,7 @@ function busyShares(jobs: readonly JobSpan[], since: number, step: number, bucke
   const byWorker = new Map<string, number[]>();
   for (const j of jobs) {
     // A job back in the queue (its worker died) is not being run, though it keeps its last start.
+    // A refunded job's end is its refund (the store keeps one finishedAt), so its worker shows busy until then.
     if (j.workerId === null || j.startedAt === null || (j.finishedAt === null && j.status !== 'running')) continue;
     const start = j.startedAt.getTime();
     const end = j.finishedAt?.getTime() ?? until;
