@@ -129,5 +129,7 @@ for (const [id, value] of [
     await loadCharts();
   };
 }
+// A token typed in after the page loaded draws the charts at once, not at the next refresh.
+$('token').addEventListener('change', () => void loadCharts());
 await loadCharts();
 setInterval(() => void loadCharts(), 30_000);
