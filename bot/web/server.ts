@@ -48,10 +48,10 @@ const TYPES: Record<string, string> = {
  * The chart library the dashboard draws with, served from its npm package as published (node_modules, never a
  * copy in this repository), so the page needs nothing from outside the bot.
  */
-const VENDOR: Record<string, string> = {
-  '/vendor/uplot.js': 'uplot/dist/uPlot.iife.min.js',
-  '/vendor/uplot.css': 'uplot/dist/uPlot.min.css',
-};
+const VENDOR = new Map([
+  ['/vendor/uplot.js', 'uplot/dist/uPlot.iife.min.js'],
+  ['/vendor/uplot.css', 'uplot/dist/uPlot.min.css'],
+]);
 const packageFile = createRequire(import.meta.url).resolve;
 const WORKSPACE = { platform: 'local' as const, externalId: 'playground', name: 'playground' };
 const isLoopback = (host: string) => host === '127.0.0.1' || host === '::1' || host === 'localhost';
@@ -256,7 +256,7 @@ export async function startPlayground(service: FrontDoor, hub: Hub, options: Pla
       res.end(body);
       return;
     }
-    const vendored = req.method === 'GET' ? VENDOR[path] : undefined;
+    const vendored = req.method === 'GET' ? VENDOR.get(path) : undefined;
     if (vendored !== undefined) {
       const body = await readFile(packageFile(vendored));
       res.writeHead(200, {
