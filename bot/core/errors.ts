@@ -5,7 +5,7 @@ import {
   UserError,
   type UserErrorCode,
 } from '../../commands/index.ts';
-import { DATABASE_UNAVAILABLE, QUEUE_UNAVAILABLE } from './outage.ts';
+import { DATABASE_UNAVAILABLE, outageKind, QUEUE_UNAVAILABLE } from './outage.ts';
 
 /**
  * What every front end does with an error, decided here once:
@@ -40,7 +40,7 @@ export function classify(error: unknown, errorId: string = randomUUID()): ErrorV
     // The core's own "try again" answers (queue unreachable, a download that timed out) are UserErrors with a
     // message made for the case; a retrying caller may still retry them.
     return { kind: 'refused', code: known.code, message: known.message, retry: known.code === 'Unavailable', errorId };
-  const code = known instanceof InfrastructureError ? known.code : infrastructureCode(error);
+  const code = known instanceof InfrastructureError ? known.code : (infrastructureCode(error) ?? ownOutage(error));
   if (code !== undefined) return { kind: 'unavailable', code, message: unavailableMessage(code), retry: true, errorId };
   return { kind: 'failed', message: FAILED_MESSAGE, retry: true, errorId };
 }
@@ -95,13 +95,14 @@ function infrastructureCode(error: unknown): InfrastructureErrorCode | undefined
     // discord.js REST: 5xx answers and rate limits it gave up on.
     if ((e.name === 'DiscordAPIError' || e.name === 'HTTPError') && status >= 500) return 'PlatformUnavailable';
     if (e.name === 'RateLimitError') return 'PlatformUnavailable';
-    // ioredis and BullMQ.
-    if (e.name === 'MaxRetriesPerRequestError' || e.name === 'QueueUnavailableError') return 'QueueUnavailable';
-    if (typeof e.message === 'string' && /^Connection is closed\.?$|Stream isn't writeable/.test(e.message))
-      return 'QueueUnavailable';
     if (e.name === 'TimeoutError' || (typeof e.code === 'string' && NETWORK_CODES.has(e.code)))
       return 'NetworkUnavailable';
   }
-  // The database's errors need no reading here: the store throws them as StoreUnavailableError (prisma/errors.ts).
   return undefined;
+}
+
+/** Our own queue or database away (bot/core/outage.ts reads ioredis', BullMQ's and the store's words for it). */
+function ownOutage(error: unknown): InfrastructureErrorCode | undefined {
+  const kind = outageKind(error);
+  return kind === 'queue' ? 'QueueUnavailable' : kind === 'database' ? 'DatabaseUnavailable' : undefined;
 }
