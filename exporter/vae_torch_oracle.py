@@ -36,20 +36,13 @@ def rel(a, b):
 
 
 def timed(fn, repeats=3):
-    fn()
-    torch.cuda.synchronize()
-    ms = []
-    for _ in range(repeats):
-        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        s.record()
-        fn()
-        e.record()
-        torch.cuda.synchronize()
-        ms.append(round(s.elapsed_time(e), 1))
+    """vae_variants.timed (CUDA events, median after a warm-up), then one more run for the peak memory."""
+    med, ms = v.timed(fn, repeats)
     torch.cuda.reset_peak_memory_stats()
     fn()
     torch.cuda.synchronize()
-    return {"ms": sorted(ms)[len(ms) // 2], "runs_ms": ms, "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2)}
+    return {"ms": round(med, 1), "runs_ms": [round(x, 1) for x in ms],
+            "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2)}
 
 
 def fp32_reference(res):

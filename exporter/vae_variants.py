@@ -43,6 +43,12 @@ def raw_latents(res: str) -> torch.Tensor:
     return z * torch.tensor(STD).view(1, 16, 1, 1, 1) + torch.tensor(MEAN).view(1, 16, 1, 1, 1)
 
 
+def write_latents(work):
+    """latents-<res>.f32 per grid: what bench/gpu-vae.ts --latents decodes and `compare` holds against the module."""
+    for res in GRIDS:
+        raw_latents(res).numpy().astype("float32").tofile(os.path.join(work, f"latents-{res}.f32"))
+
+
 def cmd_export(a):
     facts = {}
     for layout in a.layouts.split(","):
@@ -66,8 +72,7 @@ def cmd_refs(a):
     """Raw latents and the fp32 module's decode (TF32 off) for each CHECKS case: check-FxHxW.{lat,ref}.f32."""
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cuda.matmul.allow_tf32 = False
-    for res in GRIDS:
-        raw_latents(res).numpy().astype("float32").tofile(os.path.join(a.work, f"latents-{res}.f32"))
+    write_latents(a.work)
     vae = build_vae(None, dtype=torch.float32, device="cuda")
     for f, lh, lw in CHECKS:
         g = torch.Generator().manual_seed(11)
@@ -97,8 +102,7 @@ def timed(fn, repeats=3):
 
 def cmd_torch(a):
     torch.backends.cudnn.benchmark = True
-    for res in GRIDS:
-        raw_latents(res).numpy().astype("float32").tofile(os.path.join(a.work, f"latents-{res}.f32"))
+    write_latents(a.work)
     rows = []
     for dtype_name, dtype in (("bf16", torch.bfloat16), ("fp16", torch.float16)):
         vae = build_vae(None, dtype=dtype, device="cuda")
