@@ -118,6 +118,7 @@ export async function runGenerate(
     batchGuidance: placement.guidance === 'batched',
     textEncoder: placement.textEncoder,
     vae: placement.vae,
+    vaeTiles: placement.vaeTiles,
   });
   const loadMs = performance.now() - loadStarted;
   try {

@@ -25,6 +25,8 @@ export const WorkerConfig = z.object({
   TEXT_ENCODER: z.enum(['gpu', 'gpu-staged', 'cpu']).optional(),
   /** Overrides the profile: the VAE sessions resident, or opened per encode/decode and released after. */
   VAE_SESSIONS: z.enum(['resident', 'staged']).optional(),
+  /** Overrides the profile: the pack's VAE tiling, or the reference's tiles (a bounded decode peak). */
+  VAE_TILES: z.enum(['pack', 'reference']).optional(),
   /** The GPU's memory for the fit check, when nvidia-smi cannot say (or the GPU is shared). */
   GPU_MEMORY_GIB: z.coerce.number().positive().optional(),
   WORKER_ID: z.string().min(1).default(`${os.hostname()}-${process.pid}`),

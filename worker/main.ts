@@ -52,11 +52,12 @@ const placement: Placement = {
   guidance: config.GUIDANCE ?? profile.guidance,
   textEncoder: config.TEXT_ENCODER ?? profile.textEncoder,
   vae: config.VAE_SESSIONS ?? profile.vae,
+  vaeTiles: config.VAE_TILES ?? profile.vaeTiles,
 };
 if (config.EXECUTION_PROVIDER === 'cuda') {
   // Before any session: a pack that cannot fit the GPU is refused now, with the fix, not out of memory mid-job.
   const gpuBytes = await gpuTotalBytes(config.CUDA_DEVICE_ID, config.GPU_MEMORY_GIB);
-  const customised = config.GUIDANCE ?? config.TEXT_ENCODER ?? config.VAE_SESSIONS;
+  const customised = config.GUIDANCE ?? config.TEXT_ENCODER ?? config.VAE_SESSIONS ?? config.VAE_TILES;
   const refusal =
     gpuBytes === undefined
       ? undefined
@@ -80,7 +81,12 @@ const loaded = await loadPusaModel(
     : config.ORT_THREADS === undefined
       ? { name: 'cpu' }
       : { name: 'cpu', threads: config.ORT_THREADS },
-  { batchGuidance: placement.guidance === 'batched', textEncoder: placement.textEncoder, vae: placement.vae },
+  {
+    batchGuidance: placement.guidance === 'batched',
+    textEncoder: placement.textEncoder,
+    vae: placement.vae,
+    vaeTiles: placement.vaeTiles,
+  },
 );
 const model = withInjectedFaults(loaded, process.env, config.WORKER_ID);
 log.info(

@@ -10,6 +10,7 @@ import { estimateGpuMemory, MEMORY_PROFILES, refuseIfTooBig } from '../../worker
 import { loadPusaModel } from '../../worker/runtime/model.ts';
 import { createModelSession } from '../../worker/runtime/sessions.ts';
 import { createStagedSession } from '../../worker/runtime/staged-session.ts';
+import { effectiveVaeTiling, REFERENCE_VAE_TILING } from '../../worker/runtime/vae-tiles.ts';
 import { PACK_DIR } from '../helpers/pack.ts';
 
 const GIB = 2 ** 30;
@@ -40,6 +41,8 @@ async function fullSizePack(ditGib: number): Promise<string> {
     [1280, 720],
   ];
   manifest.video.frameCounts = [33, 81];
+  // the real model's decoder: any height and width (so it can take tiles)
+  manifest.files.vaeDecoder.inputs[0].shape = [1, 16, 'frames', 'lh', 'lw'];
   await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
   return dir;
 }
@@ -132,6 +135,20 @@ describe('memory profiles', () => {
     expect((mid?.peakBytes ?? 0) >= (small?.peakBytes ?? 0)).toBe(true);
     // batched guidance holds two activations: the sequential profiles hold one
     expect(big?.parts['DiT activations']).toBeCloseTo(2 * (mid?.parts['DiT activations'] ?? 0), 0);
+  });
+
+  it('bound the VAE decode by the reference tiles in the 48gb and 24gb profiles, and decode whole in 80gb', async () => {
+    const pack = await loadModelPack(fp16);
+    expect(effectiveVaeTiling(pack.manifest, MEMORY_PROFILES['80gb'].vaeTiles)).toBeUndefined();
+    expect(effectiveVaeTiling(pack.manifest, MEMORY_PROFILES['24gb'].vaeTiles)).toEqual(REFERENCE_VAE_TILING);
+    const whole = estimateGpuMemory(pack, { ...MEMORY_PROFILES['24gb'], vaeTiles: 'pack' });
+    const tiled = estimateGpuMemory(pack, MEMORY_PROFILES['24gb']);
+    // at 1280×720 a 240×416 tile is 0.108 of the frame: the staged VAE's share of the peak falls with it
+    const vaeShare = (e: typeof whole) => e.parts['largest staged session'] ?? 0;
+    expect(vaeShare(tiled) / vaeShare(whole)).toBeCloseTo((240 * 416) / (720 * 1280), 1);
+    // a decoder with a fixed size cannot take a tile: pusa-mini decodes whole whatever the profile says
+    const mini = await loadModelPack(PACK_DIR);
+    expect(effectiveVaeTiling(mini.manifest, 'reference')).toBeUndefined();
   });
 
   it('refuse a profile that cannot fit with the fix in one line, and accept one that fits', async () => {

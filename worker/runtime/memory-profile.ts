@@ -1,23 +1,28 @@
 import { statSync } from 'node:fs';
 import type { ModelPack } from '../../pack/manifest.ts';
+import { effectiveVaeTiling } from './vae-tiles.ts';
 
 /**
  * Where a worker keeps what, by the GPU it has (issue [10] item 3). Each profile is a preset of three choices; each
  * can also be set alone (worker/config.ts):
  * - `guidance`: a guided step's two DiT passes as one batch of 2, or one after the other (half the activations);
  * - `textEncoder`: umT5 resident on the GPU, on the GPU only while it encodes (`gpu-staged`), or on the CPU;
- * - `vae`: the VAE sessions resident, or opened for each encode/decode and released after it (`staged`).
+ * - `vae`: the VAE sessions resident, or opened for each encode/decode and released after it (`staged`);
+ * - `vaeTiles`: the pack's own VAE tiling (whole frame for the real model's chunked graph), or the reference's
+ *   spatial tiles (`reference`, spec §A.6): each call then decodes a quarter of the frame's area, which bounds the
+ *   decode's peak (onnxruntime's arena grows to the largest call) at the cost of the overlaps' extra work.
  */
 export interface Placement {
   readonly guidance: 'batched' | 'sequential';
   readonly textEncoder: 'gpu' | 'gpu-staged' | 'cpu';
   readonly vae: 'resident' | 'staged';
+  readonly vaeTiles: 'pack' | 'reference';
 }
 
 export const MEMORY_PROFILES = {
-  '80gb': { guidance: 'batched', textEncoder: 'gpu', vae: 'resident' },
-  '48gb': { guidance: 'sequential', textEncoder: 'gpu-staged', vae: 'staged' },
-  '24gb': { guidance: 'sequential', textEncoder: 'cpu', vae: 'staged' },
+  '80gb': { guidance: 'batched', textEncoder: 'gpu', vae: 'resident', vaeTiles: 'pack' },
+  '48gb': { guidance: 'sequential', textEncoder: 'gpu-staged', vae: 'staged', vaeTiles: 'reference' },
+  '24gb': { guidance: 'sequential', textEncoder: 'cpu', vae: 'staged', vaeTiles: 'reference' },
 } as const satisfies Record<string, Placement>;
 export type MemoryProfileName = keyof typeof MEMORY_PROFILES;
 
@@ -27,8 +32,8 @@ const GIB = 2 ** 30;
  * Measured coefficients (onnxruntime-node CUDA, fp16 activations; docs/real-model.md and docs/vae-notes.md):
  * - DiT activations per token and batch entry: 0.29 MiB at 480p, 0.36 MiB at 720p (the peak minus the weights of
  *   the batched and sequential runs of 2026-11-24, H100) — the larger one is used;
- * - VAE decode peak per output pixel of the whole clip: 31.3 GiB for 81×480×832 (the chunked graph, 2026-12-04,
- *   H200) ≈ 1.04 KiB; the 5-D graph in 30×52-latent tiles peaked at 36 GiB;
+ * - VAE decode peak per output pixel of one decoder call: 31.3 GiB for 81×480×832 (the chunked graph, whole frame,
+ *   2026-12-04, H200) ≈ 1.04 KiB; in tiles a call is one tile (all frames), so the peak scales with a tile's area;
  * - the CUDA context and onnxruntime's own buffers: 1.5 GiB.
  */
 const DIT_ACTIVATION_BYTES_PER_TOKEN = 0.36 * 2 ** 20;
@@ -74,7 +79,13 @@ export function estimateGpuMemory(pack: ModelPack, placement: Placement): Memory
     'CUDA context': CONTEXT_BYTES,
   };
   const text = weightBytes(pack.paths.textEncoder);
-  const vae = weightBytes(pack.paths.vaeEncoder) + VAE_DECODE_BYTES_PER_PIXEL * frames * width * height;
+  const tiling = effectiveVaeTiling(pack.manifest, placement.vaeTiles);
+  const factor = latent.spatialFactor;
+  const [callHeight, callWidth] =
+    tiling === undefined
+      ? [height, width]
+      : [Math.min(height, tiling.tile[0] * factor), Math.min(width, tiling.tile[1] * factor)];
+  const vae = weightBytes(pack.paths.vaeEncoder) + VAE_DECODE_BYTES_PER_PIXEL * frames * callWidth * callHeight;
   if (placement.textEncoder === 'gpu') parts['text encoder'] = text;
   if (placement.vae === 'resident') parts['VAE'] = vae;
   const staged = [placement.textEncoder === 'gpu-staged' ? text : 0, placement.vae === 'staged' ? vae : 0];

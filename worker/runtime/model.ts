@@ -6,6 +6,7 @@ import { createModelSession, type ExecutionProvider, type ModelSession } from '.
 import { createStagedSession, type StagedSession } from './staged-session.ts';
 import { createTextEncoder, type PromptEmbedding, type TextEncoder } from './text-encoder.ts';
 import { createVae, type Vae } from './vae.ts';
+import { effectiveVaeTiling } from './vae-tiles.ts';
 
 /** A loaded model pack: sessions created once per process and shared by every job. */
 export interface PusaModel {
@@ -35,6 +36,8 @@ export async function loadPusaModel(
      */
     textEncoder?: Placement['textEncoder'];
     vae?: Placement['vae'];
+    /** The pack's VAE tiling (default) or the reference's tiles, which bound a decode's GPU peak. */
+    vaeTiles?: Placement['vaeTiles'];
   } = {},
 ): Promise<PusaModel> {
   const pack = await loadModelPack(dir);
@@ -68,7 +71,10 @@ export async function loadPusaModel(
       pack,
       provider,
       text: inStage(textSession, await createTextEncoder(pack.paths.tokenizer, textSession, text)),
-      vae: inStage([encoder, decoder], createVae(encoder, decoder, latent, pack.manifest.vaeTiling)),
+      vae: inStage(
+        [encoder, decoder],
+        createVae(encoder, decoder, latent, effectiveVaeTiling(pack.manifest, options.vaeTiles ?? 'pack')),
+      ),
       denoiser: (positive, negative) =>
         createOnnxDenoiser({
           dit,

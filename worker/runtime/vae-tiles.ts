@@ -8,11 +8,29 @@
  * image; which sides touch the image border is kept separately, because the reference decides that on the
  * unclipped tile.
  */
+import type { Manifest } from '../../pack/manifest.ts';
 
 /** Tile size and stride in latents, `[height, width]` each (manifest `vaeTiling`). */
 export interface VaeTiling {
   readonly tile: readonly [number, number];
   readonly stride: readonly [number, number];
+}
+
+/** The reference's tiles (spec §A.6): 240×416 pixels with half-tile strides, 3×3 tiles at 480×832. */
+export const REFERENCE_VAE_TILING: VaeTiling = { tile: [30, 52], stride: [15, 26] };
+
+/**
+ * The tiling a worker decodes with: the pack's own, or the reference's when a memory profile asks for bounded
+ * decoder calls (worker/runtime/memory-profile.ts) — unless the pack's decoder has a fixed height/width, which
+ * cannot take a tile (a small pack like pusa-mini decodes whole, and is small anyway).
+ */
+export function effectiveVaeTiling(
+  manifest: Pick<Manifest, 'vaeTiling' | 'files'>,
+  choice: 'pack' | 'reference',
+): VaeTiling | undefined {
+  if (choice === 'pack') return manifest.vaeTiling;
+  const [, , , height, width] = manifest.files.vaeDecoder.inputs[0]?.shape ?? [];
+  return typeof height === 'number' || typeof width === 'number' ? manifest.vaeTiling : REFERENCE_VAE_TILING;
 }
 
 /** A half-open box `[h0, h1) × [w0, w1)`. */
