@@ -137,6 +137,9 @@ def export_onnx(model: WanDiT, path: str, example, external_data: bool = True):
         torch.onnx.export(wrapper, example, tmp, dynamo=False, opset_version=OPSET, input_names=["x", "timestep", "context"],
                           output_names=["velocity"], dynamic_axes=dyn, do_constant_folding=True)
     m = onnx.load(tmp)  # pulls in external tensors the exporter may have written (>2 GB)
+    # the weights are in memory now: free the traced copy before writing the pack's (a full-size DiT is 28 GB, and
+    # both copies at once need 56 GB of a 64 GB disk)
+    shutil.rmtree(tmpdir, ignore_errors=True)
     if os.path.exists(path):
         os.remove(path)
     data = os.path.basename(path) + ".data"
@@ -147,7 +150,6 @@ def export_onnx(model: WanDiT, path: str, example, external_data: bool = True):
                         size_threshold=1024)
     else:
         onnx.save_model(m, path)
-    shutil.rmtree(tmpdir, ignore_errors=True)
     # no onnx.checker: SimplifiedLayerNormalization is an onnxruntime contrib op registered in the default domain,
     # which the checker rejects; loading in onnxruntime is the check (verify_small / tests).
     return path

@@ -114,7 +114,8 @@ def cmd_upstream(a):
     torch.backends.cudnn.benchmark = True
     rows = []
     refs = {res: fp32_reference(res) for res in a.res.split(",")}
-    for name, dt in (("bf16", torch.bfloat16), ("fp16", torch.float16)):
+    dtypes = {"bf16": torch.bfloat16, "fp16": torch.float16}
+    for name, dt in ((n, dtypes[n]) for n in a.dtypes.split(",")):
         m = model.to("cuda", dt).eval()
         ours = build_vae(None, dtype=dt, device="cuda")
         ident = [torch.zeros(16, device="cuda", dtype=dt), torch.ones(16, device="cuda", dtype=dt)]
@@ -171,6 +172,7 @@ def main(argv=None):
     ap.add_argument("--work", default="/root/vae")
     ap.add_argument("--upstream", default=".gpu-oracle/wan_upstream_vae.py")
     ap.add_argument("--res", default="480p,720p")
+    ap.add_argument("--dtypes", default="bf16,fp16", help="upstream: the module's dtypes to time")
     a = ap.parse_args(argv)
     os.makedirs(a.work, exist_ok=True)
     t0 = time.time()

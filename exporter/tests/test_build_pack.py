@@ -79,3 +79,32 @@ def test_pack_from_official_layout(fake_wan, tmp_path, lightx2v):
     print(f"pack DiT vs merged torch module: {err:.2e} (LoRA changed outputs by up to {lora_effect:.2e})")
     assert err < 1e-4
     assert lora_effect > 100 * err  # the merge is really in the exported graph
+
+
+def test_quantized_copy_of_a_pack(fake_wan, tmp_path):
+    """quantize_pack.py: an int4 DiT beside the source pack's fp16 one, the other graphs hard-linked (no second copy
+    on disk), the manifest's DiT entry rewritten from the new graph, and the quantised DiT still close to the fp16."""
+    import numpy as np
+    import onnxruntime as ort
+    import quantize_pack
+    src, out = str(tmp_path / "pack"), str(tmp_path / "pack-int4")
+    build_pack.main(["--wan-dir", fake_wan, "--out", src, "--dtype", "fp32", "--small"])
+    quantize_pack.main(["--pack", src, "--out", out, "--quant", "int4"])
+    a, b = (json.load(open(os.path.join(p, "manifest.json"))) for p in (src, out))
+    assert b["name"] == a["name"] + "-int4"
+    assert b["files"]["dit"]["sha256"] != a["files"]["dit"]["sha256"]
+    assert b["files"]["dit"]["inputs"] == a["files"]["dit"]["inputs"]
+    for key in ("textEncoder", "vaeEncoder", "vaeDecoder"):
+        assert b["files"][key] == a["files"][key]
+        assert os.stat(os.path.join(src, a["files"][key]["path"])).st_ino == os.stat(
+            os.path.join(out, b["files"][key]["path"])).st_ino
+    assert "MatMulNBits" in {n.op_type for n in __import__("onnx").load(os.path.join(out, "dit.onnx"),
+                                                                          load_external_data=False).graph.node}
+    rng = np.random.default_rng(0)
+    feeds = {"x": rng.standard_normal((1, 16, 2, 8, 8)).astype(np.float32),
+             "timestep": np.full((1, 2), 500.0, np.float32),
+             "context": rng.standard_normal((1, 32, small_configs.T5.dim)).astype(np.float32)}
+    ref, q = (ort.InferenceSession(os.path.join(p, "dit.onnx")).run(None, feeds)[0] for p in (src, out))
+    rel = float(np.linalg.norm(q - ref) / np.linalg.norm(ref))
+    print("int4 vs fp32 DiT, relative L2", rel)
+    assert rel < 0.2  # random weights have no outliers: 4-bit blocks of 128 keep the output's direction
