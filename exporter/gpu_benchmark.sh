@@ -112,14 +112,14 @@ case "$STEP" in
        python3 exporter/quantize_pack.py --pack $PACK --out $PACK_INT4 --quant int4 >> /root/build.log 2>&1; \
        echo exit \$? > /root/build.done" > /dev/null 2>&1 &
      if [ "${TESTS:-1}" = 1 ]; then
-       python3 -m pytest -q -x exporter/tests/test_wan_vae.py -k "chunk or onnx_matches or entry_point" 2>&1 | tail -4
+       timeout 200 python3 -m pytest -q -x exporter/tests/test_wan_vae.py -k "chunk or onnx_matches or entry_point" 2>&1 | tail -4
      fi
      python3 exporter/vae_variants.py export --work "$VAE" --layouts chunked 2>&1 | grep -v Warning | tail -4
      python3 exporter/vae_variants.py refs --work "$VAE" 2>&1 | tail -4
      cp "$VAE/graphs.json" "$OUT/vae-graphs.json"; builds ;;
   2) python3 exporter/vae_torch_oracle.py upstream --work "$VAE" --dtypes "${DTYPES:-bf16}" 2>&1 | grep -v Warning | tail -8
      cp "$VAE/torch-upstream.json" "$OUT/vae-torch-upstream.json"; builds ;;
-  3) [ "${TESTS:-1}" = 1 ] && python3 -m pytest -q exporter/tests/test_build_pack.py -k quantized 2>&1 | tail -4
+  3) [ "${TESTS:-1}" = 1 ] && timeout 300 python3 -m pytest -q exporter/tests/test_build_pack.py -k quantized 2>&1 | tail -4
      builds ;;
   4) node_env; node -e "console.log('node', process.version)"
      B="node $PWD/.gpu-out/bench-gpu-vae.mjs --latents $VAE"
