@@ -53,7 +53,16 @@ export type Delivery =
        * A /long job: `segments` of `of` made and joined into this clip (fewer when it was cancelled or a segment
        * failed: `stopped` says why; only the segments made were charged).
        */
-      long?: { segments: number; of: number; stopped?: { reason: 'cancelled' | 'failed'; message: string } };
+      long?: {
+        segments: number;
+        of: number;
+        stopped?: { reason: 'cancelled' | 'failed'; message: string };
+        /**
+         * The joined clip is over the destination's upload limit even at the lowest quality: post a link to it
+         * (the playground's `/clips/<clipId>.mp4`) instead of uploading it.
+         */
+        overLimit?: boolean;
+      };
     }
   | { kind: 'failed'; jobId: string; requestId: string; origin: Origin; code: string; message: string }
   | { kind: 'cancelled'; jobId: string; requestId: string; origin: Origin };

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { dirname, join } from 'node:path';
 import type { FlowProducer } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
@@ -572,7 +573,14 @@ export function createFrontEnd(deps: FrontEndDeps) {
     if (deleted === null)
       return { ok: false, error: new UserError('NotFound', `job ${jobId} was not found among your requests`) };
     const { clip } = deleted;
-    if (clip !== null) await artifacts.remove(clip.mp4Path, ...(clip.latentsPath === null ? [] : [clip.latentsPath]));
+    // A /long job's segments, posted as they landed, lie beside its clip (bot/artifacts.ts saveSegment).
+    const segments = parseStoredJobExtras(job.parameters).long?.segments ?? 0;
+    const segmentPaths =
+      clip === null
+        ? []
+        : Array.from({ length: segments }, (_, i) => join(dirname(clip.mp4Path), `segment-${i + 1}.mp4`));
+    if (clip !== null)
+      await artifacts.remove(clip.mp4Path, ...(clip.latentsPath === null ? [] : [clip.latentsPath]), ...segmentPaths);
     await inputs.remove(jobId).catch(() => undefined);
     return { ok: true, clipId: clip?.id ?? null };
   }
