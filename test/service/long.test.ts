@@ -33,7 +33,10 @@ describe('/long: a chain of extend segments (real Redis, SQLite, worker processe
   it('makes 12 segments from a storyboard, each prompt in its segment, joined without repeated frames', async () => {
     stack = await startStack({ redisUrl: REDIS_URL });
     await stack.startWorker('w1');
-    const storyboard = Array.from({ length: 12 }, (_, i) => `a red circle moves ${i % 2 === 0 ? 'right' : 'left'} ${i}`);
+    const storyboard = Array.from(
+      { length: 12 },
+      (_, i) => `a red circle moves ${i % 2 === 0 ? 'right' : 'left'} ${i}`,
+    );
     const started = Date.now();
     const answer = await long(stack, { ...tiny, storyboard, seed: 7 });
     if (!answer.ok) throw answer.error;
@@ -145,9 +148,7 @@ describe('/long: a chain of extend segments (real Redis, SQLite, worker processe
     if (!answer.ok) throw answer.error;
     await stack.waitFor(
       () =>
-        stack!.updates.some(
-          (u) => u.kind === 'progress' && u.jobId === answer.jobId && (u.segment?.index ?? 0) >= 3,
-        ),
+        stack!.updates.some((u) => u.kind === 'progress' && u.jobId === answer.jobId && (u.segment?.index ?? 0) >= 3),
       'segment 3 under way',
     );
     victim.child.kill('SIGKILL');
