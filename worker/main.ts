@@ -150,7 +150,9 @@ const worker = new Worker<unknown, GenerateResult, typeof JobName.Generate>(
     const end = runSeconds.startTimer();
     try {
       const result = await process_(job, token, signal);
-      jobsTotal.inc({ outcome: 'succeeded' });
+      // A /long segment that stopped its chain (or passed a stopped one on) returns rather than throws: count it so.
+      const stopped = result.chain?.stopped?.reason;
+      jobsTotal.inc({ outcome: stopped ?? 'succeeded' });
       gpuSeconds.inc(result.gpuSeconds);
       return result;
     } catch (error) {

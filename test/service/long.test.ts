@@ -1,7 +1,8 @@
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Delivery } from '../../bot/core/events.ts';
 import type { LongRequest } from '../../bot/core/long.ts';
-import { ChainResult, segmentJobId } from '../../commands/index.ts';
+import { ChainResult, JobName, segmentJobId } from '../../commands/index.ts';
 import { probeClip } from '../../media/mp4.ts';
 import { type Stack, sample, startStack } from './stack.ts';
 
@@ -103,6 +104,53 @@ describe('/long: a chain of extend segments (real Redis, SQLite, worker processe
     const bySeconds = await long(stack, { ...tiny, prompt: 'a blue square', seconds: 60 });
     expect(bySeconds.ok === false && bySeconds.error.message).toMatch(/at most 3 segments here/);
     expect(await stack.service.generate.count()).toBe(0);
+  });
+
+  it('reserves the whole chain up front: a quota that cannot pay for it refuses it, a retried request makes one', async () => {
+    stack = await startStack({ redisUrl: REDIS_URL });
+    const request = { ...tiny, prompt: 'a blue square', segments: 6 };
+    const first = await long(stack, request);
+    if (!first.ok) throw first.error;
+    const job = await stack.service.store.job(first.jobId);
+    expect(job?.reservedSeconds).toBe(first.estimatedSeconds);
+    const quota = await stack.service.store.quota(job?.userId ?? '', job?.workspaceId ?? '', new Date());
+    expect(quota.reservedSeconds).toBe(first.estimatedSeconds);
+    // The same interaction again: the same chain, nothing reserved twice.
+    const again = await stack.service.frontEnd.long({
+      requestKey: `${stack.prefix}-long-${n}`,
+      user: { platform: 'local', externalId: 'ada', displayName: 'ada' },
+      workspace: { platform: 'local', externalId: 'tests', name: 'tests' },
+      origin: { platform: 'local', channelId: 'c' },
+      request,
+    });
+    expect(again).toMatchObject({ ok: true, jobId: first.jobId, duplicate: true });
+    await stack.service.store.setUserLimits(job?.userId ?? '', { dailyGpuSeconds: first.estimatedSeconds + 1 });
+    const refused = await long(stack, request);
+    expect(refused.ok === false && refused.error.code).toBe('QuotaExceeded');
+  });
+
+  it('is left alone by the reconciler while its flow stands, and failed (not re-run as one clip) once it is lost', async () => {
+    stack = await startStack({
+      redisUrl: REDIS_URL,
+      config: { RECONCILE_GRACE_MS: 0, RECONCILE_INTERVAL_MS: 3_600_000 },
+    });
+    const answer = await long(stack, { ...tiny, prompt: 'a blue square', segments: 3 });
+    if (!answer.ok) throw answer.error;
+    const kept = await stack.service.reconciler.runOnce();
+    expect(kept).toMatchObject({ ran: true, requeued: [], failed: [] });
+    // Redis lost its data: neither the segments nor the chain's root are there any more.
+    const redis = new Redis(REDIS_URL);
+    for (const queue of [JobName.Generate, JobName.Deliver]) {
+      const keys = await redis.keys(`${stack.prefix}:${queue}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+    }
+    redis.disconnect();
+    const lost = await stack.service.reconciler.runOnce();
+    expect(lost.failed).toEqual([answer.jobId]);
+    await stack.waitFor(() => stack!.deliveries.length === 1, 'the failure');
+    expect(stack.deliveries[0]).toMatchObject({ kind: 'failed', jobId: answer.jobId, code: 'Lost' });
+    expect(await stack.service.generate.count()).toBe(0);
+    expect((await stack.service.store.job(answer.jobId))?.status).toBe('failed');
   });
 
   it('on cancel stops the chain, delivers the segments made and charges only them', async () => {
