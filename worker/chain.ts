@@ -5,6 +5,7 @@ import {
   type GenerateJobData,
   type GenerateResult,
   type JobName,
+  segmentJobId,
 } from '../commands/index.ts';
 import type { ContractJob } from '../queue/contract.ts';
 
@@ -17,26 +18,31 @@ export type ChainStop = NonNullable<ChainResult['stopped']>;
  */
 export async function previousSegment(
   job: ContractJob<typeof JobName.Generate>,
+  data: GenerateJobData,
   link: ChainLink,
+  resultOf: ((bullId: string) => Promise<unknown>) | undefined,
 ): Promise<{ segments: FinishedSegment[]; stopped?: ChainStop }> {
   if (link.index === 1) return { segments: [] };
-  const values = Object.values(await job.getChildrenValues());
-  for (const value of values) {
-    const parsed = ChainResult.safeParse((value as Partial<GenerateResult> | null)?.chain);
+  const chainIn = (value: unknown) => ChainResult.safeParse((value as Partial<GenerateResult> | null)?.chain);
+  for (const value of Object.values(await job.getChildrenValues())) {
+    const parsed = chainIn(value);
     if (parsed.success)
       return parsed.data.stopped === undefined
         ? { segments: parsed.data.segments }
         : { segments: parsed.data.segments, stopped: parsed.data.stopped };
   }
   const failures = Object.values(await job.getIgnoredChildrenFailures());
-  return {
-    segments: [],
-    stopped: {
-      reason: 'failed',
-      code: 'WorkerLost',
-      message: `segment ${link.index - 1} could not be made${failures[0] === undefined ? '' : ` (${failures[0]})`}`,
-    },
+  const stopped: ChainStop = {
+    reason: 'failed',
+    code: 'WorkerError',
+    message: `segment ${link.index - 1} could not be made${failures[0] === undefined ? '' : ` (${failures[0]})`}`,
   };
+  // The chain up to the last segment that did finish: each segment's own result holds it.
+  for (let index = link.index - 2; index >= 1 && resultOf !== undefined; index--) {
+    const parsed = chainIn(await resultOf(segmentJobId(data.jobId, index)));
+    if (parsed.success) return { segments: parsed.data.segments, stopped: parsed.data.stopped ?? stopped };
+  }
+  return { segments: [], stopped };
 }
 
 /**

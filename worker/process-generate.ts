@@ -50,6 +50,11 @@ export interface ProcessorDeps {
    * when it was sent. Absent, only the pub/sub cancel (BullMQ's signal) applies.
    */
   readonly cancelRequested?: (jobId: string) => Promise<boolean>;
+  /**
+   * The return value of a `generate` job by its BullMQ id: how a /long segment whose child failed for good finds the
+   * chain up to the last segment that finished. Absent, such a chain goes on from nothing made.
+   */
+  readonly segmentResult?: (bullId: string) => Promise<unknown>;
   /** Least time between two checks of `cancelRequested` during the sampler's steps; default 1000 ms. */
   readonly cancelCheckMs?: number;
 }
@@ -122,7 +127,7 @@ export function createGenerateProcessor(deps: ProcessorDeps) {
     };
 
     // A /long segment: the chain so far, from the segment before (this job's child in the flow).
-    const previous = link === undefined ? undefined : await previousSegment(job, link);
+    const previous = link === undefined ? undefined : await previousSegment(job, data, link, deps.segmentResult);
     const finished: FinishedSegment[] = previous?.segments ?? [];
     try {
       // The chain stopped before this segment (cancelled, or a segment failed for good): pass it on, no work.
@@ -262,12 +267,17 @@ export function createGenerateProcessor(deps: ProcessorDeps) {
       // A segment ends without throwing whenever the chain must stop, so the segments after it and the root still
       // run and deliver what was made; only a failure worth retrying (not the last attempt) is thrown.
       if (link !== undefined) {
+        // A failing GPU stops this worker whatever the attempt: the segment is retried elsewhere, and once out of
+        // attempts its parent passes the chain on as stopped (the flow's ignoreDependencyOnFailure).
+        if (isDeviceError(error) && !cancel.signal.aborted) {
+          log.error({ ...context, segment: link.index, err: (error as Error).message }, 'segment failed: the device');
+          throw new DeviceLostError(error);
+        }
         const stop = segmentStop(error, cancel.signal.aborted, job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
         if (stop !== undefined) {
           log.info({ ...context, segment: link.index, reason: stop.reason, err: stop.message }, 'chain stopped');
           return passOn(data, link, finished, stop);
         }
-        if (isDeviceError(error)) throw new DeviceLostError(error);
         log.error({ ...context, segment: link.index, err: (error as Error).message }, 'segment failed; retrying');
         throw error;
       }
@@ -341,7 +351,7 @@ export function createGenerateProcessor(deps: ProcessorDeps) {
 function segmentStop(error: unknown, cancelled: boolean, lastAttempt: boolean): ChainStop | undefined {
   if (cancelled) return { reason: 'cancelled', code: 'Cancelled', message: 'cancelled by its owner' };
   const message = (error as Error).message;
-  if (error instanceof ClipDamagedError || (isPermanent(error) && !isDeviceError(error)))
+  if (error instanceof ClipDamagedError || isPermanent(error))
     return { reason: 'failed', code: (error as { code?: string }).code ?? (error as Error).name, message };
   if (lastAttempt) return { reason: 'failed', code: 'WorkerError', message: 'the worker failed to make this segment' };
   return undefined;

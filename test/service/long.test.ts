@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Delivery } from '../../bot/core/events.ts';
@@ -184,9 +185,31 @@ describe('/long: a chain of extend segments (real Redis, SQLite, worker processe
     const after = await stack.service.store.job(answer.jobId);
     const charged = chain.segments.reduce((sum, s) => sum + Math.max(1, Math.ceil(s.gpuSeconds)), 0);
     expect(after).toMatchObject({ status: 'succeeded', chargedSeconds: charged });
-    expect(charged).toBeLessThan(after?.reservedSeconds ?? 0);
     const quota = await stack.service.store.quota(after?.userId ?? '', after?.workspaceId ?? '', new Date());
     expect(quota).toMatchObject({ reservedSeconds: 0, usedSeconds: charged });
+  });
+
+  it('delivers the segments made when a segment fails for good (its GPU lost, no attempts left), charging them alone', async () => {
+    stack = await startStack({ redisUrl: REDIS_URL, config: { JOB_ATTEMPTS: 1 } });
+    // Two steps a segment: the third step, in segment 2, meets a lost GPU (the worker then exits, as it must).
+    const victim = await stack.startWorker('victim', {
+      PUSA_TEST_FAIL_DEVICE_AFTER_STEPS: '3',
+      PUSA_TEST_FAIL_DEVICE_MARKER: join(stack.dir, 'device-lost'),
+    });
+    const answer = await long(stack, { ...tiny, steps: 2, prompt: 'a white dot bounces', segments: 3 });
+    if (!answer.ok) throw answer.error;
+    await victim.exited;
+    await stack.startWorker('rescuer');
+    await stack.waitFor(() => stack!.deliveries.length === 1, 'the partial clip');
+
+    expect(succeeded(stack)).toMatchObject({
+      frames: 17,
+      long: { segments: 1, of: 3, stopped: { reason: 'failed', message: expect.stringMatching(/segment 2/) } },
+    });
+    const chain = await chainOf(stack, answer.jobId, 3);
+    expect(chain.segments.map((s) => s.workerId)).toEqual(['victim']);
+    const job = await stack.service.store.job(answer.jobId);
+    expect(job?.chargedSeconds).toBe(Math.max(1, Math.ceil(chain.segments[0]?.gpuSeconds ?? 0)));
   });
 
   it('resumes after its worker is killed mid-chain from the last finished segment, redoing none', async () => {
