@@ -21,6 +21,8 @@ export interface ArtifactStore {
     jobId: string,
     files: { mp4: Uint8Array; latents: Uint8Array },
   ): Promise<{ mp4Path: string; latentsPath: string }>;
+  /** Writes segment `index` of a /long job beside its clip (the same folder, so deleting the job takes it too). */
+  saveSegment(jobId: string, index: number, mp4: Uint8Array): Promise<string>;
   read(relativePath: string): Promise<Buffer>;
   /** A clip's latents sidecar, checked whole before anything uses it; DamagedArtifactError when it is not. */
   readLatents(relativePath: string): Promise<Buffer>;
@@ -46,6 +48,12 @@ export function createArtifactStore(root: string): ArtifactStore {
       await mkdir(dirname(absolute(mp4Path)), { recursive: true });
       await Promise.all([writeFile(absolute(mp4Path), files.mp4), writeFile(absolute(latentsPath), files.latents)]);
       return { mp4Path, latentsPath };
+    },
+    async saveSegment(jobId, index, mp4) {
+      const path = join(jobId.slice(0, 2), jobId, `segment-${index}.mp4`);
+      await mkdir(dirname(absolute(path)), { recursive: true });
+      await writeFile(absolute(path), mp4);
+      return path;
     },
     read: (relativePath) => readFile(absolute(relativePath)),
     async readLatents(relativePath) {

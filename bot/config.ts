@@ -22,6 +22,8 @@ export const BotConfig = z.object({
   PLAYGROUND_ADMIN_TOKEN: z.string().min(16).optional(),
   /** Beyond loopback: new playground sessions one client address (an IPv6 /64) may open per hour. */
   PLAYGROUND_SESSIONS_PER_HOUR: z.coerce.number().int().positive().default(5),
+  /** Most segments one /long request may chain (each a clip of the pack's frames); refused past it, with this number. */
+  LONG_MAX_SEGMENTS: z.coerce.number().int().positive().default(12),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type BotConfig = z.infer<typeof BotConfig>;

@@ -1,3 +1,4 @@
+import { FlowProducer } from 'bullmq';
 import { Redis } from 'ioredis';
 import { JobName } from '../commands/index.ts';
 import { loadModelPack } from '../pack/manifest.ts';
@@ -77,7 +78,12 @@ export async function startService(
   // Without a listener BullMQ prints every failed reconnect as a stack trace.
   generate.on('error', (error) => hooks.log?.warn({ err: error.message }, 'generate queue error'));
   deliverQueue.on('error', (error) => hooks.log?.warn({ err: error.message }, 'deliver queue error'));
+  // /long's chains are BullMQ flows (bot/core/long.ts).
+  const flows = new FlowProducer({ connection, prefix: config.QUEUE_PREFIX });
+  flows.on('error', (error) => hooks.log?.warn({ err: error.message }, 'flow producer error'));
   const frontEnd = createFrontEnd({
+    flows,
+    ...(config.LONG_MAX_SEGMENTS === undefined ? {} : { longMaxSegments: config.LONG_MAX_SEGMENTS }),
     store,
     generate,
     blobs,
@@ -151,6 +157,7 @@ export async function startService(
       await delivery.close();
       await generate.close();
       await deliverQueue.close();
+      await flows.close();
       await store.close();
       await Promise.allSettled([connection.quit(), publisher.quit()]);
     },

@@ -282,26 +282,26 @@ function createBar(): cliProgress.SingleBar {
   );
 }
 
-function parseSize(text: string): [number, number] {
+export function parseSize(text: string): [number, number] {
   const match = /^(\d+)x(\d+)$/i.exec(text.trim());
   if (match === null) throw new UsageError(`--size expects WIDTHxHEIGHT such as 128x128, got "${text}"`);
   return [Number(match[1]), Number(match[2])];
 }
 
-function int(text: string, flag: string, min: number): number {
+export function int(text: string, flag: string, min: number): number {
   const value = Number(text);
   if (text.trim() === '' || !Number.isSafeInteger(value) || value < min)
     throw new UsageError(`${flag} expects an integer ≥ ${min}, got "${text}"`);
   return value;
 }
 
-function num(text: string, flag: string): number {
+export function num(text: string, flag: string): number {
   const value = Number(text);
   if (text.trim() === '' || !Number.isFinite(value)) throw new UsageError(`${flag} expects a number, got "${text}"`);
   return value;
 }
 
-function opt<TKey extends string, TValue>(key: TKey, value: TValue | undefined): { [K in TKey]?: TValue } {
+export function opt<TKey extends string, TValue>(key: TKey, value: TValue | undefined): { [K in TKey]?: TValue } {
   return (value === undefined ? {} : { [key]: value }) as { [K in TKey]?: TValue };
 }
 

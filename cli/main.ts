@@ -6,6 +6,7 @@ import { SamplerError } from '../sampler/index.ts';
 import { GenerationError } from '../worker/generate.ts';
 import { ModelRunError } from '../worker/runtime/sessions.ts';
 import { runGenerate, TASKS } from './generate.ts';
+import { runLong } from './long.ts';
 import { noiseSummary, parseCondition, runTrace } from './trace.ts';
 import { commandUsage, mainUsage } from './usage.ts';
 import { UsageError } from './usage-error.ts';
@@ -34,6 +35,18 @@ async function main(argv: readonly string[]): Promise<void> {
     return;
   }
   switch (command) {
+    case 'long': {
+      const controller = new AbortController();
+      process.once('SIGINT', () => controller.abort(new Error('interrupted')));
+      const started = performance.now();
+      const result = await runLong(rest, controller.signal);
+      if (rest.includes('--json')) print(result);
+      else
+        process.stderr.write(
+          `wrote ${result.output} (${result.segments} segments, ${result.frames} frames, ${result.seconds.toFixed(1)} s, ${(result.bytes / 1024).toFixed(0)} KiB) and ${result.latents} in ${((performance.now() - started) / 1000).toFixed(1)} s; seed ${result.seed} (--seed ${result.seed} makes it again)\n`,
+        );
+      return;
+    }
     case 'trace':
       return trace(rest);
     case undefined:

@@ -54,6 +54,29 @@ const TASK_LINES: Record<GenerationTask, { synopsis: string; what: string; examp
   },
 };
 
+const LONG = `usage: pusa long (--prompt "…" | --prompt "…" --prompt "…" … | --storyboard FILE) (--seconds S | --segments N) [options]
+
+A long video as a chain of segments, each continuing the one before from its exact latents, joined without the
+frames each segment repeats at its start. Up to 60 s at the pack's frame rate.
+
+options:
+  --prompt TEXT            one: every segment; repeated: a prompt per segment, in order (a storyboard)
+  --storyboard FILE        a prompt per segment, one a line
+  --seconds S              how long (at most 60); or --segments N (a storyboard's length when left out)
+  --image PATH             start image: the first segment is image-to-video
+  --frames N               frames per segment, one the pack makes (default: the pack's)
+  --overlap K              latent frames each segment carries over (default: the pack's extend default)
+  --seed K                 segment k samples with K + k − 1; drawn and printed when left out
+  --steps N  --cfg G  --negative-prompt TEXT  --size WxH  --fit crop|letterbox|stretch
+  --max-bytes B            re-encode the joined clip until it fits in B bytes
+  --output PATH.mp4        where to write; the last segment's latents go beside it, so pusa extend continues it
+  --provider cpu|cuda  --device-id N  --threads N  --json  --quiet
+  -h, --help               this text
+
+example:
+  pusa long --prompt "a red circle moves right" --prompt "a red circle moves left" --frames 17
+`;
+
 const TRACE = `usage: pusa trace [options]
 
 Runs the sampler on an analytic stand-in model (no weights) and prints one JSON object.
@@ -74,6 +97,8 @@ export function mainUsage(): string {
 
 commands:
 ${tasks}
+  long        a long video (up to 60 s) as a chain of extend segments, a prompt per segment or one for all
+  ${''.padEnd(11)} --prompt "…" (--seconds S | --segments N), or --prompt repeated / --storyboard FILE
   trace       run the sampler on an analytic stand-in model and print one JSON object
 
 \`pusa <command> --help\` lists a command's options.
@@ -83,6 +108,7 @@ ${tasks}
 /** `pusa <command> --help`, or undefined for an unknown command. */
 export function commandUsage(command: string): string | undefined {
   if (command === 'trace') return TRACE;
+  if (command === 'long') return LONG;
   const line = TASK_LINES[command as GenerationTask];
   if (line === undefined) return undefined;
   return `usage: pusa ${command} ${line.synopsis} [options]

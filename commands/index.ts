@@ -27,6 +27,21 @@ export {
   salvageJobData,
 } from './jobs.ts';
 export {
+  ChainLink,
+  ChainProgress,
+  ChainResult,
+  FinishedSegment,
+  joinedFrames,
+  LONG_DEFAULT_MAX_SEGMENTS,
+  LONG_MAX_SECONDS,
+  type LongPack,
+  type LongPlan,
+  type LongShape,
+  parseSegmentJobId,
+  planLong,
+  segmentJobId,
+} from './long.ts';
+export {
   DiscordOrigin,
   Origin,
   type OriginAddress,

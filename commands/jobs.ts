@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ChainLink, ChainProgress, ChainResult } from './long.ts';
 import { Origin } from './origin.ts';
 import { GenerationRequest } from './request.ts';
 
@@ -22,6 +23,12 @@ export const GenerateJobData = z.object({
   estimatedSeconds: z.number().nonnegative(),
   /** Upload limit of the destination (e.g. Discord's attachment size limit): the MP4 is re-encoded to fit. */
   maxBytes: z.int().positive().optional(),
+  /**
+   * A segment of a /long chain (commands/long.ts): `jobId` is then the chain's job (the store's, what cancel and
+   * quota speak of), the BullMQ job id `segmentJobId(jobId, index)`, and an extend takes its clip from the segment
+   * before (this job's child in the flow), not from `request.clips`.
+   */
+  chain: ChainLink.optional(),
 });
 export type GenerateJobData = z.infer<typeof GenerateJobData>;
 
@@ -47,6 +54,11 @@ export const DeliverJobData = z.object({
     }),
     z.object({ status: z.literal('failed'), code: z.string(), message: z.string() }),
     z.object({ status: z.literal('cancelled') }),
+    /**
+     * The end of a /long chain: the root of its BullMQ flow, run once every segment below it has (its child's
+     * return value holds the finished segments): join them, store the clip, charge what was made, post it.
+     */
+    z.object({ status: z.literal('chain'), segments: z.int().positive() }),
   ]),
 });
 export type DeliverJobData = z.infer<typeof DeliverJobData>;
@@ -64,6 +76,8 @@ export const GenerateProgress = z.object({
   workerId: z.string(),
   /** Every few steps: a small latent→RGB preview, `width × height × 3` bytes in base64. */
   preview: z.object({ width: z.int().positive(), height: z.int().positive(), rgbBase64: z.string() }).optional(),
+  /** A /long segment's place in its chain and the chain's ETA. */
+  chain: ChainProgress.optional(),
 });
 export type GenerateProgress = z.infer<typeof GenerateProgress>;
 
@@ -74,6 +88,8 @@ export const GenerateResult = z.object({
   gpuSeconds: z.number().nonnegative(),
   mp4Key: z.string(),
   latentsKey: z.string(),
+  /** A /long segment: the chain so far (empty keys above when this segment did no work: the chain had stopped). */
+  chain: ChainResult.optional(),
 });
 export type GenerateResult = z.infer<typeof GenerateResult>;
 

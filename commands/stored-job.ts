@@ -15,6 +15,11 @@ const Extras = z
     parentClipId: z.string().min(1).optional().catch(undefined),
     /** The clip a transition ends on. */
     secondParentClipId: z.string().min(1).optional().catch(undefined),
+    /** A /long job: its chain's shape (bot/core/long.ts). */
+    long: z
+      .object({ segments: z.int().positive(), segmentFrames: z.int().positive(), prompts: z.array(z.string()) })
+      .optional()
+      .catch(undefined),
   })
   .catch({});
 
@@ -23,15 +28,17 @@ export interface StoredJobExtras {
   readonly maxBytes?: number;
   readonly parentClipId?: string;
   readonly secondParentClipId?: string;
+  readonly long?: { segments: number; segmentFrames: number; prompts: string[] };
 }
 
 /** The extras of a job's stored `parameters` (see `StoredJobExtras`); fields that are absent or malformed are left out. */
 export function parseStoredJobExtras(parameters: unknown): StoredJobExtras {
-  const { requestId, maxBytes, parentClipId, secondParentClipId } = Extras.parse(parameters);
+  const { requestId, maxBytes, parentClipId, secondParentClipId, long } = Extras.parse(parameters);
   return {
     ...(requestId === undefined ? {} : { requestId }),
     ...(maxBytes === undefined ? {} : { maxBytes }),
     ...(parentClipId === undefined ? {} : { parentClipId }),
     ...(secondParentClipId === undefined ? {} : { secondParentClipId }),
+    ...(long === undefined ? {} : { long }),
   };
 }

@@ -13,7 +13,7 @@ export interface Frames {
 }
 
 /** Qualities tried in turn until the file fits the byte budget (x264 CRF: lower is better). */
-const CRF_LADDER = [18, 23, 28, 33, 38, 43, 51];
+export const CRF_LADDER = [18, 23, 28, 33, 38, 43, 51];
 
 /**
  * Encodes frames as an MP4 that plays everywhere: H.264, yuv420p, `+faststart` (playable while downloading), at the

@@ -100,6 +100,8 @@ for (const client of [connection, subscriber])
   client.on('error', (error) => log.warn({ err: error.message }, 'redis connection error'));
 const blobs = createBlobStore(connection, `${config.QUEUE_PREFIX}:blob`);
 const deliver = openQueue(JobName.Deliver, { connection, prefix: config.QUEUE_PREFIX });
+// Read by /long segments whose child failed for good (worker/chain.ts): where the chain stood before it.
+const generateQueue = openQueue(JobName.Generate, { connection, prefix: config.QUEUE_PREFIX });
 
 const registry = new Registry();
 collectDefaultMetrics({ register: registry });
@@ -143,6 +145,7 @@ const process_ = createGenerateProcessor({
   previewEvery: config.PREVIEW_EVERY,
   timings: createTimingBook(connection, config.QUEUE_PREFIX),
   device: config.EXECUTION_PROVIDER === 'cuda' ? `cuda:${config.CUDA_DEVICE_ID}` : 'cpu',
+  segmentResult: async (bullId) => (await generateQueue.getJob(bullId))?.returnvalue,
   cancelRequested: async (jobId) => (await connection.exists(cancelKey(config.QUEUE_PREFIX, jobId))) === 1,
   log,
 });
@@ -156,7 +159,9 @@ const worker = new Worker<unknown, GenerateResult, typeof JobName.Generate>(
     const end = runSeconds.startTimer();
     try {
       const result = await process_(job, token, signal);
-      jobsTotal.inc({ outcome: 'succeeded' });
+      // A /long segment that stopped its chain (or passed a stopped one on) returns rather than throws: count it so.
+      const stopped = result.chain?.stopped?.reason;
+      jobsTotal.inc({ outcome: stopped ?? 'succeeded' });
       gpuSeconds.inc(result.gpuSeconds);
       return result;
     } catch (error) {
@@ -233,7 +238,7 @@ async function shutdown(signal: string, code = 0): Promise<void> {
   await worker.close();
   // Releasing sessions on a lost GPU can hang in the driver; the process exit frees them anyway.
   const release = code === DEVICE_LOST_EXIT_CODE ? Promise.resolve() : model.release();
-  await Promise.allSettled([deliver.close(), subscriber.quit(), release]);
+  await Promise.allSettled([deliver.close(), generateQueue.close(), subscriber.quit(), release]);
   await connection.quit().catch(() => undefined);
   health.close();
   log.info({ code }, 'stopped');

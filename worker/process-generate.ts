@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { UnrecoverableError } from 'bullmq';
 import {
   type DeliverJobData,
+  type FinishedSegment,
   type GenerateJobData,
   type GenerateProgress,
   type GenerateResult,
@@ -21,6 +22,7 @@ import { deliveryJobOptions } from '../queue/delivery-retry.ts';
 import { unpackFrames } from '../queue/frames.ts';
 import type { TimingBook } from '../queue/timings.ts';
 import { SamplerError } from '../sampler/index.ts';
+import { type ChainStop, passOn, previousSegment } from './chain.ts';
 import { DeviceLostError, isDeviceError } from './device-errors.ts';
 import { type ClipSource, GenerationError, type GenerationInput, generate } from './generate.ts';
 import { latentPreview } from './preview.ts';
@@ -48,6 +50,11 @@ export interface ProcessorDeps {
    * when it was sent. Absent, only the pub/sub cancel (BullMQ's signal) applies.
    */
   readonly cancelRequested?: (jobId: string) => Promise<boolean>;
+  /**
+   * The return value of a `generate` job by its BullMQ id: how a /long segment whose child failed for good finds the
+   * chain up to the last segment that finished. Absent, such a chain goes on from nothing made.
+   */
+  readonly segmentResult?: (bullId: string) => Promise<unknown>;
   /** Least time between two checks of `cancelRequested` during the sampler's steps; default 1000 ms. */
   readonly cancelCheckMs?: number;
 }
@@ -92,6 +99,7 @@ export function createGenerateProcessor(deps: ProcessorDeps) {
       throw new UnrecoverableError(parsed.reason);
     }
     const data = parsed.value;
+    const link = data.chain;
     const started = now();
     const context = { jobId: data.jobId, requestId: data.requestId, workerId, attempt: job.attemptsMade + 1 };
     // Aborted by BullMQ's signal (the pub/sub cancel) or by the durable cancel record, whichever comes first.
@@ -118,15 +126,26 @@ export function createGenerateProcessor(deps: ProcessorDeps) {
         });
     };
 
+    // A /long segment: the chain so far, from the segment before (this job's child in the flow).
+    const previous = link === undefined ? undefined : await previousSegment(job, data, link, deps.segmentResult);
+    const finished: FinishedSegment[] = previous?.segments ?? [];
     try {
+      // The chain stopped before this segment (cancelled, or a segment failed for good): pass it on, no work.
+      if (link !== undefined && previous?.stopped !== undefined) return passOn(data, link, finished, previous.stopped);
       // A cancel recorded while no worker held the job (its worker had died): end it here, before any work.
       if (requested !== undefined && !cancel.signal.aborted && (await requested(data.jobId)))
         cancel.abort(new Error('cancelled by the user'));
       cancel.signal.throwIfAborted();
-      log.info(context, 'generate started');
-      // 2. Inputs.
+      log.info(link === undefined ? context : { ...context, segment: link.index, of: link.count }, 'generate started');
+      // 2. Inputs: a later segment continues from the exact latents of the one before.
+      const last = finished.at(-1);
       const input = await resolveInputs(
-        data,
+        link !== undefined && link.index > 1 && last !== undefined
+          ? {
+              ...data,
+              request: { ...data.request, clips: [{ clipId: `segment ${last.index}`, latentsKey: last.latentsKey }] },
+            }
+          : data,
         blobs,
         data.request.size ?? (model.pack.manifest.video.sizes[0] as [number, number]),
       );
@@ -144,6 +163,17 @@ export function createGenerateProcessor(deps: ProcessorDeps) {
             etaMs: Math.round(etaMs),
             workerId,
             ...(withPreview ? { preview: toPreview(latentPreview(latents, manifest.preview.latentToRgb)) } : {}),
+            // The chain's rest: this segment's, then the segments after it at this one's pace so far.
+            ...(link === undefined
+              ? {}
+              : {
+                  chain: {
+                    jobId: data.jobId,
+                    index: link.index,
+                    count: link.count,
+                    chainEtaMs: Math.round(etaMs + (link.count - link.index) * (now() - started + etaMs)),
+                  },
+                }),
           };
           job.updateProgress(progress).catch(() => undefined);
         },
@@ -167,23 +197,42 @@ export function createGenerateProcessor(deps: ProcessorDeps) {
       const [mp4Key, latentsKey] = await Promise.all([blobs.put('mp4', mp4), blobs.put('latents', latentsBytes)]);
       const gpuSeconds = (now() - started) / 1000;
 
-      // 5. Hand over to delivery.
-      await sendDelivery({
-        v: 1,
-        jobId: data.jobId,
-        requestId: data.requestId,
-        origin: data.origin,
-        outcome: {
-          status: 'succeeded',
-          mp4Key,
-          latentsKey,
-          parameters: { ...result.parameters },
-          gpuSeconds,
-          frames: result.video.count,
-          bytes: mp4.length,
-          workerId,
-        },
-      });
+      // 5. Hand over to delivery; a segment hands its result to the next segment instead (its return value).
+      const segment: FinishedSegment | undefined =
+        link === undefined
+          ? undefined
+          : {
+              index: link.index,
+              mp4Key,
+              latentsKey,
+              frames: result.video.count,
+              repeatedFrames: link.repeatedFrames,
+              gpuSeconds,
+              bytes: mp4.length,
+              prompt: data.request.prompt,
+              seed: result.parameters.seed,
+              width: result.parameters.width,
+              height: result.parameters.height,
+              fps: result.parameters.fps,
+              workerId,
+            };
+      if (segment === undefined)
+        await sendDelivery({
+          v: 1,
+          jobId: data.jobId,
+          requestId: data.requestId,
+          origin: data.origin,
+          outcome: {
+            status: 'succeeded',
+            mp4Key,
+            latentsKey,
+            parameters: { ...result.parameters },
+            gpuSeconds,
+            frames: result.video.count,
+            bytes: mp4.length,
+            workerId,
+          },
+        });
       log.info({ ...context, gpuSeconds, bytes: mp4.length }, 'generate finished');
       // What this job took, for the queue's ETAs: per sampler step, and the rest of what it was charged for.
       const { steps, frames, width, height, guidance } = result.parameters;
@@ -205,8 +254,33 @@ export function createGenerateProcessor(deps: ProcessorDeps) {
           otherSeconds: Math.max(0, gpuSeconds - stepSeconds * steps),
         })
         .catch((error: unknown) => log.warn({ ...context, err: (error as Error).message }, 'timing not recorded'));
+      if (link !== undefined && segment !== undefined)
+        return {
+          jobId: data.jobId,
+          gpuSeconds,
+          mp4Key,
+          latentsKey,
+          chain: { index: link.index, count: link.count, segments: [...finished, segment] },
+        };
       return { jobId: data.jobId, gpuSeconds, mp4Key, latentsKey };
     } catch (error) {
+      // A segment ends without throwing whenever the chain must stop, so the segments after it and the root still
+      // run and deliver what was made; only a failure worth retrying (not the last attempt) is thrown.
+      if (link !== undefined) {
+        // A failing GPU stops this worker whatever the attempt: the segment is retried elsewhere, and once out of
+        // attempts its parent passes the chain on as stopped (the flow's ignoreDependencyOnFailure).
+        if (isDeviceError(error) && !cancel.signal.aborted) {
+          log.error({ ...context, segment: link.index, err: (error as Error).message }, 'segment failed: the device');
+          throw new DeviceLostError(error);
+        }
+        const stop = segmentStop(error, cancel.signal.aborted, job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
+        if (stop !== undefined) {
+          log.info({ ...context, segment: link.index, reason: stop.reason, err: stop.message }, 'chain stopped');
+          return passOn(data, link, finished, stop);
+        }
+        log.error({ ...context, segment: link.index, err: (error as Error).message }, 'segment failed; retrying');
+        throw error;
+      }
       if (cancel.signal.aborted) {
         await sendDelivery({
           v: 1,
@@ -268,6 +342,19 @@ export function createGenerateProcessor(deps: ProcessorDeps) {
       signal?.removeEventListener('abort', onAbort);
     }
   };
+}
+
+/**
+ * Why a segment's failure stops its chain: cancelled, refused for good, or out of attempts; undefined when another
+ * attempt may work (BullMQ retries it, on this worker or another).
+ */
+function segmentStop(error: unknown, cancelled: boolean, lastAttempt: boolean): ChainStop | undefined {
+  if (cancelled) return { reason: 'cancelled', code: 'Cancelled', message: 'cancelled by its owner' };
+  const message = (error as Error).message;
+  if (error instanceof ClipDamagedError || isPermanent(error))
+    return { reason: 'failed', code: (error as { code?: string }).code ?? (error as Error).name, message };
+  if (lastAttempt) return { reason: 'failed', code: 'WorkerError', message: 'the worker failed to make this segment' };
+  return undefined;
 }
 
 /** Errors retrying cannot fix: bad inputs and requests the pack cannot serve. */

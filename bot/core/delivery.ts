@@ -5,6 +5,7 @@ import {
   parseJobData,
   parseJobProgress,
   parseOrigin,
+  parseSegmentJobId,
   parseStoredJobExtras,
   salvageJobData,
 } from '../../commands/index.ts';
@@ -15,6 +16,7 @@ import type { ContractJob } from '../../queue/contract.ts';
 import { deliveryBackoffStrategy } from '../../queue/delivery-retry.ts';
 import { cancelKey } from '../../queue/names.ts';
 import type { ArtifactStore } from '../artifacts.ts';
+import { createChainDelivery } from './chain-delivery.ts';
 import { classify } from './errors.ts';
 import { type Delivery, type JobUpdate, UndeliverableError } from './events.ts';
 
@@ -57,11 +59,26 @@ export function startDelivery(deps: DeliveryDeps) {
     await redis.set(marker(delivery.jobId), '1', 'EX', 7 * 86_400);
   };
 
+  // /long: the end of each chain (the root of its flow is a deliver job) and each segment as it lands.
+  const chains = createChainDelivery({
+    connection: deps.connection,
+    prefix: deps.prefix,
+    store,
+    blobs,
+    artifacts,
+    redis,
+    notifyOnce,
+    ...(deps.onUpdate === undefined ? {} : { onUpdate: deps.onUpdate }),
+    now,
+    ...(deps.log === undefined ? {} : { log: deps.log }),
+  });
+
   const settle = async (job: ContractJob<typeof JobName.Deliver>) => {
     const parsed = parseJobData(JobName.Deliver, job.data);
     if (!parsed.ok) throw new UnrecoverableError(parsed.reason);
     const { jobId, requestId, origin, outcome } = parsed.value;
     const base = { jobId, requestId, origin };
+    if (outcome.status === 'chain') return chains.settleChain(job, base, outcome.segments);
     if (outcome.status === 'succeeded') {
       let record = await store.job(jobId);
       if (record === null) throw new UnrecoverableError(`job ${jobId} is unknown to this bot's database`);
@@ -243,32 +260,43 @@ export function startDelivery(deps: DeliveryDeps) {
   // Connection errors while Redis restarts: BullMQ reconnects; log them instead of letting them surface unhandled.
   worker.on('error', (error) => deps.log?.warn({ err: error.message }, 'delivery worker error'));
   events.on('error', (error) => deps.log?.warn({ err: error.message }, 'queue events error'));
-  events.on('active', ({ jobId }) => {
+  // A /long segment's events speak of its chain's job (the one the store, the front ends and cancel know).
+  events.on('active', ({ jobId: bullId }) => {
+    const segment = parseSegmentJobId(bullId);
+    const jobId = segment?.jobId ?? bullId;
     store.markRunning(jobId, { workerId: 'worker', now: now() }).catch(() => undefined);
-    deps.onUpdate?.({ kind: 'started', jobId, workerId: undefined });
+    if (segment === undefined || segment.index === 1) deps.onUpdate?.({ kind: 'started', jobId, workerId: undefined });
   });
   events.on('progress', ({ jobId, data }) => {
     const p = parseJobProgress(JobName.Generate, data);
     if (p !== undefined) {
       deps.onUpdate?.({
         kind: 'progress',
-        jobId,
+        jobId: p.chain?.jobId ?? jobId,
         step: p.step,
         total: p.total,
-        etaMs: p.etaMs,
+        etaMs: p.chain?.chainEtaMs ?? p.etaMs,
         ...(p.workerId ? { workerId: p.workerId } : {}),
         ...(p.preview ? { preview: p.preview } : {}),
+        ...(p.chain === undefined ? {} : { segment: { index: p.chain.index, count: p.chain.count } }),
       });
     }
   });
-  events.on('stalled', ({ jobId }) => {
+  events.on('completed', ({ jobId, returnvalue }) => {
+    chains
+      .segmentLanded(jobId, returnvalue)
+      .catch((error: unknown) => deps.log?.warn({ jobId, err: (error as Error).message }, 'segment not announced'));
+  });
+  events.on('stalled', ({ jobId: bullId }) => {
+    const jobId = parseSegmentJobId(bullId)?.jobId ?? bullId;
     store.requeue(jobId, 'worker stopped responding', now()).catch(() => undefined);
     deps.onUpdate?.({ kind: 'requeued', jobId, reason: 'its worker stopped; another worker will pick it up' });
   });
 
   // A job whose workers kept dying fails without a processor to report it: tell its owner here.
   events.on('failed', ({ jobId, failedReason }) => {
-    if (!/stalled/i.test(failedReason)) return;
+    // A segment's failure is its chain's to report: the chain goes on and its end delivers what was made.
+    if (!/stalled/i.test(failedReason) || parseSegmentJobId(jobId) !== undefined) return;
     void (async () => {
       const record = await store.job(jobId);
       if (record === null || (record.status !== 'queued' && record.status !== 'running')) return;
@@ -294,7 +322,7 @@ export function startDelivery(deps: DeliveryDeps) {
     worker,
     events,
     async close() {
-      await Promise.allSettled([worker.close(), events.close()]);
+      await Promise.allSettled([worker.close(), events.close(), chains.close()]);
     },
   };
 }

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import type { FlowProducer } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   type ClipRef,
@@ -6,6 +8,7 @@ import {
   GenerationRequest,
   type InputRef,
   JobName,
+  LONG_DEFAULT_MAX_SEGMENTS,
   type Origin,
   type OriginAddress,
   parseJobProgress,
@@ -28,6 +31,7 @@ import { type ArtifactStore, DamagedArtifactError } from '../artifacts.ts';
 import { type Access, type Actor, access, type JobAction } from './access.ts';
 import { enqueueGenerate } from './enqueue.ts';
 import { createInputStore } from './inputs.ts';
+import { createLong } from './long.ts';
 import { createLookup } from './lookup.ts';
 import { createOperator } from './operator.ts';
 import { outageOf, QueueUnavailableError } from './outage.ts';
@@ -95,6 +99,10 @@ export interface FrontEndDeps {
   readonly imageCheck?: ImageCheck;
   /** Measured job times of the workers (queue/timings.ts); without it ETAs come from the pack's cost model alone. */
   readonly timings?: TimingBook;
+  /** Adds /long's chains of segment jobs (BullMQ flows); without it /long answers that it is not set up. */
+  readonly flows?: FlowProducer;
+  /** Operators' cap on segments per /long request (`LONG_MAX_SEGMENTS`); `LONG_DEFAULT_MAX_SEGMENTS` when absent. */
+  readonly longMaxSegments?: number;
 }
 
 /** Inspects one normalised image (`width × height × 3` sRGB bytes); `{ ok: false, reason }` refuses the request. */
@@ -184,6 +192,28 @@ export function createFrontEnd(deps: FrontEndDeps) {
     if (quotas.size > 10_000) quotas.delete(quotas.keys().next().value as string);
     return value;
   };
+
+  const chains = createLong({
+    store,
+    flows: deps.flows,
+    blobs,
+    publisher: deps.publisher,
+    prefix: deps.prefix,
+    manifest,
+    jobAttempts: deps.jobAttempts ?? 3,
+    maxSegments: deps.longMaxSegments ?? LONG_DEFAULT_MAX_SEGMENTS,
+    imageCheck: deps.imageCheck,
+    now,
+    draining: () => draining,
+    queueAvailable,
+    ensureUser,
+    ensureWorkspace,
+    recentQuota,
+    priority: fairnessPriority,
+    predict,
+    queueEstimate: (jobId, ownSeconds) => queueEstimate(jobId, ownSeconds),
+    outageOf,
+  });
 
   async function submit(input: SubmitInput): Promise<SubmitAnswer> {
     const requestId = randomUUID();
@@ -496,6 +526,9 @@ export function createFrontEnd(deps: FrontEndDeps) {
     if (!verdict.ok) return verdict;
     if (job.status !== 'queued' && job.status !== 'running')
       return { ok: false, error: new UserError('NotAllowed', `job ${jobId} already ${job.status}`) };
+    // A /long chain stops where it is and still delivers what it made (bot/core/long.ts).
+    const chain = parseStoredJobExtras(job.parameters).long;
+    if (chain !== undefined) return chains.cancelChain(jobId, chain.segments);
     // Recorded before anything else, so it holds whatever happens next: a worker that takes the job meanwhile, or one
     // that restarts it after its worker died, reads it and ends the job cancelled and uncharged ([13] finding 15).
     await deps.publisher.set(cancelKey(deps.prefix, jobId), '1', 'EX', CANCEL_TTL_SECONDS);
@@ -540,7 +573,14 @@ export function createFrontEnd(deps: FrontEndDeps) {
     if (deleted === null)
       return { ok: false, error: new UserError('NotFound', `job ${jobId} was not found among your requests`) };
     const { clip } = deleted;
-    if (clip !== null) await artifacts.remove(clip.mp4Path, ...(clip.latentsPath === null ? [] : [clip.latentsPath]));
+    // A /long job's segments, posted as they landed, lie beside its clip (bot/artifacts.ts saveSegment).
+    const segments = parseStoredJobExtras(job.parameters).long?.segments ?? 0;
+    const segmentPaths =
+      clip === null
+        ? []
+        : Array.from({ length: segments }, (_, i) => join(dirname(clip.mp4Path), `segment-${i + 1}.mp4`));
+    if (clip !== null)
+      await artifacts.remove(clip.mp4Path, ...(clip.latentsPath === null ? [] : [clip.latentsPath]), ...segmentPaths);
     await inputs.remove(jobId).catch(() => undefined);
     return { ok: true, clipId: clip?.id ?? null };
   }
@@ -597,6 +637,8 @@ export function createFrontEnd(deps: FrontEndDeps) {
 
   return {
     submit,
+    /** /long: a chain of segments from one request (bot/core/long.ts); cancel, info and delivery as for any job. */
+    long: chains.long,
     cancel,
     remove,
     authorize,

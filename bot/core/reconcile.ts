@@ -117,6 +117,16 @@ export function createReconciler(deps: ReconcilerDeps) {
       );
       return 'failed';
     }
+    // A /long chain whose flow is gone (its root, checked above, is what settles it): its segments' results are
+    // out of reach, so it is failed and released rather than run again as one clip.
+    if (parseStoredJobExtras(job.parameters).long !== undefined) {
+      await failThroughDelivery(
+        job,
+        'Lost',
+        'this long video was lost from the queue before it could be finished; nothing was charged. Please send it again.',
+      );
+      return 'failed';
+    }
     const request = GenerationRequest.safeParse(job.parameters);
     const inputs = request.success
       ? [

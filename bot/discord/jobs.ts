@@ -167,6 +167,8 @@ export function createJobMessages(deps: { client: Client; service: FrontDoor; lo
   };
 
   function onUpdate(update: JobUpdate): void {
+    // A /long segment landing: posted by the /long adapter work; the final delivery holds every segment.
+    if (update.kind === 'segment') return;
     void (async () => {
       const t = await entry(update.jobId);
       if (t === undefined || t.done) return;

@@ -114,6 +114,8 @@ export async function startSlack(service: FrontDoor, config: SlackConfig, log: S
   // The newest preview of each job: previews come every few steps, progress edits every 2 s.
   const previews = new Map<string, { width: number; height: number; rgbBase64: string }>();
   function onUpdate(update: JobUpdate): void {
+    // A /long segment landing: posted by the /long adapter work; the final delivery holds every segment.
+    if (update.kind === 'segment') return;
     if (finished.has(update.jobId)) return;
     if (update.kind === 'progress' && update.preview !== undefined) previews.set(update.jobId, update.preview);
     const at = Date.now();

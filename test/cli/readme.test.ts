@@ -38,6 +38,7 @@ describe("the README's pusa commands", () => {
       'keyframes',
       'extend',
       'transition',
+      'long',
     ]);
 
     for (const command of commands) {
