@@ -397,6 +397,7 @@ export function createFrontEnd(deps: FrontEndDeps) {
     // The reservation's own count of the user's day (fresh, and no second read of the database per submit).
     const quota = reserved.usage ?? (await recentQuota(user.id, workspace.id));
     const priority = fairnessPriority(quota);
+    let added: number;
     const data: GenerateJobData = {
       v: 1,
       jobId: reserved.job.id,
@@ -407,7 +408,7 @@ export function createFrontEnd(deps: FrontEndDeps) {
       ...(input.maxBytes === undefined ? {} : { maxBytes: input.maxBytes }),
     };
     try {
-      await enqueue({ data, priority });
+      added = await enqueue({ data, priority });
     } catch (error) {
       // Redis is down: release the reservation so the user is not charged for a job that never queued.
       await store
@@ -422,7 +423,7 @@ export function createFrontEnd(deps: FrontEndDeps) {
     // The images as sent, so Re-roll and Remix of this job work on every front end (bot/core/lookup.ts `remake`).
     // Best effort: a full disk must not fail a job that is queued already; the remake then asks for them again.
     if (images.length > 0) await inputs.save(reserved.job.id, request.images ?? []).catch(() => undefined);
-    return answer(reserved.job, requestId, false, priority);
+    return answer(reserved.job, requestId, false, { priority, added });
   }
 
   /** Position and ETA: the work queued ahead of this job, spread over the workers online. */
@@ -430,9 +431,12 @@ export function createFrontEnd(deps: FrontEndDeps) {
     job: JobRecord,
     requestId: string,
     duplicate: boolean,
-    priority?: number,
+    queued?: { priority: number; added: number },
   ): Promise<SubmitAnswer> {
-    const { position, etaSeconds } = await queueEstimate(job.id, job.estimatedSeconds, priority);
+    const { position, etaSeconds } =
+      queued === undefined
+        ? await queueEstimate(job.id, job.estimatedSeconds)
+        : await place({ ...queued, ownSeconds: job.estimatedSeconds });
     return {
       ok: true,
       jobId: job.id,
@@ -444,23 +448,21 @@ export function createFrontEnd(deps: FrontEndDeps) {
     };
   }
 
-  /** Position and ETA of a queued job: its priority as it was added (read from the queue when not given). */
-  async function queueEstimate(
-    jobId: string,
-    ownSeconds: number,
-    priority?: number,
-  ): Promise<{ position: number; etaSeconds: number }> {
-    const known = priority ?? (await generate.getJob(jobId))?.opts.priority ?? 0;
-    return place({ priority: known, ownSeconds });
+  /** Position and ETA of a queued job this process did not just add: its priority is read from the queue. */
+  async function queueEstimate(jobId: string, ownSeconds: number): Promise<{ position: number; etaSeconds: number }> {
+    const priority = (await generate.getJob(jobId))?.opts.priority ?? 0;
+    return place({ priority, ownSeconds });
   }
 
   /**
    * Submits of one moment share one `addBulk` (group commit, prisma/group-commit.ts): 200 adds at once were 200
    * script calls each answer waited behind.
    */
-  const enqueue = groupCommit<{ data: GenerateJobData; priority: number }, true>(async (jobs) => {
+  let addedCount = 0;
+  const enqueue = groupCommit<{ data: GenerateJobData; priority: number }, number>(async (jobs) => {
     await enqueueGenerateMany(generate, jobs, deps.jobAttempts ?? 3);
-    return jobs.map(() => true as const);
+    // In the order addBulk added them: BullMQ runs equal priorities first in, first out.
+    return jobs.map(() => ++addedCount);
   });
 
   /**
@@ -469,39 +471,45 @@ export function createFrontEnd(deps: FrontEndDeps) {
    * jobs add what their worker says is left of their steps (measured on that job) plus the decode that follows, or
    * what is left of their estimate before their first step; the total is spread over the workers online (counted at
    * most every 5 s). The answers asked for at one moment share one reading of the queue, taken after each of their
-   * jobs was added (every caller asks only once its add is done), as each one's own reading was.
+   * jobs was added (every caller asks only once its add is done). A job this process added (`added`, its place in
+   * this process's adds) does not count those of the same priority added after it as ahead: they run after it.
    */
-  const place = groupCommit<{ priority: number; ownSeconds: number }, { position: number; etaSeconds: number }>(
-    async (asks) => {
-      const top = Math.max(0, ...asks.map((ask) => ask.priority));
-      const [perPriority, waiting, active, lanes] = await Promise.all([
-        top > 0 ? generate.getCountsPerPriority(Array.from({ length: top }, (_, i) => i + 1)) : {},
-        asks.some((ask) => ask.priority <= 0) ? generate.getJobCounts('waiting') : {},
-        generate.getJobs(['active'], 0, 64),
-        workerCount(),
-      ]);
-      // Jobs waiting at priority 1..p, for every p asked about.
-      const upTo = [0];
-      for (let p = 1; p <= top; p++)
-        upTo.push((upTo[p - 1] as number) + ((perPriority as Record<string, number>)[p] ?? 0));
-      const waitingAll = Object.values(waiting as Record<string, number>).reduce((a, b) => a + b, 0);
-      const typical = await predict(defaultShape());
-      const afterSteps = Math.max(0, typical.seconds - typical.stepSeconds * defaultShape().steps);
-      const running = active.reduce((sum, j) => {
-        const progress = parseJobProgress(JobName.Generate, j.progress);
-        if (progress !== undefined && progress.step > 0) return sum + progress.etaMs / 1000 + afterSteps;
-        const done = progress === undefined ? 0 : progress.step / progress.total;
-        return sum + j.data.estimatedSeconds * (1 - done);
-      }, 0);
-      return asks.map(({ priority, ownSeconds }) => {
-        const queuedAhead = Math.max(0, (priority > 0 ? (upTo[priority] as number) : waitingAll) - 1);
-        return {
-          position: queuedAhead + 1,
-          etaSeconds: Math.round((queuedAhead * ownSeconds + running) / lanes + ownSeconds),
-        };
-      });
-    },
-  );
+  const place = groupCommit<
+    { priority: number; ownSeconds: number; added?: number },
+    { position: number; etaSeconds: number }
+  >(async (asks) => {
+    const top = Math.max(0, ...asks.map((ask) => ask.priority));
+    const [perPriority, waiting, active, lanes] = await Promise.all([
+      top > 0 ? generate.getCountsPerPriority(Array.from({ length: top }, (_, i) => i + 1)) : {},
+      asks.some((ask) => ask.priority <= 0) ? generate.getJobCounts('waiting') : {},
+      generate.getJobs(['active'], 0, 64),
+      workerCount(),
+    ]);
+    // Jobs waiting at priority 1..p, for every p asked about.
+    const upTo = [0];
+    for (let p = 1; p <= top; p++)
+      upTo.push((upTo[p - 1] as number) + ((perPriority as Record<string, number>)[p] ?? 0));
+    const waitingAll = Object.values(waiting as Record<string, number>).reduce((a, b) => a + b, 0);
+    const typical = await predict(defaultShape());
+    const afterSteps = Math.max(0, typical.seconds - typical.stepSeconds * defaultShape().steps);
+    const running = active.reduce((sum, j) => {
+      const progress = parseJobProgress(JobName.Generate, j.progress);
+      if (progress !== undefined && progress.step > 0) return sum + progress.etaMs / 1000 + afterSteps;
+      const done = progress === undefined ? 0 : progress.step / progress.total;
+      return sum + j.data.estimatedSeconds * (1 - done);
+    }, 0);
+    return asks.map(({ priority, ownSeconds, added }) => {
+      const behind =
+        added === undefined
+          ? 0
+          : asks.filter((other) => other.priority === priority && (other.added ?? 0) > added).length;
+      const queuedAhead = Math.max(0, (priority > 0 ? (upTo[priority] as number) : waitingAll) - 1 - behind);
+      return {
+        position: queuedAhead + 1,
+        etaSeconds: Math.round((queuedAhead * ownSeconds + running) / lanes + ownSeconds),
+      };
+    });
+  });
 
   let workers = { at: 0, count: Promise.resolve(1) };
   const workerCount = () => {
