@@ -19,7 +19,8 @@ export async function ensureUsersBatch(
   const wanted = new Map(inputs.map((input) => [keyOf(input), input]));
   const found = await findUsers(tx, provider, [...wanted.values()]);
   const ids = new Map(found.map((row) => [keyOf(row), row.id]));
-  for (const row of found) {
+  // In id order, as every batch takes its row locks: two bot processes renaming the same users cannot deadlock.
+  for (const row of [...found].sort((a, b) => (a.id < b.id ? -1 : 1))) {
     const input = wanted.get(keyOf(row));
     if (input !== undefined && input.displayName !== row.displayName)
       await tx.user.update({ where: { id: row.id }, data: { displayName: input.displayName } });

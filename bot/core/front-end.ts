@@ -255,12 +255,15 @@ export function createFrontEnd(deps: FrontEndDeps) {
     // queue a job nobody was told about.
     if (!queueAvailable()) throw new QueueUnavailableError('Redis is not connected');
 
-    // 2. Who is asking; a retried interaction gets the job it already made.
-    const [user, workspace] = await Promise.all([ensureUser(input.user), ensureWorkspace(input.workspace)]);
-    // The key is the requester's own: two users who send the same key (a playground page's counter, a client's
-    // retry id) must not share one job, its events and its clip ([13] finding 9).
+    // 2. Who is asking; a retried interaction gets the job it already made. The key is the requester's own: two users
+    // who send the same key (a playground page's counter, a client's retry id) must not share one job, its events and
+    // its clip ([13] finding 9). It names the platform user, not our row, so it is looked up beside the user's row.
     const requestKey = `${input.user.platform}:${input.user.externalId}:${input.requestKey}`;
-    const existing = await store.jobByRequestKey(requestKey);
+    const [user, workspace, existing] = await Promise.all([
+      ensureUser(input.user),
+      ensureWorkspace(input.workspace),
+      store.jobByRequestKey(requestKey),
+    ]);
     if (existing !== null) return answer(existing, requestId, true);
 
     const actor: Actor = {
