@@ -64,20 +64,26 @@ const submit = (i: number, user: string) =>
     request: { task: 't2v', prompt: 'a red circle moves left on a black background', steps: 4, frames: 17, seed: i },
   });
 
-// 1. Submit-to-ack under a burst.
+// 1. Submit-to-ack under a burst: the first one after start (cold: code paths and query plans of batch sizes not
+// yet seen), then a second one with other users (warm, as a bot that has run a while).
 const submits = Number(values.submits);
-await submit(-1, 'warm-up');
-const acks: number[] = [];
-const burstStart = performance.now();
-await Promise.all(
-  Array.from({ length: submits }, async (_, i) => {
-    const t0 = performance.now();
-    const answer = await submit(i, `user-${i}`);
-    acks.push(performance.now() - t0);
-    if (!answer.ok) throw new Error(`submit ${i} refused: ${answer.error.message}`);
-  }),
-);
-const burstMs = performance.now() - burstStart;
+// The warm-up must be accepted, or it warms nothing (a negative seed was refused before any database work).
+const warm = await submit(0, 'warm-up');
+if (!warm.ok) throw new Error(`warm-up refused: ${warm.error.message}`);
+const burst = async (round: number) => {
+  const acks: number[] = [];
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: submits }, async (_, i) => {
+      const t0 = performance.now();
+      const answer = await submit(100_000 * (round + 1) + i, `user-${round}-${i}`);
+      acks.push(performance.now() - t0);
+      if (!answer.ok) throw new Error(`submit ${i} refused: ${answer.error.message}`);
+    }),
+  );
+  return { acks, ms: performance.now() - start };
+};
+const bursts = [await burst(0), await burst(1)];
 await service.generate.obliterate({ force: true });
 
 // 2–4. An in-process worker with the stand-in denoiser.
@@ -132,9 +138,11 @@ const deliveryMs = ids
 process.stdout.write(
   `service benchmark (${values.database ? 'PostgreSQL' : 'SQLite'}, Redis ${values.redis}, node ${process.version})\n`,
 );
-process.stdout.write(
-  `  submit-to-ack, ${submits} concurrent submits: p50 ${fmt(percentile(acks, 50))}, p99 ${fmt(percentile(acks, 99))}, max ${fmt(Math.max(...acks))}, burst done in ${fmt(burstMs)} (goal p99 < 100 ms)\n`,
-);
+for (const [i, { acks, ms }] of bursts.entries()) {
+  process.stdout.write(
+    `  submit-to-ack, ${submits} concurrent submits (${i === 0 ? 'first burst' : 'second burst'}): p50 ${fmt(percentile(acks, 50))}, p95 ${fmt(percentile(acks, 95))}, p99 ${fmt(percentile(acks, 99))}, max ${fmt(Math.max(...acks))}, burst done in ${fmt(ms)} (goal p99 < 100 ms)\n`,
+  );
+}
 process.stdout.write(
   `  enqueue-to-start on an idle worker: p50 ${fmt(percentile(startLatency, 50))}, max ${fmt(Math.max(...startLatency))} (goal < 50 ms)\n`,
 );

@@ -13,6 +13,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { isUnavailable, StoreUnavailableError } from './errors.ts';
 import { PrismaClient as PostgresClient } from './generated/postgres/client.ts';
 import { type Prisma, PrismaClient as SqliteClient } from './generated/sqlite/client.ts';
+import { groupCommit } from './group-commit.ts';
 import {
   bannedMessage,
   blockedMessage,
@@ -25,27 +26,40 @@ import {
   wholeSeconds,
   workspaceDailyMessage,
 } from './quota.ts';
+import { reserveBatch } from './reserve-batch.ts';
+import {
+  inFlight,
+  isRecordNotFound,
+  isUniqueViolation,
+  type JobRow,
+  promptOf,
+  type Tx,
+  taskToDb,
+  toClip,
+  toJob,
+  toRule,
+  toUser,
+  toWorkspace,
+  withClip,
+} from './rows.ts';
 import {
   type Activity,
   type AddBlockRuleResult,
-  type BlockRuleRecord,
-  type ClipRecord,
+  type EnsureUserInput,
   type FinishResult,
   IN_FLIGHT_STATUSES,
   type JobEventRecord,
   type JobRecord,
   type JobStatus,
-  type JsonObject,
   type QuotaSnapshot,
   type ReserveInput,
   type ReserveResult,
   type Store,
-  type Task,
   type UserRecord,
   type UserUsage,
-  type WorkspaceRecord,
 } from './types.ts';
 import { type DatabaseTarget, libsqlUrl, parseDatabaseUrl, pgConfig, redactUrl } from './url.ts';
+import { ensureUsersBatch } from './user-batch.ts';
 
 export { StoreUnavailableError } from './errors.ts';
 export { migrateToLatest } from './migrate.ts';
@@ -65,16 +79,6 @@ export interface PrismaStoreOptions {
 
 /** The store typed against the SQLite client; the PostgreSQL client has the same model API. */
 type Db = SqliteClient;
-type Tx = Prisma.TransactionClient;
-
-type JobRow = Prisma.JobGetPayload<{ include: { clip: true } }>;
-type ClipRow = Prisma.ClipGetPayload<object>;
-type UserRow = Prisma.UserGetPayload<object>;
-type WorkspaceRow = Prisma.WorkspaceGetPayload<object>;
-type BlockRuleRow = Prisma.BlockRuleGetPayload<object>;
-
-const withClip = { clip: true } as const;
-const inFlight = { in: [...IN_FLIGHT_STATUSES] };
 
 function createClient(target: DatabaseTarget, options: PrismaStoreOptions): Db {
   if (target.provider === 'sqlite') {
@@ -89,104 +93,6 @@ function createClient(target: DatabaseTarget, options: PrismaStoreOptions): Db {
   });
   // Same model API, other provider: the cast keeps one set of types for the store (see docs/database.md).
   return new PostgresClient({ adapter: new PrismaPg(config) }) as unknown as Db;
-}
-
-/** Maps Prisma's enum value for `start-end` (enum values cannot contain '-'). */
-function taskToDb(task: Task): Prisma.JobCreateInput['task'] {
-  return task === 'start-end' ? 'start_end' : task;
-}
-
-function taskFromDb(task: JobRow['task']): Task {
-  return task === 'start_end' ? 'start-end' : task;
-}
-
-function toClip(row: ClipRow): ClipRecord {
-  return {
-    id: row.id,
-    jobId: row.jobId,
-    userId: row.userId,
-    parentClipId: row.parentClipId,
-    secondParentClipId: row.secondParentClipId,
-    mp4Path: row.mp4Path,
-    latentsPath: row.latentsPath,
-    frames: row.frames,
-    width: row.width,
-    height: row.height,
-    fps: row.fps,
-    sizeBytes: row.bytes,
-    seed: Number(row.seed),
-    createdAt: row.createdAt,
-  };
-}
-
-function toJob(row: JobRow): JobRecord {
-  return {
-    id: row.id,
-    requestKey: row.requestKey,
-    userId: row.userId,
-    workspaceId: row.workspaceId,
-    task: taskFromDb(row.task),
-    parameters: row.parameters as JsonObject,
-    status: row.status,
-    estimatedSeconds: row.estimatedSeconds,
-    reservedSeconds: row.reservedSeconds,
-    chargedSeconds: row.chargedSeconds,
-    attempts: row.attempts,
-    workerId: row.workerId,
-    error: row.errorCode === null ? null : { code: row.errorCode, message: row.errorMessage ?? '' },
-    origin: row.origin as JsonObject,
-    createdAt: row.createdAt,
-    startedAt: row.startedAt,
-    finishedAt: row.finishedAt,
-    deletedAt: row.deletedAt,
-    clip: row.clip === null ? null : toClip(row.clip),
-  };
-}
-
-function toUser(row: UserRow): UserRecord {
-  return {
-    id: row.id,
-    platform: row.platform,
-    externalId: row.externalId,
-    displayName: row.displayName,
-    banned: row.banned,
-    banReason: row.banReason,
-    dailyGpuSeconds: row.dailyGpuSeconds,
-    maxQueuedJobs: row.maxQueuedJobs,
-    createdAt: row.createdAt,
-  };
-}
-
-function toWorkspace(row: WorkspaceRow): WorkspaceRecord {
-  return {
-    id: row.id,
-    platform: row.platform,
-    externalId: row.externalId,
-    name: row.name,
-    dailyBudgetSeconds: row.dailyBudgetSeconds,
-    userDailyGpuSeconds: row.userDailyGpuSeconds,
-    userMaxQueuedJobs: row.userMaxQueuedJobs,
-    createdAt: row.createdAt,
-  };
-}
-
-function toRule(row: BlockRuleRow): BlockRuleRecord {
-  return {
-    id: row.id,
-    workspaceId: row.workspaceId,
-    pattern: row.pattern,
-    kind: row.kind,
-    createdBy: row.createdBy,
-    createdAt: row.createdAt,
-  };
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === 'P2002';
-}
-
-function isRecordNotFound(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === 'P2025';
 }
 
 function limit(value: number | null | undefined, what: string): number | null | undefined {
@@ -254,12 +160,6 @@ async function retryInsertRace<TResult>(upsert: () => Promise<TResult>): Promise
     if (!isUniqueViolation(error)) throw error;
     return upsert();
   }
-}
-
-function promptOf(input: ReserveInput): string | undefined {
-  if (input.prompt !== undefined) return input.prompt;
-  const prompt = input.parameters['prompt'];
-  return typeof prompt === 'string' ? prompt : undefined;
 }
 
 /**
@@ -433,25 +333,86 @@ export function createPrismaStore(url: string, options: PrismaStoreOptions = {})
         },
         include: withClip,
       });
-      return { ok: true, job: toJob(job), created: true };
+      const usage = { ...mine, reservedSeconds: mine.reservedSeconds + needed, limitSeconds: userLimit };
+      return { ok: true, job: toJob(job), created: true, usage };
     });
 
-  return {
-    ensureUser: (input) =>
-      guard('ensureUser', async () => {
-        const where = { platform_externalId: { platform: input.platform, externalId: input.externalId } };
-        return toUser(
-          await retryInsertRace(() =>
-            transaction((tx) =>
-              tx.user.upsert({
-                where,
-                create: { platform: input.platform, externalId: input.externalId, displayName: input.displayName },
-                update: { displayName: input.displayName },
-              }),
-            ),
-          ),
+  /** One reservation on its own: the path a batch falls back to when another process wrote one of its keys. */
+  const reserveAlone = (input: ReserveInput): Promise<ReserveResult> =>
+    guard('reserve', async () => {
+      try {
+        return await reserveOnce(input);
+      } catch (error) {
+        // The same request key from another user at the same moment: the unique index decides, return the winner.
+        if (!isUniqueViolation(error)) throw error;
+        const existing = await read((db) =>
+          db.job.findUnique({ where: { requestKey: input.requestKey }, include: withClip }),
         );
+        if (existing === null) throw error;
+        return { ok: true, job: toJob(existing), created: false };
+      }
+    });
+
+  /**
+   * Every reservation goes through group commit (prisma/group-commit.ts, prisma/reserve-batch.ts): those waiting at
+   * one moment share one transaction, each decided exactly. A batch that lost a request-key race to another process
+   * is undone whole and its reservations made one by one, each then finding the other's row.
+   */
+  const reserveGrouped = groupCommit<ReserveInput, ReserveResult>((inputs) =>
+    guard('reserve', async () => {
+      try {
+        return await transaction((tx) => reserveBatch(tx, target.provider, inputs));
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+        return Promise.all(inputs.map((input) => reserveAlone(input).catch((failure: unknown) => failure as Error)));
+      }
+    }),
+  );
+
+  const ensureUserAlone = (input: EnsureUserInput): Promise<UserRecord> =>
+    guard('ensureUser', async () => {
+      const where = { platform_externalId: { platform: input.platform, externalId: input.externalId } };
+      return toUser(
+        await retryInsertRace(() =>
+          transaction((tx) =>
+            tx.user.upsert({
+              where,
+              create: { platform: input.platform, externalId: input.externalId, displayName: input.displayName },
+              update: { displayName: input.displayName },
+            }),
+          ),
+        ),
+      );
+    });
+
+  /**
+   * First-time users of one moment share one transaction (prisma/user-batch.ts). A batch that lost an insert race to
+   * another process is undone whole and its users ensured one by one (each then finds the other's row).
+   */
+  const ensureUserGrouped = groupCommit<EnsureUserInput, UserRecord>((inputs) =>
+    guard('ensureUser', async () => {
+      try {
+        return await transaction((tx) => ensureUsersBatch(tx, target.provider, inputs, new Date()));
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+        return Promise.all(inputs.map((input) => ensureUserAlone(input).catch((failure: unknown) => failure as Error)));
+      }
+    }),
+  );
+
+  /** Request keys looked up at one moment share one query (on SQLite one read transaction, not one each). */
+  const jobsByRequestKey = groupCommit<string, JobRecord | null>((keys) =>
+    guard('jobByRequestKey', () =>
+      read(async (db) => {
+        const rows = await db.job.findMany({ where: { requestKey: { in: [...new Set(keys)] } }, include: withClip });
+        const byKey = new Map(rows.map((row) => [row.requestKey, toJob(row)]));
+        return keys.map((key) => byKey.get(key) ?? null);
       }),
+    ),
+  );
+
+  return {
+    ensureUser: (input) => ensureUserGrouped(input),
 
     ensureWorkspace: (input) =>
       guard('ensureWorkspace', async () => {
@@ -497,20 +458,7 @@ export function createPrismaStore(url: string, options: PrismaStoreOptions = {})
         }),
       ),
 
-    reserve: (input) =>
-      guard('reserve', async () => {
-        try {
-          return await reserveOnce(input);
-        } catch (error) {
-          // The same request key from another user at the same moment: the unique index decides, return the winner.
-          if (!isUniqueViolation(error)) throw error;
-          const existing = await read((db) =>
-            db.job.findUnique({ where: { requestKey: input.requestKey }, include: withClip }),
-          );
-          if (existing === null) throw error;
-          return { ok: true, job: toJob(existing), created: false };
-        }
-      }),
+    reserve: (input) => reserveGrouped(input),
 
     markRunning: (jobId, { workerId, now }) =>
       guard('markRunning', () =>
@@ -715,13 +663,7 @@ export function createPrismaStore(url: string, options: PrismaStoreOptions = {})
         }),
       ),
 
-    jobByRequestKey: (requestKey) =>
-      guard('jobByRequestKey', () =>
-        read(async (db) => {
-          const row = await db.job.findUnique({ where: { requestKey }, include: withClip });
-          return row === null ? null : toJob(row);
-        }),
-      ),
+    jobByRequestKey: (requestKey) => jobsByRequestKey(requestKey),
 
     inFlightJobs: ({ createdBefore, limit: count }) =>
       guard('inFlightJobs', () =>

@@ -138,8 +138,18 @@ export interface ReserveInput {
 
 export type RefusalReason = 'banned' | 'user-daily' | 'workspace-daily' | 'queued-cap' | 'blocked-prompt';
 
+/** A user's GPU seconds of the day as a reservation left them. */
+export type ReservedUsage = Pick<QuotaSnapshot, 'usedSeconds' | 'reservedSeconds' | 'limitSeconds'>;
+
 export type ReserveResult =
-  | { ok: true; job: JobRecord /** false: the request key existed, nothing was reserved */; created: boolean }
+  | {
+      ok: true;
+      job: JobRecord;
+      /** False: the request key existed, nothing was reserved. */
+      created: boolean;
+      /** With `created`: the user's day right after this reservation (the queue's fairness priority reads it). */
+      usage?: ReservedUsage;
+    }
   | {
       ok: false;
       reason: RefusalReason;

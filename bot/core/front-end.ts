@@ -21,6 +21,7 @@ import { MediaError } from '../../media/errors.ts';
 import { type FitMode, normalizeImage } from '../../media/image.ts';
 import { probeClip } from '../../media/mp4.ts';
 import type { Manifest } from '../../pack/manifest.ts';
+import { groupCommit } from '../../prisma/group-commit.ts';
 import type { EnsureUserInput, EnsureWorkspaceInput, JobRecord, QuotaSnapshot, Store } from '../../prisma/types.ts';
 import type { BlobStore } from '../../queue/blobs.ts';
 import { packImage } from '../../queue/blobs.ts';
@@ -29,7 +30,7 @@ import { CANCEL_TTL_SECONDS, cancelChannel, cancelKey } from '../../queue/names.
 import type { TimingBook } from '../../queue/timings.ts';
 import { type ArtifactStore, DamagedArtifactError } from '../artifacts.ts';
 import { type Access, type Actor, access, type JobAction } from './access.ts';
-import { enqueueGenerate } from './enqueue.ts';
+import { enqueueGenerateMany } from './enqueue.ts';
 import { createInputStore } from './inputs.ts';
 import { createLong } from './long.ts';
 import { createLookup } from './lookup.ts';
@@ -284,12 +285,15 @@ export function createFrontEnd(deps: FrontEndDeps) {
     // queue a job nobody was told about.
     if (!queueAvailable()) throw new QueueUnavailableError('Redis is not connected');
 
-    // 2. Who is asking; a retried interaction gets the job it already made.
-    const [user, workspace] = await Promise.all([ensureUser(input.user), ensureWorkspace(input.workspace)]);
-    // The key is the requester's own: two users who send the same key (a playground page's counter, a client's
-    // retry id) must not share one job, its events and its clip ([13] finding 9).
+    // 2. Who is asking; a retried interaction gets the job it already made. The key is the requester's own: two users
+    // who send the same key (a playground page's counter, a client's retry id) must not share one job, its events and
+    // its clip ([13] finding 9). It names the platform user, not our row, so it is looked up beside the user's row.
     const requestKey = `${input.user.platform}:${input.user.externalId}:${input.requestKey}`;
-    const existing = await store.jobByRequestKey(requestKey);
+    const [user, workspace, existing] = await Promise.all([
+      ensureUser(input.user),
+      ensureWorkspace(input.workspace),
+      store.jobByRequestKey(requestKey),
+    ]);
     if (existing !== null) return answer(existing, requestId, true);
 
     const actor: Actor = {
@@ -423,7 +427,10 @@ export function createFrontEnd(deps: FrontEndDeps) {
     }
     if (!reserved.created) return answer(reserved.job, requestId, true);
 
-    const quota = await recentQuota(user.id, workspace.id);
+    // The reservation's own count of the user's day (fresh, and no second read of the database per submit).
+    const quota = reserved.usage ?? (await recentQuota(user.id, workspace.id));
+    const priority = fairnessPriority(quota);
+    let added: number;
     const data: GenerateJobData = {
       v: 1,
       jobId: reserved.job.id,
@@ -434,7 +441,7 @@ export function createFrontEnd(deps: FrontEndDeps) {
       ...(input.maxBytes === undefined ? {} : { maxBytes: input.maxBytes }),
     };
     try {
-      await enqueueGenerate(generate, data, { priority: fairnessPriority(quota), attempts: deps.jobAttempts ?? 3 });
+      added = await enqueue({ data, priority });
     } catch (error) {
       // Redis is down: release the reservation so the user is not charged for a job that never queued.
       await store
@@ -449,12 +456,20 @@ export function createFrontEnd(deps: FrontEndDeps) {
     // The images as sent, so Re-roll and Remix of this job work on every front end (bot/core/lookup.ts `remake`).
     // Best effort: a full disk must not fail a job that is queued already; the remake then asks for them again.
     if (images.length > 0) await inputs.save(reserved.job.id, request.images ?? []).catch(() => undefined);
-    return answer(reserved.job, requestId, false);
+    return answer(reserved.job, requestId, false, { priority, added });
   }
 
   /** Position and ETA: the work queued ahead of this job, spread over the workers online. */
-  async function answer(job: JobRecord, requestId: string, duplicate: boolean): Promise<SubmitAnswer> {
-    const { position, etaSeconds } = await queueEstimate(job.id, job.estimatedSeconds);
+  async function answer(
+    job: JobRecord,
+    requestId: string,
+    duplicate: boolean,
+    queued?: { priority: number; added: number },
+  ): Promise<SubmitAnswer> {
+    const { position, etaSeconds } =
+      queued === undefined
+        ? await queueEstimate(job.id, job.estimatedSeconds)
+        : await place({ ...queued, ownSeconds: job.estimatedSeconds });
     return {
       ok: true,
       jobId: job.id,
@@ -466,24 +481,48 @@ export function createFrontEnd(deps: FrontEndDeps) {
     };
   }
 
+  /** Position and ETA of a queued job this process did not just add: its priority is read from the queue. */
+  async function queueEstimate(jobId: string, ownSeconds: number): Promise<{ position: number; etaSeconds: number }> {
+    const priority = (await generate.getJob(jobId))?.opts.priority ?? 0;
+    return place({ priority, ownSeconds });
+  }
+
+  /**
+   * Submits of one moment share one `addBulk` (group commit, prisma/group-commit.ts): 200 adds at once were 200
+   * script calls each answer waited behind.
+   */
+  let addedCount = 0;
+  const enqueue = groupCommit<{ data: GenerateJobData; priority: number }, number>(async (jobs) => {
+    await enqueueGenerateMany(generate, jobs, deps.jobAttempts ?? 3);
+    // In the order addBulk added them: BullMQ runs equal priorities first in, first out.
+    return jobs.map(() => ++addedCount);
+  });
+
   /**
    * Position and ETA without listing the queue: jobs ahead are the waiting jobs of an equal or better priority
    * (BullMQ keeps per-priority counts), each assumed to take as long as this one (its measured prediction); running
    * jobs add what their worker says is left of their steps (measured on that job) plus the decode that follows, or
    * what is left of their estimate before their first step; the total is spread over the workers online (counted at
-   * most every 5 s).
+   * most every 5 s). The answers asked for at one moment share one reading of the queue, taken after each of their
+   * jobs was added (every caller asks only once its add is done). A job this process added (`added`, its place in
+   * this process's adds) does not count those of the same priority added after it as ahead: they run after it.
    */
-  async function queueEstimate(jobId: string, ownSeconds: number): Promise<{ position: number; etaSeconds: number }> {
-    const job = await generate.getJob(jobId);
-    const priority = job?.opts.priority ?? 0;
-    const [counts, active, lanes] = await Promise.all([
-      priority > 0
-        ? generate.getCountsPerPriority(Array.from({ length: priority }, (_, i) => i + 1))
-        : generate.getJobCounts('waiting'),
+  const place = groupCommit<
+    { priority: number; ownSeconds: number; added?: number },
+    { position: number; etaSeconds: number }
+  >(async (asks) => {
+    const top = Math.max(0, ...asks.map((ask) => ask.priority));
+    const [perPriority, waiting, active, lanes] = await Promise.all([
+      top > 0 ? generate.getCountsPerPriority(Array.from({ length: top }, (_, i) => i + 1)) : {},
+      asks.some((ask) => ask.priority <= 0) ? generate.getJobCounts('waiting') : {},
       generate.getJobs(['active'], 0, 64),
       workerCount(),
     ]);
-    const queuedAhead = Math.max(0, Object.values(counts).reduce((a, b) => a + b, 0) - 1);
+    // Jobs waiting at priority 1..p, for every p asked about.
+    const upTo = [0];
+    for (let p = 1; p <= top; p++)
+      upTo.push((upTo[p - 1] as number) + ((perPriority as Record<string, number>)[p] ?? 0));
+    const waitingAll = Object.values(waiting as Record<string, number>).reduce((a, b) => a + b, 0);
     const typical = await predict(defaultShape());
     const afterSteps = Math.max(0, typical.seconds - typical.stepSeconds * defaultShape().steps);
     const running = active.reduce((sum, j) => {
@@ -492,11 +531,18 @@ export function createFrontEnd(deps: FrontEndDeps) {
       const done = progress === undefined ? 0 : progress.step / progress.total;
       return sum + j.data.estimatedSeconds * (1 - done);
     }, 0);
-    return {
-      position: queuedAhead + 1,
-      etaSeconds: Math.round((queuedAhead * ownSeconds + running) / lanes + ownSeconds),
-    };
-  }
+    return asks.map(({ priority, ownSeconds, added }) => {
+      const behind =
+        added === undefined
+          ? 0
+          : asks.filter((other) => other.priority === priority && (other.added ?? 0) > added).length;
+      const queuedAhead = Math.max(0, (priority > 0 ? (upTo[priority] as number) : waitingAll) - 1 - behind);
+      return {
+        position: queuedAhead + 1,
+        etaSeconds: Math.round((queuedAhead * ownSeconds + running) / lanes + ownSeconds),
+      };
+    });
+  });
 
   let workers = { at: 0, count: Promise.resolve(1) };
   const workerCount = () => {

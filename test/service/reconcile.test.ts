@@ -127,6 +127,34 @@ describe.each(PROVIDERS)('the reconciler on %s (real Redis, worker processes)', 
     expect(await store.job(expired)).toMatchObject({ status: 'failed', chargedSeconds: 0 });
   });
 
+  it('re-enqueues every job of one reservation batch when the bot died after its commit, before its addBulk', async () => {
+    stack = await on(provider, { redisUrl: REDIS_URL, config: MANUAL });
+    const { generate, store } = stack.service;
+    // Reserved at one moment, so the store commits them as one group (prisma/reserve-batch.ts); nothing reaches Redis.
+    const crashed = await Promise.all(
+      ['ann', 'ben', 'cy', 'dee'].map((user, i) => reserveWithoutQueue(stack!, { ...t2v, seed: i }, user)),
+    );
+    const ids = crashed.map((job) => job.id).sort();
+
+    const report = await stack.service.reconciler.runOnce();
+
+    expect({ ...report, requeued: [...report.requeued].sort() }).toMatchObject({
+      ran: true,
+      checked: 4,
+      requeued: ids,
+    });
+    for (const job of crashed) {
+      const queued = await generate.getJob(job.id);
+      expect(queued?.data).toMatchObject({ jobId: job.id, request: { seed: job.parameters['seed'] } });
+      // Still reserved (not charged, not released) until a worker finishes it.
+      expect(await store.quota(job.userId, job.workspaceId, new Date())).toMatchObject({
+        reservedSeconds: 5,
+        usedSeconds: 0,
+        queued: 1,
+      });
+    }
+  });
+
   it('leaves a job inside its grace period alone, and runs one pass at a time across bot processes', async () => {
     stack = await on(provider, { redisUrl: REDIS_URL, config: { ...MANUAL, RECONCILE_GRACE_MS: 600_000 } });
     const young = await reserveWithoutQueue(stack, t2v);
