@@ -1,11 +1,12 @@
 import process from 'node:process';
 import { parseArgs } from 'node:util';
+import { CHAIN_SEED } from '../eval/chain.ts';
 import { belowFloors, DEFAULT_SIZES, FLOORS, runEval } from '../eval/run-eval.ts';
 import { loadPusaModel } from '../worker/runtime/model.ts';
 
 /**
- * `npm run eval [-- --json] [--model DIR] [--t2v N --i2v N --start-end N --extend N]`: pusa-mini's quality table
- * recomputed by the product. Exits 1 when a metric is below its floor.
+ * `npm run eval [-- --json] [--model DIR] [--t2v N --i2v N --start-end N --extend N --chains N --segments N]`:
+ * pusa-mini's quality table recomputed by the product. Exits 1 when a metric is below its floor.
  */
 const { values } = parseArgs({
   options: {
@@ -15,6 +16,8 @@ const { values } = parseArgs({
     i2v: { type: 'string' },
     'start-end': { type: 'string' },
     extend: { type: 'string' },
+    chains: { type: 'string' },
+    segments: { type: 'string' },
     threads: { type: 'string' },
   },
 });
@@ -25,6 +28,9 @@ const sizes = {
   i2v: size(values.i2v, DEFAULT_SIZES.i2v),
   startEnd: size(values['start-end'], DEFAULT_SIZES.startEnd),
   extend: size(values.extend, DEFAULT_SIZES.extend),
+  chains: size(values.chains, DEFAULT_SIZES.chains),
+  // a chain needs a join to measure
+  segments: Math.max(2, size(values.segments, DEFAULT_SIZES.segments)),
 };
 const model = await loadPusaModel(
   values.model,
@@ -75,6 +81,49 @@ if (values.json) {
     `≤ ${FLOORS.extendSeamRatio}`,
   );
   row('temporal step, mean |Δ| per frame (0..255)', metrics.temporalStep.toFixed(2), '');
+  const { chain } = metrics;
+  const joins = sizes.chains * (sizes.segments - 1);
+  row(
+    `chain: seam ratio at every join (${joins} joins)`,
+    `${chain.seamRatio.mean.toFixed(2)} (max ${chain.seamRatio.max.toFixed(2)})`,
+    `≤ ${FLOORS.chainSeamRatio}`,
+  );
+  row(
+    `chain: segments in the prompted colour (${sizes.chains * sizes.segments})`,
+    `${(chain.colorKept.all * 100).toFixed(1)} %`,
+    `${FLOORS.chainColorKept * 100} %`,
+  );
+  row(
+    `chain: subject continuous at the join (${chain.centroid.joins})`,
+    `${(chain.centroid.continuous * 100).toFixed(1)} %`,
+    `${FLOORS.chainCentroidContinuous * 100} %`,
+  );
+  row(
+    '  its move at such a join / per frame inside',
+    `${chain.centroid.joinJump.toFixed(2)} / ${chain.centroid.withinStep.toFixed(2)} px`,
+    '',
+  );
+  row('chain: brightness drift from segment 1, max', `${chain.brightness.maxDrift.toFixed(2)} / 255`, '');
+  process.stdout.write(
+    `\nchains: ${sizes.chains} × ${sizes.segments} segments, seeds ${CHAIN_SEED} + 100·chain + segment; per segment:\n`,
+  );
+  const line = (name: string, values: readonly number[], format: (v: number) => string) =>
+    process.stdout.write(
+      `${name.padEnd(24)}${values.map((v) => (Number.isNaN(v) ? '–' : format(v)).padStart(6)).join('')}\n`,
+    );
+  const percent = (v: number) => `${(v * 100).toFixed(0)}`;
+  line(
+    'segment',
+    chain.colorKept.perSegment.map((_, i) => i + 1),
+    String,
+  );
+  line('colour kept %', chain.colorKept.perSegment, percent);
+  line('colour distance (0..441)', chain.colorDistance, (v) => v.toFixed(0));
+  line('direction kept %', chain.directionKept, percent);
+  line('object found, % frames', chain.presence, percent);
+  line('centroid off centre, px', chain.centreOffset, (v) => v.toFixed(1));
+  line('brightness Δ, 0..255', chain.brightness.perSegment, (v) => v.toFixed(2));
+  line('seam ratio at its join', [Number.NaN, ...chain.seamRatio.perJoin], (v) => v.toFixed(2));
   if (failures.length > 0) process.stdout.write(`\nbelow floor: ${failures.join('; ')}\n`);
 }
 process.exitCode = failures.length > 0 ? 1 : 0;

@@ -32,19 +32,51 @@ const DIAG = 0.4;
  * displacement; under 4 px is static; each axis counts when it is at least 0.4 of the larger one.
  */
 export function analyzeClip(clip: ClipFrames): Verdict {
+  const track = trackObject(clip);
+  const found = track.flatMap((point, t) => (point === null ? [] : [{ t, ...point }]));
+  const frames = clip.count;
+  if (found.length < frames / 2 || found.length < 2) return { color: null, direction: 'none', dx: 0, dy: 0 };
+  const ts = found.map((p) => p.t);
+  const cxs = found.map((p) => p.x);
+  const cys = found.map((p) => p.y);
+  // weighted by pixel count: the mean of every object pixel of the clip, not of the per-frame means
+  const pixels = found.reduce((n, p) => n + p.pixels, 0);
+  const mean = [0, 1, 2].map((c) => found.reduce((s, p) => s + (p.rgb[c] as number) * p.pixels, 0) / pixels);
+  const color = nearestColor(mean);
+  const dx = slope(ts, cxs) * (frames - 1);
+  const dy = slope(ts, cys) * (frames - 1);
+  const big = Math.max(Math.abs(dx), Math.abs(dy));
+  if (big < MIN_MOVE) return { color, direction: 'static', dx, dy };
+  const parts = ['moves'];
+  if (Math.abs(dy) >= DIAG * big) parts.push(dy < 0 ? 'up' : 'down');
+  if (Math.abs(dx) >= DIAG * big) parts.push(dx < 0 ? 'left' : 'right');
+  return { color, direction: parts.join(' '), dx, dy };
+}
+
+/** The object in one frame: its centroid (pixel centres), its pixel count and its mean colour. */
+export interface ObjectPoint {
+  readonly x: number;
+  readonly y: number;
+  readonly pixels: number;
+  readonly rgb: readonly [number, number, number];
+}
+
+/**
+ * Steps 1–3 of {@link analyzeClip} per frame: the object of each frame, or null where fewer than 20 pixels stand out
+ * from the border's median. The chain evaluation follows the subject's position and colour with it.
+ */
+export function trackObject(clip: ClipFrames): (ObjectPoint | null)[] {
   const { width: w, height: h, count: frames, rgb } = clip;
-  const ts: number[] = [];
-  const cxs: number[] = [];
-  const cys: number[] = [];
-  const sum = [0, 0, 0];
-  let pixels = 0;
+  const track: (ObjectPoint | null)[] = [];
   for (let t = 0; t < frames; t++) {
     const base = t * w * h * 3;
     const bg = borderMedian(rgb, base, w, h);
     let n = 0;
     let sx = 0;
     let sy = 0;
-    const frameSum = [0, 0, 0];
+    let sr = 0;
+    let sg = 0;
+    let sb = 0;
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
         const i = base + (y * w + x) * 3;
@@ -56,43 +88,38 @@ export function analyzeClip(clip: ClipFrames): Verdict {
           n++;
           sx += x + 0.5;
           sy += y + 0.5;
-          frameSum[0] = (frameSum[0] as number) + r;
-          frameSum[1] = (frameSum[1] as number) + g;
-          frameSum[2] = (frameSum[2] as number) + b;
+          sr += r;
+          sg += g;
+          sb += b;
         }
       }
     }
-    if (n >= MIN_AREA) {
-      ts.push(t);
-      cxs.push(sx / n);
-      cys.push(sy / n);
-      for (let c = 0; c < 3; c++) sum[c] = (sum[c] as number) + (frameSum[c] as number);
-      pixels += n;
-    }
+    track.push(n >= MIN_AREA ? { x: sx / n, y: sy / n, pixels: n, rgb: [sr / n, sg / n, sb / n] } : null);
   }
-  if (ts.length < frames / 2 || ts.length < 2) return { color: null, direction: 'none', dx: 0, dy: 0 };
-  const mean = sum.map((s) => s / pixels);
+  return track;
+}
+
+/** The palette colour nearest an RGB triple (Euclidean). */
+export function nearestColor(rgb: readonly number[]): ColorName {
   let color: ColorName = 'red';
   let best = Number.POSITIVE_INFINITY;
   for (const [name, value] of Object.entries(COLORS) as [ColorName, readonly number[]][]) {
-    const d = Math.hypot(
-      (mean[0] as number) - (value[0] as number),
-      (mean[1] as number) - (value[1] as number),
-      (mean[2] as number) - (value[2] as number),
-    );
+    const d = colorDistance(rgb, value);
     if (d < best) {
       best = d;
       color = name;
     }
   }
-  const dx = slope(ts, cxs) * (frames - 1);
-  const dy = slope(ts, cys) * (frames - 1);
-  const big = Math.max(Math.abs(dx), Math.abs(dy));
-  if (big < MIN_MOVE) return { color, direction: 'static', dx, dy };
-  const parts = ['moves'];
-  if (Math.abs(dy) >= DIAG * big) parts.push(dy < 0 ? 'up' : 'down');
-  if (Math.abs(dx) >= DIAG * big) parts.push(dx < 0 ? 'left' : 'right');
-  return { color, direction: parts.join(' '), dx, dy };
+  return color;
+}
+
+/** Euclidean distance between two RGB triples, 0..441. */
+export function colorDistance(a: readonly number[], b: readonly number[]): number {
+  return Math.hypot(
+    (a[0] as number) - (b[0] as number),
+    (a[1] as number) - (b[1] as number),
+    (a[2] as number) - (b[2] as number),
+  );
 }
 
 /** Per-channel median of the border pixels of one frame (each pixel once), like numpy's median (mean of the middle two). */

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { analyzeClip, frameDifference, meanStepDifference, psnr } from '../../eval/analyze.ts';
+import {
+  analyzeClip,
+  colorDistance,
+  frameDifference,
+  meanStepDifference,
+  nearestColor,
+  psnr,
+  trackObject,
+} from '../../eval/analyze.ts';
+import { COLORS } from '../../eval/palette.ts';
 import { heldOutScenes, moved, promptFor, renderScene } from '../../eval/scenes.ts';
 
 /** A clip of `count` frames of a scene moving `speed` px per frame, rendered like the evaluation's inputs. */
@@ -30,6 +39,22 @@ describe('analyzeClip', () => {
 
     expect(analyzeClip(still).direction).toBe('static');
     expect(analyzeClip(empty)).toEqual({ color: null, direction: 'none', dx: 0, dy: 0 });
+  });
+});
+
+describe('trackObject', () => {
+  it('follows the centroid and colour of a moving shape frame by frame, and finds nothing in an empty frame', async () => {
+    const scene = { ...heldOutScenes(77, 1)[0]!, shape: 'square' as const, x: 50, y: 60, move: 'moves right' as const };
+    const clip = await movingClip(scene, 3, 5);
+    const empty = { width: 128, height: 128, count: 1, rgb: new Uint8Array(128 * 128 * 3).fill(20) };
+
+    const track = trackObject(clip);
+
+    expect(track.map((p) => p?.x)).toEqual([expect.closeTo(50, 0), expect.closeTo(55, 0), expect.closeTo(60, 0)]);
+    expect(track.map((p) => p?.y)).toEqual([expect.closeTo(60, 0), expect.closeTo(60, 0), expect.closeTo(60, 0)]);
+    expect(nearestColor(track[0]!.rgb)).toBe(scene.color);
+    expect(colorDistance(track[0]!.rgb, COLORS[scene.color])).toBeLessThan(15); // anti-aliased edges
+    expect(trackObject(empty)).toEqual([null]);
   });
 });
 
