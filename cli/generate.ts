@@ -119,6 +119,7 @@ export async function runGenerate(
     textEncoder: placement.textEncoder,
     vae: placement.vae,
     vaeTiles: placement.vaeTiles,
+    dit: placement.dit,
   });
   const loadMs = performance.now() - loadStarted;
   try {

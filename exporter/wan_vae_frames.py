@@ -21,13 +21,10 @@ from wan_vae import AttentionBlock, CausalConv3d, Decoder3d, Encoder3d, Resample
 
 
 def rms_norm(norm: RMSNorm, x):
-    """RMSNorm over the channel axis of [T,C,H,W]: the L2 norm in fp32 as in the 5-D module, then one multiply by its
-    reciprocal in the model dtype.  Written so the graph has one ReduceL2 over the fp32 activations and touches them
-    in fp16 only otherwise: Pow + ReduceSum + Sqrt + an fp32 Div + a Cast back cost 39 ms of a 126 ms chunk on the
-    H200 (docs/vae-notes.md).  The reciprocal, not the norm, is rounded to the model dtype: it stays representable
-    for norms far past fp16's 65504."""
-    r = torch.linalg.vector_norm(x.float(), 2, dim=1, keepdim=True).clamp_min(1e-12).reciprocal().to(x.dtype)
-    return x * r * (norm.gamma.view(1, -1, 1, 1) * norm.scale).to(x.dtype)
+    """RMSNorm over the channel axis of [T,C,H,W]; the L2 norm in fp32, as in the 5-D module."""
+    xf = x.float()
+    n = xf.pow(2).sum(dim=1, keepdim=True).sqrt().clamp_min(1e-12)
+    return (xf / n).to(x.dtype) * (norm.gamma.view(1, -1, 1, 1) * norm.scale)
 
 
 def _two_zero_frames_before(x):
@@ -170,16 +167,6 @@ class _Caches:
         self.out.append(xp[-2:])
 
 
-def _taps(xp):
-    """[T+2, C, H, W] (two frames of history first) -> [T, 3C, H, W] with output t = (xp[t], xp[t+1], xp[t+2]) on
-    channels: one Gather on the time axis and a reshape.  Three Slices and a Concat would copy the activations twice
-    (onnxruntime materialises every Slice; 33 ms of a 126 ms chunk on the H200).  A chunk's frame count is fixed
-    (one latent frame per chunk), so the indices are constants of the traced graph."""
-    t = int(xp.shape[0]) - 2
-    idx = torch.tensor([i + k for i in range(t) for k in range(3)], dtype=torch.int64, device=xp.device)
-    return xp.index_select(0, idx).unflatten(0, (t, 3)).flatten(1, 2)
-
-
 def _cconv(conv: CausalConv3d, x, st: _Caches):
     kt, kh, kw = conv.weight.shape[2:]
     ph, pw = conv.pad[2], conv.pad[0]
@@ -187,7 +174,7 @@ def _cconv(conv: CausalConv3d, x, st: _Caches):
         return F.conv2d(x, conv.weight[:, :, 0], conv.bias, padding=(ph, pw))
     xp = torch.cat([st.history(x), x], dim=0)
     st.keep(xp)
-    taps = _taps(xp)
+    taps = torch.cat([xp[:-2], xp[1:-1], xp[2:]], dim=1)
     w = conv.weight.permute(0, 2, 1, 3, 4).reshape(conv.weight.shape[0], 3 * conv.weight.shape[1], kh, kw)
     return F.conv2d(taps, w, conv.bias, padding=(ph, pw))
 

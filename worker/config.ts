@@ -14,11 +14,12 @@ export const WorkerConfig = z.object({
   CUDA_DEVICE_ID: Int(0),
   ORT_THREADS: z.coerce.number().int().positive().optional(),
   /**
-   * What to keep where for the GPU's size (worker/runtime/memory-profile.ts): `80gb` everything resident and
-   * batched guidance; `48gb` sequential guidance, text encoder and VAE on the GPU only while they run; `24gb` the
-   * same with the text encoder on the CPU. The worker refuses to start when the pack does not fit the profile.
+   * What to keep where for the GPU's size (worker/runtime/memory-profile.ts): `141gb` everything resident, batched
+   * guidance, whole-frame decodes; `80gb` the same with the VAE in the reference's tiles; `48gb` sequential guidance,
+   * text encoder and VAE on the GPU only while they run; `24gb` also the DiT only while it samples (one stage on the
+   * GPU at a time). The worker refuses to start when the pack does not fit the profile.
    */
-  MEMORY_PROFILE: z.enum(['80gb', '48gb', '24gb']).default('80gb'),
+  MEMORY_PROFILE: z.enum(['141gb', '80gb', '48gb', '24gb']).default('80gb'),
   /** Overrides the profile: `sequential` runs a guided step's two passes one after the other (half the activations). */
   GUIDANCE: z.enum(['batched', 'sequential']).optional(),
   /** Overrides the profile: the text encoder resident on the GPU, on it only while encoding, or on the CPU. */
@@ -27,6 +28,8 @@ export const WorkerConfig = z.object({
   VAE_SESSIONS: z.enum(['resident', 'staged']).optional(),
   /** Overrides the profile: the pack's VAE tiling, or the reference's tiles (a bounded decode peak). */
   VAE_TILES: z.enum(['pack', 'reference']).optional(),
+  /** Overrides the profile: the DiT resident, or opened for each job's sampling and released before its decode. */
+  DIT_SESSION: z.enum(['resident', 'staged']).optional(),
   /** The GPU's memory for the fit check, when nvidia-smi cannot say (or the GPU is shared). */
   GPU_MEMORY_GIB: z.coerce.number().positive().optional(),
   WORKER_ID: z.string().min(1).default(`${os.hostname()}-${process.pid}`),

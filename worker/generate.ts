@@ -142,17 +142,19 @@ export async function generate(
   // 4. Sample.
   const sampleStart = now();
   const dims = [1, geometry.channels, latentFrames, geometry.height, geometry.width];
-  const latents = await sample({
-    schedule: createFlowMatchSchedule({ numInferenceSteps: steps, shift }),
-    plan,
-    denoiser: model.denoiser(positive, negative),
-    noise: tensor(randn(dims, seed), dims),
-    guidanceScale: guidance,
-    modelInputPrecision: manifest.modelPrecision === 'bf16' ? 'bf16' : 'fp32',
-    ...(options.signal === undefined ? {} : { signal: options.signal }),
-    onStep: ({ index, total, latents: current }) =>
-      options.onProgress?.({ step: index + 1, total, elapsedMs: now() - sampleStart, latents: current }),
-  });
+  const latents = await model.sampling(() =>
+    sample({
+      schedule: createFlowMatchSchedule({ numInferenceSteps: steps, shift }),
+      plan,
+      denoiser: model.denoiser(positive, negative),
+      noise: tensor(randn(dims, seed), dims),
+      guidanceScale: guidance,
+      modelInputPrecision: manifest.modelPrecision === 'bf16' ? 'bf16' : 'fp32',
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      onStep: ({ index, total, latents: current }) =>
+        options.onProgress?.({ step: index + 1, total, elapsedMs: now() - sampleStart, latents: current }),
+    }),
+  );
   const sampleMs = now() - sampleStart;
 
   // 5. Decode.

@@ -53,11 +53,13 @@ const placement: Placement = {
   textEncoder: config.TEXT_ENCODER ?? profile.textEncoder,
   vae: config.VAE_SESSIONS ?? profile.vae,
   vaeTiles: config.VAE_TILES ?? profile.vaeTiles,
+  dit: config.DIT_SESSION ?? profile.dit,
 };
 if (config.EXECUTION_PROVIDER === 'cuda') {
   // Before any session: a pack that cannot fit the GPU is refused now, with the fix, not out of memory mid-job.
   const gpuBytes = await gpuTotalBytes(config.CUDA_DEVICE_ID, config.GPU_MEMORY_GIB);
-  const customised = config.GUIDANCE ?? config.TEXT_ENCODER ?? config.VAE_SESSIONS ?? config.VAE_TILES;
+  const customised =
+    config.GUIDANCE ?? config.TEXT_ENCODER ?? config.VAE_SESSIONS ?? config.VAE_TILES ?? config.DIT_SESSION;
   const refusal =
     gpuBytes === undefined
       ? undefined
@@ -86,6 +88,7 @@ const loaded = await loadPusaModel(
     textEncoder: placement.textEncoder,
     vae: placement.vae,
     vaeTiles: placement.vaeTiles,
+    dit: placement.dit,
   },
 );
 const model = withInjectedFaults(loaded, process.env, config.WORKER_ID);

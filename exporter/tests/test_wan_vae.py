@@ -188,23 +188,6 @@ def test_export_vae_entry_point(tmp_path):
     assert set(facts["encoder"]["ops"]) <= ALLOWED_OPS and set(facts["decoder"]["ops"]) <= ALLOWED_OPS
 
 
-def test_chunk_step_graph_builds_taps_with_one_gather():
-    """The loop body's graph: each causal 3-tap convolution gets its taps from one Gather (no Slice/Concat copies)
-    and every RMSNorm is one ReduceL2 (no Pow/Sqrt/fp32 Div): the two rewrites docs/vae-notes.md measured for."""
-    pytest.importorskip("onnx")
-    from onnx_facts import op_histogram
-    from vae_chunked_graph import trace_chunks
-    m = randomize_(WanVAE(small_vae_config())).eval()
-    _, step, n_caches = trace_chunks(m, "cpu", 17)
-    ops = op_histogram(step)
-    print(ops)
-    assert ops.get("Gather", 0) >= n_caches - 3  # every cached conv but the time upsamplers' 1x1 taps
-    assert "Pow" not in ops and "Sqrt" not in ops and ops["ReduceL2"] == ops.get("Reciprocal", 0) > 0
-    producer = {o: node.op_type for node in step.graph.node for o in node.output}
-    conv_inputs = [producer.get(node.input[0]) for node in step.graph.node if node.op_type == "Conv"]
-    assert "Concat" not in conv_inputs, conv_inputs  # the old taps: Concat of three Slices straight into the Conv
-
-
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="fp16 tracing wants CUDA half kernels")
 @pytest.mark.parametrize("layout", ["chunked", "ncdhw"])
 def test_fp16_graph_close_to_fp32_torch(tmp_path, layout):

@@ -14,8 +14,13 @@ export interface PusaModel {
   readonly provider: ExecutionProvider;
   readonly text: TextEncoder;
   readonly vae: Vae;
-  /** A denoiser for one prompt pair; `negative` undefined means no guidance. */
+  /** A denoiser for one prompt pair; `negative` undefined means no guidance. Use it inside `sampling`. */
   denoiser(positive: PromptEmbedding, negative: PromptEmbedding | undefined): Denoiser;
+  /**
+   * Runs one job's sampling with the DiT available: a staged DiT (memory profile `24gb`) is opened for it and
+   * released after, before the decode; a resident one just runs `fn`.
+   */
+  sampling<T>(fn: () => Promise<T>): Promise<T>;
   release(): Promise<void>;
 }
 
@@ -38,6 +43,8 @@ export async function loadPusaModel(
     vae?: Placement['vae'];
     /** The pack's VAE tiling (default) or the reference's tiles, which bound a decode's GPU peak. */
     vaeTiles?: Placement['vaeTiles'];
+    /** The DiT resident (default), or opened for each job's sampling and released before its decode. */
+    dit?: Placement['dit'];
   } = {},
 ): Promise<PusaModel> {
   const pack = await loadModelPack(dir);
@@ -61,10 +68,11 @@ export async function loadPusaModel(
       textPlace === 'gpu-staged'
         ? staged('textEncoder')
         : open('textEncoder', textPlace === 'cpu' ? { name: 'cpu' } : provider),
-      open('dit'),
+      options.dit === 'staged' ? staged('dit') : open('dit'),
       options.vae === 'staged' ? staged('vaeEncoder') : open('vaeEncoder'),
       options.vae === 'staged' ? staged('vaeDecoder') : open('vaeDecoder'),
     ]);
+    const ditStage = isStaged(dit) ? dit : undefined;
     const batchGuidance =
       options.batchGuidance !== false && typeof files.dit.inputs.find((i) => i.name === 'x')?.shape[0] === 'string';
     return {
@@ -84,6 +92,7 @@ export async function loadPusaModel(
           textDim: text.dim,
           batchGuidance,
         }),
+      sampling: (fn) => (ditStage === undefined ? fn() : ditStage.stage(fn)),
       release: async () => {
         await Promise.all(sessions.map((s) => s.release()));
       },
