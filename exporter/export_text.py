@@ -22,6 +22,7 @@ import time
 import warnings
 
 import torch
+from external_data import gather_external_data
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from umt5 import UMT5_XXL, UMT5Config, UMT5Encoder, small_config  # noqa: E402
@@ -211,45 +212,6 @@ def export_onnx(model: UMT5Encoder, path: str, example) -> str:
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
     return path
-
-
-def gather_external_data(src: str, path: str, threshold: int = 1024):
-    """Save the exported graph `src` as `path` with every initializer of ≥ `threshold` bytes in one `<path>.data`.
-
-    Streams tensor by tensor: past 2 GB the exporter has already written each weight to its own file beside `src`,
-    and loading them all into one protobuf (onnx.load + save_as_external_data) would hold the whole model in memory
-    twice and put the 2.1 GB fp16 embedding into a single protobuf bytes field."""
-    import onnx
-    m = onnx.load(src, load_external_data=False)
-    src_dir = os.path.dirname(os.path.abspath(src))
-    location = os.path.basename(path) + ".data"
-    with open(path + ".data", "wb") as out:
-        for t in m.graph.initializer:
-            offset = out.tell()
-            if t.data_location == onnx.TensorProto.EXTERNAL:
-                info = {e.key: e.value for e in t.external_data}
-                with open(os.path.join(src_dir, info["location"]), "rb") as f:
-                    f.seek(int(info.get("offset", 0)))
-                    left = int(info["length"]) if "length" in info else None
-                    while left is None or left > 0:
-                        chunk = f.read(1 << 26 if left is None else min(1 << 26, left))
-                        if not chunk:
-                            break
-                        out.write(chunk)
-                        if left is not None:
-                            left -= len(chunk)
-                del t.external_data[:]
-            elif len(t.raw_data) >= threshold:
-                out.write(t.raw_data)
-                t.ClearField("raw_data")
-            else:
-                continue  # small, or stored in typed fields: stays inline
-            for key, value in (("location", location), ("offset", str(offset)), ("length", str(out.tell() - offset))):
-                entry = t.external_data.add()
-                entry.key, entry.value = key, value
-            t.data_location = onnx.TensorProto.EXTERNAL
-    onnx.save(m, path)
-    # no onnx.checker (it loads the data into memory); loading in onnxruntime is the check (verify / tests)
 
 
 def graph_summary(path: str) -> tuple:
