@@ -217,8 +217,9 @@ export interface LongAsk {
 }
 
 /**
- * The request shape of `/long`: a storyboard (its text, one prompt per line) when one was typed, else the prompt;
- * `frames` is each segment's frame count. Options left out stay out, so the core's defaults and checks apply.
+ * The request shape of `/long`: a storyboard (its text, one prompt per line) when one was typed, else the prompt
+ * (a form's single line with seconds or segments is a prompt too); `frames` is each segment's frame count; options
+ * /long has no use for are left out. Options left out stay out, so the core's defaults and checks apply.
  */
 export function longAsk(
   options: {
@@ -232,13 +233,22 @@ export function longAsk(
   },
   text: { prompt?: string; storyboard?: string },
 ): LongAsk {
-  const storyboard = text.storyboard === undefined ? [] : parseStoryboard(text.storyboard);
-  const prompt = text.prompt?.trim() ?? '';
-  const { frames, ...rest } = options;
-  const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
+  const lines = text.storyboard === undefined ? [] : parseStoryboard(text.storyboard);
+  // One line in the form with a length asked for is one prompt for the whole video, not a one-segment storyboard.
+  const single = lines.length === 1 && (options.seconds !== undefined || options.segments !== undefined);
+  const prompt = (single ? lines[0] : text.prompt)?.trim() ?? '';
+  const storyboard = single ? [] : lines;
+  const picked = {
+    seconds: options.seconds,
+    segments: options.segments,
+    seed: options.seed,
+    steps: options.steps,
+    guidance: options.guidance,
+    negativePrompt: options.negativePrompt,
+    segmentFrames: options.frames,
+  };
   return {
-    ...defined,
-    ...(frames === undefined ? {} : { segmentFrames: frames }),
+    ...Object.fromEntries(Object.entries(picked).filter(([, v]) => v !== undefined)),
     ...(storyboard.length > 0 ? { storyboard } : prompt === '' ? {} : { prompt }),
   };
 }

@@ -224,7 +224,10 @@ export function createJobMessages(deps: { client: Client; service: FrontDoor; lo
   }
 
   function onUpdate(update: JobUpdate): void {
-    if (update.kind === 'segment') return onSegment(update);
+    if (update.kind === 'segment') {
+      onSegment(update);
+      return;
+    }
     void (async () => {
       const t = await entry(update.jobId);
       if (t === undefined || t.done) return;

@@ -52,7 +52,10 @@ describe('/long on Discord (real discord.js against the local Discord, a pusa-mi
     const shown = stack.local.requests.find(
       (r) => r.path.includes(`/interactions/${command.id}/`) && (r.body as { type?: number }).type === 9,
     );
-    const modal = (shown?.body as { data: { custom_id: string; title: string } }).data;
+    const modal = (shown?.body as { data: { custom_id: string; title: string } } | undefined)?.data ?? {
+      custom_id: '',
+      title: '',
+    };
     expect(modal.custom_id).toBe(`v1:long:${command.id}`);
 
     const submit = stack.local.modalSubmit(modal.custom_id, { storyboard: `${storyboard.join('\n')}\n\n` }, ada);
@@ -61,12 +64,12 @@ describe('/long on Discord (real discord.js against the local Discord, a pusa-mi
     expect(result.content).toMatch(/seed 7 · 193 frames .* · 12 segments$/);
     const mp4 = result.attachments.find((a) => a.filename.endsWith('.mp4'));
     const path = join(stack.service.artifacts.root, `discord-long-${submit.id}.mp4`);
-    await writeFile(path, stack.local.file(mp4?.url ?? ''));
+    await writeFile(path, stack.local.file(mp4?.url ?? '') ?? new Uint8Array());
     expect(await probeClip(path)).toMatchObject({ frames: 193, width: 128, height: 128 });
     // The storyboard's prompts, one per segment, in order; the chain's job is what the result's buttons name.
     const jobId = buttonIds(result)[3]?.split(':')[2] ?? '';
     const job = await stack.service.store.job(jobId);
-    expect((job?.parameters['long'] as { prompts: string[] }).prompts).toEqual(storyboard);
+    expect((job?.parameters['long'] as { prompts?: string[] } | undefined)?.prompts).toEqual(storyboard);
     // Each segment landed on the job's message in order (best effort: a missed one is held by the final clip).
     const landed = segmentUploads(submit.token);
     expect(landed).toEqual([...landed].sort((a, b) => a - b));
