@@ -82,6 +82,38 @@ describe('/long on Discord (real discord.js against the local Discord, a pusa-mi
     );
   }, 180_000);
 
+  it("names a joined clip over the guild's upload limit even at the lowest quality instead of uploading it", async () => {
+    // Measured: a 17-frame segment of this prompt is 2–7 KB from CRF 51 to 18, the joined 193 frames 7 KB at CRF 51.
+    const command = stack.local.slash(
+      'long',
+      [
+        opt('prompt', STRING, 'a red circle moves right'),
+        opt('segments', INTEGER, 12),
+        opt('frames', INTEGER, 17),
+        opt('steps', INTEGER, 1),
+        opt('seed', INTEGER, 7),
+      ],
+      ada,
+      { sizeLimit: 5000 },
+    );
+    const result = await stack.local.waitFor(
+      () => (stack.local.original(command)?.content.startsWith('✅') ? stack.local.original(command) : undefined),
+      'the result',
+      150_000,
+    );
+    expect(result?.content).toMatch(
+      /193 frames .* · 12 segments\n📦 The clip is .* MiB, over this channel's upload limit/,
+    );
+    expect(result?.attachments.some((a) => a.filename.startsWith('pusa-'))).toBe(false);
+    expect(buttonIds(result as StoredMessage).map((id) => id.split(':')[1])).toEqual([
+      'extend',
+      'reroll',
+      'remix',
+      'info',
+      'delete',
+    ]);
+  }, 180_000);
+
   it('stops a chain from its Cancel button and posts the segments made', async () => {
     const command = stack.local.slash(
       'long',
