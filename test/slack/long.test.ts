@@ -82,3 +82,33 @@ describe('/long on Slack (Bolt over HTTP against the local Slack, a pusa-mini wo
     expect(JSON.stringify(message.blocks)).toMatch(/ · [1-7] of 8 segments \(cancelled; only those were charged\)/);
   }, 150_000);
 });
+
+describe('/long on Slack over the upload limit', () => {
+  let stack: SlackStack;
+  beforeAll(async () => {
+    stack = await startSlackStack({ env: { SLACK_UPLOAD_MAX_BYTES: '5000' } });
+  }, 90_000);
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('says a joined clip over the limit even at the lowest quality is not uploaded; its segments are in the thread', async () => {
+    // Measured: a 17-frame segment of this prompt is 2–7 KB from CRF 51 to 18, the joined 193 frames 7 KB at CRF 51.
+    const ts = await placeholderAfter(stack, () =>
+      stack.command(slashCommand('/long', '--segments 12 --frames 17 --steps 1 --seed 7 a red circle moves right')),
+    );
+    await stack.fake.waitFor(() => /^[✅❌🚫]/u.test(stack.fake.messages.get(ts)?.text ?? ''), 'the result', 150_000);
+    const message = stack.fake.messages.get(ts);
+    expect(message?.text).toMatch(/^✅/u);
+    const blocks = JSON.stringify(message?.blocks);
+    expect(blocks).toMatch(/193 frames .* · 12 segments\\n📦 The clip is .* MiB, over the upload limit/);
+    expect(blocks).not.toContain('(in the thread)');
+    expect(JSON.parse(buttonsOf(message?.blocks ?? [])[0]?.value ?? '{}').fileId).toBeUndefined();
+    expect(
+      [...stack.fake.uploads.values()].some(
+        (u) => u.threadTs === ts && /^pusa-.+(?<!-segment-\d+)\.mp4$/.test(u.filename ?? ''),
+      ),
+    ).toBe(false);
+    expect(segmentsIn(stack, ts).length).toBeGreaterThanOrEqual(11);
+  }, 180_000);
+});
