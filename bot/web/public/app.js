@@ -351,7 +351,8 @@ $('long').onsubmit = async (e) => {
     );
   $('long-text').value = '';
   $('long-image').value = '';
-  jobCard(answer, `/long ${text.split('\n').join(' → ')}`);
+  const lines = text.split('\n').filter((line) => line.trim() !== '');
+  jobCard(answer, `/long ${lines[0]}${lines.length > 1 ? ` → … (${lines.length} prompts)` : ''}`);
 };
 userInput.onchange = () => {
   localStorage.setItem('pusa-user', user());
