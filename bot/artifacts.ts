@@ -23,6 +23,8 @@ export interface ArtifactStore {
   ): Promise<{ mp4Path: string; latentsPath: string }>;
   /** Writes segment `index` of a /long job beside its clip (the same folder, so deleting the job takes it too). */
   saveSegment(jobId: string, index: number, mp4: Uint8Array): Promise<string>;
+  /** Where `saveSegment` keeps segment `index` of a /long job (relative; the file may not exist). */
+  segmentPath(jobId: string, index: number): string;
   read(relativePath: string): Promise<Buffer>;
   /** A clip's latents sidecar, checked whole before anything uses it; DamagedArtifactError when it is not. */
   readLatents(relativePath: string): Promise<Buffer>;
@@ -38,8 +40,10 @@ export function createArtifactStore(root: string): ArtifactStore {
     if (!path.startsWith(`${base}/`)) throw new Error(`artifact path escapes the store: ${relativePath}`);
     return path;
   };
+  const segmentPath = (jobId: string, index: number) => join(jobId.slice(0, 2), jobId, `segment-${index}.mp4`);
   return {
     root: base,
+    segmentPath,
     async save(jobId, files) {
       // Sharded by the first characters of the id so one directory never holds millions of files.
       const folder = join(jobId.slice(0, 2), jobId);
@@ -50,7 +54,7 @@ export function createArtifactStore(root: string): ArtifactStore {
       return { mp4Path, latentsPath };
     },
     async saveSegment(jobId, index, mp4) {
-      const path = join(jobId.slice(0, 2), jobId, `segment-${index}.mp4`);
+      const path = segmentPath(jobId, index);
       await mkdir(dirname(absolute(path)), { recursive: true });
       await writeFile(absolute(path), mp4);
       return path;

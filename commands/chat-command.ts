@@ -22,7 +22,7 @@ export type ChatCommand =
   | { kind: 'cancel'; jobId: string }
   | { kind: 'help' };
 
-type Reader = (value: string, flag: string) => Parsed<Partial<CommandOptions>>;
+type Reader = (value: string, flag: string) => Parsed<Partial<LongOptions>>;
 
 const whole =
   (key: 'steps' | 'seed' | 'frames'): Reader =>
@@ -73,7 +73,33 @@ export const OPTION_NAMES =
  *   prompt is the user's text without the options.
  */
 export function parseCommandArguments(text: string): Parsed<{ options: CommandOptions; rest: string[] }> {
-  const options: CommandOptions = {};
+  return parseArguments(text, OPTIONS, OPTION_NAMES);
+}
+
+/** `/long`'s options: every command option (`--frames` is each segment's frames) plus how long, `--seconds N` or `--segments N`. */
+export interface LongOptions extends CommandOptions {
+  seconds?: number;
+  segments?: number;
+}
+
+const seconds: Reader = (value, flag) =>
+  isNumber(value) ? ok({ seconds: Number(value) }) : fail(`--${flag} expects a number, got "${value}"`);
+const segments: Reader = (value, flag) =>
+  /^[+-]?\d+$/.test(value) ? ok({ segments: Number(value) }) : fail(`--${flag} expects a whole number, got "${value}"`);
+const LONG_OPTIONS: Record<string, Reader> = { ...OPTIONS, seconds, segments };
+export const LONG_OPTION_NAMES = `--seconds N or --segments N, ${OPTION_NAMES}`;
+
+/** `/long`'s text in the same grammar: its options, and the prompt's words. */
+export function parseLongArguments(text: string): Parsed<{ options: LongOptions; rest: string[] }> {
+  return parseArguments(text, LONG_OPTIONS, LONG_OPTION_NAMES);
+}
+
+function parseArguments(
+  text: string,
+  readers: Record<string, Reader>,
+  names: string,
+): Parsed<{ options: LongOptions; rest: string[] }> {
+  const options: LongOptions = {};
   const rest: string[] = [];
   const seen = new Set<Reader>();
   let at = 0;
@@ -91,13 +117,13 @@ export function parseCommandArguments(text: string): Parsed<{ options: CommandOp
     if (flag === null) {
       const next = word();
       if (FLAG_START.test(next))
-        return fail(`"${next}" is not an option; write --name value or --name=value (the options are ${OPTION_NAMES})`);
+        return fail(`"${next}" is not an option; write --name value or --name=value (the options are ${names})`);
       rest.push(next);
       continue;
     }
     const name = (flag[1] as string).toLowerCase();
-    const read = OPTIONS[name];
-    if (read === undefined) return fail(`unknown option --${name}; the options are ${OPTION_NAMES}`);
+    const read = readers[name];
+    if (read === undefined) return fail(`unknown option --${name}; the options are ${names}`);
     if (seen.has(read)) return fail(`--${name} is given twice; give each option once`);
     seen.add(read);
     at += flag[0].length;

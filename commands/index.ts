@@ -6,9 +6,12 @@
 export {
   type ChatCommand,
   type CommandOptions,
+  LONG_OPTION_NAMES,
+  type LongOptions,
   OPTION_NAMES,
   parseChatCommand,
   parseCommandArguments,
+  parseLongArguments,
 } from './chat-command.ts';
 export { type CostModel, estimateSeconds, type MeasuredRun, predictSeconds, tokensOf } from './cost.ts';
 export { InfrastructureError, InfrastructureErrorCode, type Parsed, UserError, UserErrorCode } from './errors.ts';
@@ -34,11 +37,15 @@ export {
   joinedFrames,
   LONG_DEFAULT_MAX_SEGMENTS,
   LONG_MAX_SECONDS,
+  type LongAsk,
   type LongPack,
   type LongPlan,
   type LongShape,
+  longAsk,
   parseSegmentJobId,
+  parseStoryboard,
   planLong,
+  STORYBOARD_MAX_CHARS,
   segmentJobId,
 } from './long.ts';
 export {

@@ -188,3 +188,67 @@ export const ChainProgress = z.object({
   chainEtaMs: z.number().nonnegative(),
 });
 export type ChainProgress = z.infer<typeof ChainProgress>;
+
+/**
+ * The most a storyboard form takes, characters: Discord's paragraph text input holds 4,000, Slack's plain-text
+ * input 3,000; each platform's form is capped at its own and this one, and the core checks each prompt again.
+ */
+export const STORYBOARD_MAX_CHARS = 4000;
+
+/** A storyboard as typed in a form: one prompt per line, in order; blank lines and surrounding spaces left out. */
+export function parseStoryboard(text: string): string[] {
+  return text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
+}
+
+/** What a text front end's `/long` options and words (or a storyboard form) ask of the core's `long()`. */
+export interface LongAsk {
+  prompt?: string;
+  storyboard?: string[];
+  seconds?: number;
+  segments?: number;
+  seed?: number;
+  steps?: number;
+  guidance?: number;
+  negativePrompt?: string;
+  segmentFrames?: number;
+}
+
+/**
+ * The request shape of `/long`: a storyboard (its text, one prompt per line) when one was typed, else the prompt
+ * (a form's single line with seconds or segments is a prompt too); `frames` is each segment's frame count; options
+ * /long has no use for are left out. Options left out stay out, so the core's defaults and checks apply.
+ */
+export function longAsk(
+  options: {
+    seconds?: number;
+    segments?: number;
+    seed?: number;
+    steps?: number;
+    guidance?: number;
+    negativePrompt?: string;
+    frames?: number;
+  },
+  text: { prompt?: string; storyboard?: string },
+): LongAsk {
+  const lines = text.storyboard === undefined ? [] : parseStoryboard(text.storyboard);
+  // One line in the form with a length asked for is one prompt for the whole video, not a one-segment storyboard.
+  const single = lines.length === 1 && (options.seconds !== undefined || options.segments !== undefined);
+  const prompt = (single ? lines[0] : text.prompt)?.trim() ?? '';
+  const storyboard = single ? [] : lines;
+  const picked = {
+    seconds: options.seconds,
+    segments: options.segments,
+    seed: options.seed,
+    steps: options.steps,
+    guidance: options.guidance,
+    negativePrompt: options.negativePrompt,
+    segmentFrames: options.frames,
+  };
+  return {
+    ...Object.fromEntries(Object.entries(picked).filter(([, v]) => v !== undefined)),
+    ...(storyboard.length > 0 ? { storyboard } : prompt === '' ? {} : { prompt }),
+  };
+}

@@ -9,6 +9,7 @@ import {
   TextInputBuilder,
   TextInputStyle,
 } from 'discord.js';
+import { submitStoryboard } from './commands/long.ts';
 import { type CommandContext, remadeRequest } from './context.ts';
 import { Action, customId, parseCustomId } from './custom-id.ts';
 import { replyError } from './jobs.ts';
@@ -102,6 +103,7 @@ export function createComponentHandlers(ctx: CommandContext) {
 
   async function modal(i: ModalSubmitInteraction) {
     const parsed = parseCustomId(i.customId);
+    if (parsed?.action === Action.Long) return await submitStoryboard(i, ctx, parsed.id);
     if (parsed?.action !== Action.Remix) return await replyError(i, 'unknown form', randomUUID());
     const prompt = i.fields.getTextInputValue('prompt');
     const verdict = await ctx.allowed(i, { jobId: parsed.id }, 'derive');

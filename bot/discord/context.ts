@@ -13,13 +13,14 @@ import {
 } from 'discord.js';
 import type { Actor, JobAction } from '../core/access.ts';
 import type { SubmitInput } from '../core/front-end.ts';
+import type { LongRequest } from '../core/long.ts';
 import type { Remade } from '../core/lookup.ts';
 import type { FrontDoor } from '../front-door.ts';
 import type { DiscordConfig } from './config.ts';
 import type { AttachmentLike, DownloadLimits } from './download.ts';
 import { type JobMessages, replyError } from './jobs.ts';
 import type { DiscordLog } from './log.ts';
-import { queuedText } from './render.ts';
+import { longLabel, longQueuedText, queuedText } from './render.ts';
 
 export type Request = SubmitInput['request'];
 /** The interactions that can start a job. */
@@ -137,6 +138,44 @@ export function createCommandContext(deps: DiscordDeps) {
     }
   }
 
+  /**
+   * `/long`'s flow, as `generate`'s: defer, build the request (the start image is downloaded here), ask the core for
+   * the chain, and turn its answer into the job's queued message; progress, segments and the clip follow on it.
+   */
+  async function long(i: Interactive, o: { ephemeral: boolean; build: () => Promise<LongRequest> }): Promise<void> {
+    await i.deferReply(o.ephemeral ? { flags: MessageFlags.Ephemeral } : {});
+    const request = await o.build();
+    const reply = await i.fetchReply();
+    const release = jobs.expect(reply.id);
+    try {
+      const answer = await service.frontEnd.long({
+        requestKey: i.id,
+        ...who(i),
+        origin: {
+          platform: 'discord',
+          ...(i.channelId === null ? {} : { channelId: i.channelId }),
+          messageId: reply.id,
+          ephemeral: o.ephemeral,
+        },
+        request,
+        maxBytes: i.attachmentSizeLimit,
+      });
+      if (!answer.ok) return await replyError(i, answer.error.message, answer.requestId);
+      const prompt = longLabel(request);
+      const queued = jobs.track(answer.jobId, {
+        prompt,
+        interaction: i,
+        messageId: reply.id,
+        ephemeral: o.ephemeral,
+        queued: longQueuedText({ prompt, ...answer }),
+      });
+      release();
+      await queued;
+    } finally {
+      release();
+    }
+  }
+
   /** Cancels a job through the core (which decides who may), and says how it went. */
   async function cancelJob(i: RepliableInteraction, jobId: string) {
     const result = await service.frontEnd.cancel(jobId, await actor(i));
@@ -154,6 +193,7 @@ export function createCommandContext(deps: DiscordDeps) {
     actor,
     allowed,
     generate,
+    long,
     cancelJob,
     /** Latent frames of a clip of `frames` video frames, by the pack's VAE. */
     latentFrames: (frames: number) => (frames - 1) / service.pack.manifest.latent.temporalFactor + 1,

@@ -6,6 +6,8 @@ export const Action = {
   Remix: 'remix',
   Info: 'info',
   Delete: 'delete',
+  /** The /long storyboard form; its id is the form's (the slash command's interaction id). */
+  Long: 'long',
 } as const;
 export type Action = (typeof Action)[keyof typeof Action];
 

@@ -12,7 +12,17 @@ import { encodePng } from '../../media/image.ts';
 import { type Delivery, type JobUpdate, UndeliverableError } from '../core/events.ts';
 import type { FrontDoor } from '../front-door.ts';
 import type { DiscordLog } from './log.ts';
-import { cancelRow, errorText, NO_MENTIONS, progressText, resultRow, resultText } from './render.ts';
+import {
+  cancelRow,
+  errorText,
+  longNote,
+  NO_MENTIONS,
+  overLimitText,
+  progressText,
+  resultRow,
+  resultText,
+  segmentText,
+} from './render.ts';
 
 /** A token older than this is not used any more: Discord's limit is 15 minutes, leave room for the upload. */
 const TOKEN_TTL_MS = 14 * 60_000;
@@ -34,6 +44,8 @@ interface Tracked {
   done: boolean;
   /** The newest preview seen, shown with the next progress edit (the throttle may skip the update that had it). */
   preview: { width: number; height: number; rgbBase64: string } | undefined;
+  /** A /long chain: the last segment attached to the message, which progress edits keep. */
+  landed: number | undefined;
 }
 
 /**
@@ -85,6 +97,7 @@ export function createJobMessages(deps: { client: Client; service: FrontDoor; lo
       chain: Promise.resolve(),
       done: false,
       preview: undefined,
+      landed: undefined,
     };
     jobs.set(jobId, t);
     return enqueue(t, async () => {
@@ -123,6 +136,7 @@ export function createJobMessages(deps: { client: Client; service: FrontDoor; lo
       chain: Promise.resolve(),
       done: false,
       preview: undefined,
+      landed: undefined,
     };
     jobs.set(jobId, jobs.get(jobId) ?? rebuilt);
     return jobs.get(jobId);
@@ -131,15 +145,24 @@ export function createJobMessages(deps: { client: Client; service: FrontDoor; lo
   const tokenUsable = (t: Tracked) => t.interaction !== undefined && Date.now() - t.tokenAt < TOKEN_TTL_MS;
   const tokenGone = (error: unknown) => error instanceof DiscordAPIError && TOKEN_GONE.has(Number(error.code));
 
-  /** Edits the job's message: through the token while it lasts, else through the channel (not for private jobs). */
-  async function edit(t: Tracked, body: { content: string; components: unknown[] }, preview?: Buffer): Promise<void> {
-    // Without a preview the old one is removed (`attachments: []`); with one it replaces the old.
-    const files = preview === undefined ? [] : [{ name: 'preview.png', data: preview }];
+  /**
+   * Edits the job's message: through the token while it lasts, else through the channel (not for private jobs).
+   * `files` replace the message's attachments (none: they are removed); `'keep'` leaves them as they are (a /long
+   * message keeps its last segment's MP4 while later segments run).
+   */
+  async function edit(
+    t: Tracked,
+    body: { content: string; components: unknown[] },
+    attach: { name: string; data: Buffer }[] | 'keep' = [],
+  ): Promise<void> {
+    const files = attach === 'keep' ? [] : attach;
+    // API v10: an edit that lists no `attachments` keeps them; one that lists them keeps only those.
+    const listed = attach === 'keep' ? {} : { attachments: [] };
     if (tokenUsable(t)) {
       try {
         await t.interaction?.editReply({
           ...body,
-          attachments: [],
+          ...listed,
           files: files.map((f) => ({ attachment: f.data, name: f.name })),
         } as Parameters<RepliableInteraction['editReply']>[0]);
         return;
@@ -153,7 +176,9 @@ export function createJobMessages(deps: { client: Client; service: FrontDoor; lo
     await client.rest.patch(Routes.channelMessage(t.channelId, t.messageId), {
       body: {
         ...body,
-        attachments: files.map((f, index) => ({ id: String(index), filename: f.name })),
+        ...(attach === 'keep'
+          ? {}
+          : { attachments: files.map((f, index) => ({ id: String(index), filename: f.name })) }),
         allowed_mentions: NO_MENTIONS,
       },
       ...(files.length === 0 ? {} : { files }),
@@ -166,9 +191,43 @@ export function createJobMessages(deps: { client: Client; service: FrontDoor; lo
     return next;
   };
 
+  /**
+   * A /long segment landed: the job's message shows it (its MP4 attached in place of the one before). Not throttled
+   * like progress: a chain has few segments, each seconds of work, and edits of one job run one at a time.
+   */
+  function onSegment(update: Extract<JobUpdate, { kind: 'segment' }>): void {
+    void (async () => {
+      const t = await entry(update.jobId);
+      if (t === undefined || t.done) return;
+      const data = await readFile(update.mp4Absolute);
+      await enqueue(t, async () => {
+        if (t.done) return;
+        t.landed = update.index;
+        t.lastEditAt = Date.now();
+        await edit(
+          t,
+          {
+            content: segmentText({
+              prompt: t.prompt,
+              index: update.index,
+              count: update.count,
+              segmentPrompt: update.prompt,
+            }),
+            components: [cancelRow(update.jobId)],
+          },
+          [{ name: `segment-${update.index}.mp4`, data }],
+        );
+      });
+    })().catch((error: unknown) =>
+      log.warn({ jobId: update.jobId, err: (error as Error).message }, 'segment edit failed'),
+    );
+  }
+
   function onUpdate(update: JobUpdate): void {
-    // A /long segment landing: posted by the /long adapter work; the final delivery holds every segment.
-    if (update.kind === 'segment') return;
+    if (update.kind === 'segment') {
+      onSegment(update);
+      return;
+    }
     void (async () => {
       const t = await entry(update.jobId);
       if (t === undefined || t.done) return;
@@ -177,20 +236,36 @@ export function createJobMessages(deps: { client: Client; service: FrontDoor; lo
       // Leading-edge throttle: one edit per interval at most; the result replaces whatever was skipped.
       if (at - t.lastEditAt < deps.intervalMs) return;
       t.lastEditAt = at;
+      const chain = update.kind === 'progress' ? update.segment : undefined;
       const content =
         update.kind === 'progress'
-          ? progressText({ prompt: t.prompt, step: update.step, total: update.total, etaMs: update.etaMs })
+          ? progressText({
+              prompt: t.prompt,
+              step: update.step,
+              total: update.total,
+              etaMs: update.etaMs,
+              segment: chain,
+              landed: t.landed,
+            })
           : update.kind === 'started'
             ? `🎬 Started “${t.prompt}”`
             : `⏳ Requeued: ${update.reason}`;
-      const shown = update.kind === 'progress' ? t.preview : undefined;
-      const preview =
-        shown === undefined
-          ? undefined
-          : await encodePng(shown.width, shown.height, Buffer.from(shown.rgbBase64, 'base64'));
+      // A /long message shows its last finished segment rather than a preview, and keeps it between edits.
+      const shown = update.kind === 'progress' && chain === undefined ? t.preview : undefined;
+      const attach =
+        t.landed !== undefined || chain !== undefined
+          ? ('keep' as const)
+          : shown === undefined
+            ? []
+            : [
+                {
+                  name: 'preview.png',
+                  data: await encodePng(shown.width, shown.height, Buffer.from(shown.rgbBase64, 'base64')),
+                },
+              ];
       await enqueue(t, async () => {
         if (t.done) return;
-        await edit(t, { content, components: [cancelRow(update.jobId)] }, preview);
+        await edit(t, { content, components: [cancelRow(update.jobId)] }, attach);
       });
     })().catch((error: unknown) =>
       log.warn({ jobId: update.jobId, err: (error as Error).message }, 'progress edit failed'),
@@ -228,6 +303,7 @@ export function createJobMessages(deps: { client: Client; service: FrontDoor; lo
 
   async function postResult(t: Tracked, d: Extract<Delivery, { kind: 'succeeded' }>): Promise<void> {
     const seed = Number(d.parameters['seed'] ?? 0);
+    if (d.long?.overLimit === true) return await postOverLimit(t, d, seed);
     const data = await readFile(d.mp4Absolute);
     const name = `pusa-${seed}.mp4`;
     const content = resultText({
@@ -236,7 +312,7 @@ export function createJobMessages(deps: { client: Client; service: FrontDoor; lo
       frames: d.frames,
       gpuSeconds: d.gpuSeconds,
       ...(t.discordUserId === undefined || t.ephemeral ? {} : { userId: t.discordUserId }),
-    });
+    }).concat(d.long === undefined ? '' : longNote(d.long));
     const components = [resultRow(d.jobId, d.clipId)];
     // The requester is named on purpose and may be notified; nobody else the prompt names is.
     const allowedMentions = {
@@ -311,6 +387,18 @@ export function createJobMessages(deps: { client: Client; service: FrontDoor; lo
       }
       throw error;
     }
+  }
+
+  /**
+   * A /long clip over this channel's upload limit even at the lowest quality: no upload (it would be refused); the
+   * message says so, names the clip, and keeps its buttons (Extend, Info, Delete work on it as on any clip).
+   */
+  async function postOverLimit(t: Tracked, d: Extract<Delivery, { kind: 'succeeded' }>, seed: number) {
+    const long = d.long ?? { segments: 0, of: 0 };
+    await edit(t, {
+      content: `${resultText({ prompt: t.prompt, seed, frames: d.frames, gpuSeconds: d.gpuSeconds })}${longNote(long)}\n${overLimitText(d.bytes, d.clipId)}`,
+      components: [resultRow(d.jobId, d.clipId)],
+    });
   }
 
   return { expect, track, onUpdate, deliver, cancelled, forget: (jobId: string) => jobs.delete(jobId) };

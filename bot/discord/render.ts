@@ -39,11 +39,56 @@ export function queuedText(o: { prompt: string; position: number; etaSeconds: nu
   return `⏳ Queued ${quote(o.prompt)} · position ${o.position} · ETA ~${formatSeconds(o.etaSeconds)}\n-# request ${o.requestId}`;
 }
 
-export function progressText(o: { prompt: string; step: number; total: number; etaMs: number }): string {
+/**
+ * A running job's bar. For a /long chain the bar is the whole chain's (segments done plus this one's steps), with
+ * which segment this is; the ETA is then the chain's, and the last finished segment is named (it is attached).
+ */
+export function progressText(o: {
+  prompt: string;
+  step: number;
+  total: number;
+  etaMs: number;
+  segment?: { index: number; count: number } | undefined;
+  landed?: number | undefined;
+}): string {
   const width = 12;
-  const filled = Math.round((o.step / Math.max(1, o.total)) * width);
+  const fraction =
+    o.segment === undefined
+      ? o.step / Math.max(1, o.total)
+      : (o.segment.index - 1 + o.step / Math.max(1, o.total)) / o.segment.count;
+  const filled = Math.round(fraction * width);
   const bar = `${'█'.repeat(filled)}${'░'.repeat(width - filled)}`;
-  return `🎬 ${quote(o.prompt)}\n\`${bar}\` step ${o.step}/${o.total} · ETA ~${formatSeconds(o.etaMs / 1000)}`;
+  const where = o.segment === undefined ? '' : `segment ${o.segment.index} of ${o.segment.count} · `;
+  const landed = o.landed === undefined ? '' : `\n-# segment ${o.landed} is attached; the whole clip follows`;
+  return `🎬 ${quote(o.prompt)}\n\`${bar}\` ${where}step ${o.step}/${o.total} · ETA ~${formatSeconds(o.etaMs / 1000)}${landed}`;
+}
+
+/** What a /long message is called: its prompt, or its storyboard's prompts in order. */
+export const longLabel = (r: { prompt?: string; storyboard?: string[] }) =>
+  r.prompt ?? (r.storyboard ?? []).join(' → ');
+
+export function longQueuedText(o: {
+  prompt: string;
+  segments: number;
+  seconds: number;
+  totalFrames: number;
+  seed: number;
+  position: number;
+  etaSeconds: number;
+  requestId: string;
+}): string {
+  return `⏳ Queued ${quote(o.prompt)} · ${o.segments} segments, ${o.totalFrames} frames (${formatSeconds(o.seconds)}) · seed ${o.seed} · position ${o.position} · ETA ~${formatSeconds(o.etaSeconds)}\n-# request ${o.requestId}`;
+}
+
+/** A /long segment that just landed, its MP4 attached to the job's message. */
+export function segmentText(o: { prompt: string; index: number; count: number; segmentPrompt: string }): string {
+  return `🎬 ${quote(o.prompt)}\n🧩 segment ${o.index} of ${o.count} done: ${quote(o.segmentPrompt)} (attached)`;
+}
+
+/** The /long part of a result: how many segments were joined, and why it stopped early if it did. */
+export function longNote(long: { segments: number; of: number; stopped?: { reason: string; message: string } }) {
+  if (long.stopped === undefined) return ` · ${long.segments} segments`;
+  return ` · ${long.segments} of ${long.of} segments (${long.stopped.reason === 'cancelled' ? 'cancelled' : `stopped: ${long.stopped.message}`}; only those were charged)`;
 }
 
 export function resultText(o: { prompt: string; seed: number; frames: number; gpuSeconds: number; userId?: string }) {
@@ -88,3 +133,7 @@ export function formatSeconds(seconds: number): string {
   const m = Math.floor(s / 60);
   return s % 60 === 0 ? `${m} min` : `${m} min ${s % 60} s`;
 }
+
+/** A clip too big to upload here even at the lowest quality: what it is and where it stays. */
+export const overLimitText = (bytes: number, clipId: string) =>
+  `📦 The clip is ${(bytes / 1024 / 1024).toFixed(1)} MiB, over this channel's upload limit even at the lowest quality, so it is not attached; it is kept as clip \`${clipId}\` (Extend and Info below work on it).`;

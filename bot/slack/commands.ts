@@ -1,9 +1,9 @@
 import type { App } from '@slack/bolt';
-import { LIMITS, parseCommandArguments, UserError } from '../../commands/index.ts';
+import { LIMITS, longAsk, parseCommandArguments, parseLongArguments, UserError } from '../../commands/index.ts';
 import type { SlackKit } from './kit.ts';
 import { escapeMrkdwn } from './render.ts';
 import { requesterIn } from './requester.ts';
-import { openImageModal } from './views.ts';
+import { openImageModal, openStoryboardModal } from './views.ts';
 
 /** The slash commands but `/admin` (admin.ts). Each acks at once; what it throws after reaches app.error. */
 export function registerCommands(app: App, kit: SlackKit): void {
@@ -45,6 +45,22 @@ export function registerCommands(app: App, kit: SlackKit): void {
       });
     });
   }
+
+  // `/long [--seconds N | --segments N] [--seed N …] prompt`; without a prompt, the storyboard form (and a start image).
+  app.command('/long', async ({ command, ack, client, context }) => {
+    await ack();
+    const who = requesterIn(context);
+    const parsed = parseLongArguments(command.text);
+    if (!parsed.ok) throw parsed.error;
+    const { options, rest } = parsed.value;
+    const prompt = rest.join(' ');
+    if (prompt.trim() === '')
+      return await openStoryboardModal(kit, client, command.trigger_id, {
+        place: { channelId: who.channelId },
+        options,
+      });
+    await kit.startLong(client, who, `slack:${command.trigger_id}`, longAsk(options, { prompt }));
+  });
 
   app.command('/extend', async ({ command, ack, client, context }) => {
     await ack();

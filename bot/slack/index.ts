@@ -10,7 +10,15 @@ import { type PostedJob, registerHandlers, type SlackLog } from './app.ts';
 import { readSlackBody } from './body-guard.ts';
 import type { SlackConfig } from './config.ts';
 import { createMessageEdits } from './edits.ts';
-import { endedMessage, errorText, escapeMrkdwn, progressMessage, resultMessage } from './render.ts';
+import {
+  endedMessage,
+  errorText,
+  escapeMrkdwn,
+  longNote,
+  progressMessage,
+  resultMessage,
+  segmentComment,
+} from './render.ts';
 
 export { loadSlackConfig, SlackConfig } from './config.ts';
 
@@ -113,9 +121,37 @@ export async function startSlack(service: FrontDoor, config: SlackConfig, log: S
   const finished = new Set<string>();
   // The newest preview of each job: previews come every few steps, progress edits every 2 s.
   const previews = new Map<string, { width: number; height: number; rgbBase64: string }>();
+  // The last /long segment posted in each chain's thread, named by its progress edits.
+  const landed = new Map<string, number>();
+  /**
+   * A /long segment landed: its MP4 posted in the job's thread (once, across retries and restarts), and the
+   * placeholder says so. Best effort, like the update itself: the final clip holds every segment.
+   */
+  function onSegment(update: Extract<JobUpdate, { kind: 'segment' }>): void {
+    void (async () => {
+      const target = await targetOf(update.jobId);
+      if (target === null || finished.has(update.jobId)) return;
+      const key = `slack:segment:${update.jobId}:${update.index}`;
+      if (!(await service.firstSeen(key, NOTE_TTL_SECONDS))) return;
+      await app.client.filesUploadV2({
+        channel_id: target.channelId,
+        thread_ts: target.threadTs,
+        file: update.mp4Absolute,
+        filename: `pusa-${update.jobId}-segment-${update.index}.mp4`,
+        title: `Segment ${update.index} of ${update.count}`,
+        initial_comment: segmentComment(update.index, update.count, update.prompt),
+      });
+      landed.set(update.jobId, Math.max(update.index, landed.get(update.jobId) ?? 0));
+    })().catch((error: unknown) =>
+      log.warn({ jobId: update.jobId, err: (error as Error).message }, 'segment upload failed'),
+    );
+  }
+
   function onUpdate(update: JobUpdate): void {
-    // A /long segment landing: posted by the /long adapter work; the final delivery holds every segment.
-    if (update.kind === 'segment') return;
+    if (update.kind === 'segment') {
+      onSegment(update);
+      return;
+    }
     if (finished.has(update.jobId)) return;
     if (update.kind === 'progress' && update.preview !== undefined) previews.set(update.jobId, update.preview);
     const at = Date.now();
@@ -133,7 +169,9 @@ export async function startSlack(service: FrontDoor, config: SlackConfig, log: S
               total: update.total,
               etaMs: update.etaMs,
               jobId: update.jobId,
-              preview: previews.get(update.jobId),
+              preview: update.segment === undefined ? previews.get(update.jobId) : undefined,
+              segment: update.segment,
+              landed: landed.get(update.jobId),
             })
           : update.kind === 'started'
             ? progressMessage({ prompt: target.prompt, step: 0, total: 1, etaMs: 0, jobId: update.jobId })
@@ -155,6 +193,7 @@ export async function startSlack(service: FrontDoor, config: SlackConfig, log: S
     // Late progress events must not overwrite the result; forget the job once they can no longer arrive.
     finished.add(delivery.jobId);
     previews.delete(delivery.jobId);
+    landed.delete(delivery.jobId);
     setTimeout(() => finished.delete(delivery.jobId), 60_000).unref();
     const target = await targetOf(delivery.jobId);
     if (target === null) {
@@ -195,8 +234,10 @@ export async function startSlack(service: FrontDoor, config: SlackConfig, log: S
       await finalWord(endedMessage(target.prompt, '🚫 Cancelled; nothing was charged.'));
     } else {
       // One upload per job: a retry (the edit below failed, or the bot restarted) reuses the file already shared.
+      // A /long clip over the upload limit is not uploaded at all (Slack would refuse it); the result says so.
+      const overLimit = delivery.long?.overLimit === true;
       const uploadKey = `slack:upload:${delivery.jobId}`;
-      let fileId = await service.recall(uploadKey);
+      let fileId = overLimit ? '' : await service.recall(uploadKey);
       if (fileId === undefined) {
         const upload = await app.client.filesUploadV2({
           channel_id: target.channelId,
@@ -215,6 +256,8 @@ export async function startSlack(service: FrontDoor, config: SlackConfig, log: S
           frames: delivery.frames,
           gpuSeconds: delivery.gpuSeconds,
           value: { clipId: delivery.clipId, jobId: delivery.jobId, ...(fileId === '' ? {} : { fileId }) },
+          ...(delivery.long === undefined ? {} : { note: longNote(delivery.long, delivery.bytes) }),
+          ...(overLimit ? { uploaded: false } : {}),
         }),
       );
     }

@@ -2,11 +2,12 @@ import type { App } from '@slack/bolt';
 import { UserError } from '../../commands/index.ts';
 import type { Actor } from '../core/access.ts';
 import type { SubmitInput } from '../core/front-end.ts';
+import type { LongRequest } from '../core/long.ts';
 import type { Remade } from '../core/lookup.ts';
 import type { FrontDoor } from '../front-door.ts';
 import type { SlackConfig } from './config.ts';
 import type { MessageEdits } from './edits.ts';
-import { errorText, escapeMrkdwn, queuedMessage } from './render.ts';
+import { errorText, escapeMrkdwn, longLabel, queuedMessage } from './render.ts';
 import type { Requester } from './requester.ts';
 
 export interface SlackLog {
@@ -92,11 +93,58 @@ export function createKit(deps: SlackDeps) {
     request: SubmitInput['request'],
     derivedFrom?: string,
   ) {
+    await start(client, who, request.prompt, async (origin) => {
+      const answer = await service.frontEnd.submit({
+        requestKey,
+        user: { platform: 'slack', externalId: who.userId, displayName: who.userName },
+        workspace: { platform: 'slack', externalId: who.teamId, name: who.teamId },
+        origin,
+        request,
+        maxBytes: config.SLACK_UPLOAD_MAX_BYTES,
+        ...(derivedFrom === undefined ? {} : { derivedFrom }),
+      });
+      if (answer.ok)
+        log.info({ jobId: answer.jobId, requestId: answer.requestId, task: request.task }, 'slack job queued');
+      return answer.ok ? { ...answer, line: undefined } : answer;
+    });
+  }
+
+  /** `/long`'s chain, as `startJob`: the placeholder, the core's `long()`, and its queued message. */
+  async function startLong(client: Client, who: Requester, requestKey: string, request: LongRequest) {
+    const label = longLabel(request);
+    await start(client, who, label, async (origin) => {
+      const answer = await service.frontEnd.long({
+        requestKey,
+        user: { platform: 'slack', externalId: who.userId, displayName: who.userName },
+        workspace: { platform: 'slack', externalId: who.teamId, name: who.teamId },
+        origin,
+        request,
+        maxBytes: config.SLACK_UPLOAD_MAX_BYTES,
+      });
+      if (!answer.ok) return answer;
+      log.info({ jobId: answer.jobId, requestId: answer.requestId, segments: answer.segments }, 'slack chain queued');
+      return {
+        ...answer,
+        line: `${answer.segments} segments, ${answer.totalFrames} frames (${answer.seconds.toFixed(0)} s) · seed ${answer.seed}`,
+      };
+    });
+  }
+
+  type Started =
+    | { ok: true; jobId: string; position: number; etaSeconds: number; duplicate: boolean; line: string | undefined }
+    | { ok: false; requestId: string; error: UserError };
+
+  async function start(
+    client: Client,
+    who: Requester,
+    prompt: string,
+    submit: (origin: { platform: 'slack'; channelId: string; messageId: string; threadId: string }) => Promise<Started>,
+  ) {
     const placeholder = await client.chat
       .postMessage({
         channel: who.channelId,
         // The prompt is the user's text: escaped, so `<!channel>` or a disguised link shows as typed.
-        text: `⏳ Queuing: ${escapeMrkdwn(request.prompt)}`,
+        text: `⏳ Queuing: ${escapeMrkdwn(prompt)}`,
         ...(who.threadTs === undefined ? {} : { thread_ts: who.threadTs }),
       })
       .catch(async (error: unknown) => {
@@ -110,15 +158,7 @@ export function createKit(deps: SlackDeps) {
       });
     const ts = placeholder.ts as string;
     const threadTs = who.threadTs ?? ts;
-    const answer = await service.frontEnd.submit({
-      requestKey,
-      user: { platform: 'slack', externalId: who.userId, displayName: who.userName },
-      workspace: { platform: 'slack', externalId: who.teamId, name: who.teamId },
-      origin: { platform: 'slack', channelId: who.channelId, messageId: ts, threadId: threadTs },
-      request,
-      maxBytes: config.SLACK_UPLOAD_MAX_BYTES,
-      ...(derivedFrom === undefined ? {} : { derivedFrom }),
-    });
+    const answer = await submit({ platform: 'slack', channelId: who.channelId, messageId: ts, threadId: threadTs });
     if (!answer.ok || answer.duplicate) {
       await client.chat.delete({ channel: who.channelId, ts }).catch(() => undefined);
       await tell(
@@ -130,8 +170,7 @@ export function createKit(deps: SlackDeps) {
       );
       return;
     }
-    posted.set(answer.jobId, { channelId: who.channelId, ts, threadTs, prompt: request.prompt });
-    log.info({ jobId: answer.jobId, requestId: answer.requestId, task: request.task }, 'slack job queued');
+    posted.set(answer.jobId, { channelId: who.channelId, ts, threadTs, prompt });
     // Supersedable: when the worker's first progress edit is queued before this one's turn, "queued" is old news.
     await edits.edit(
       `${who.channelId}/${ts}`,
@@ -140,10 +179,11 @@ export function createKit(deps: SlackDeps) {
           channel: who.channelId,
           ts,
           ...queuedMessage({
-            prompt: request.prompt,
+            prompt,
             position: answer.position,
             etaSeconds: answer.etaSeconds,
             jobId: answer.jobId,
+            ...(answer.line === undefined ? {} : { line: answer.line }),
           }),
         }),
       { supersedable: true },
@@ -182,6 +222,6 @@ export function createKit(deps: SlackDeps) {
     );
   };
 
-  return { ...deps, fetch: fetchFn, tell, startJob, isAdmin, actor, owner, made, seen, cancelJob };
+  return { ...deps, fetch: fetchFn, tell, startJob, startLong, isAdmin, actor, owner, made, seen, cancelJob };
 }
 export type SlackKit = ReturnType<typeof createKit>;

@@ -45,8 +45,15 @@ function cancelActions(jobId: string): KnownBlock {
   };
 }
 
-export function queuedMessage(input: { prompt: string; position: number; etaSeconds: number; jobId: string }) {
-  const line = `⏳ Queued · position ${input.position} · ETA ~${input.etaSeconds} s`;
+export function queuedMessage(input: {
+  prompt: string;
+  position: number;
+  etaSeconds: number;
+  jobId: string;
+  /** What a /long chain will make (segments, frames, seed). */
+  line?: string;
+}) {
+  const line = `⏳ Queued${input.line === undefined ? '' : ` ${input.line}`} · position ${input.position} · ETA ~${input.etaSeconds} s`;
   return {
     text: `${line}: ${escapeMrkdwn(input.prompt)}`,
     blocks: [text(`*${escapeMrkdwn(input.prompt)}*\n${line}`), cancelActions(input.jobId)] satisfies KnownBlock[],
@@ -116,8 +123,18 @@ export function progressMessage(input: {
   etaMs: number;
   jobId: string;
   preview?: { width: number; height: number; rgbBase64: string } | undefined;
+  /** A /long chain: which segment this is (the bar and the ETA are then the chain's), and the last one posted. */
+  segment?: { index: number; count: number } | undefined;
+  landed?: number | undefined;
 }) {
-  const line = `${progressBar(input.step / Math.max(1, input.total))} step ${input.step}/${input.total} · ETA ~${Math.ceil(input.etaMs / 1000)} s`;
+  const { segment } = input;
+  const fraction =
+    segment === undefined
+      ? input.step / Math.max(1, input.total)
+      : (segment.index - 1 + input.step / Math.max(1, input.total)) / segment.count;
+  const where = segment === undefined ? '' : `segment ${segment.index} of ${segment.count} · `;
+  const landed = input.landed === undefined ? '' : ` · segment ${input.landed} is in the thread`;
+  const line = `${progressBar(fraction)} ${where}step ${input.step}/${input.total} · ETA ~${Math.ceil(input.etaMs / 1000)} s${landed}`;
   const preview = input.preview === undefined ? '' : `\n${emojiPreview(input.preview)}`;
   return {
     text: `🎬 ${line}`,
@@ -128,7 +145,39 @@ export function progressMessage(input: {
   };
 }
 
-export function resultMessage(input: { prompt: string; frames: number; gpuSeconds: number; value: ClipButtonValue }) {
+/** What a /long message is called: its prompt, or its storyboard's prompts in order. */
+export const longLabel = (r: { prompt?: string; storyboard?: string[] }) =>
+  r.prompt ?? (r.storyboard ?? []).join(' → ');
+
+/** The /long part of a result: the segments joined, why it stopped early if it did, and a clip too big to upload. */
+export function longNote(
+  long: { segments: number; of: number; stopped?: { reason: string; message: string }; overLimit?: boolean },
+  bytes: number,
+): string {
+  const made =
+    long.stopped === undefined
+      ? ` · ${long.segments} segments`
+      : ` · ${long.segments} of ${long.of} segments (${long.stopped.reason === 'cancelled' ? 'cancelled' : `stopped: ${escapeMrkdwn(long.stopped.message)}`}; only those were charged)`;
+  const over =
+    long.overLimit === true
+      ? `\n📦 The clip is ${(bytes / 1024 / 1024).toFixed(1)} MiB, over the upload limit even at the lowest quality, so it is not uploaded; its segments are in the thread`
+      : '';
+  return `${made}${over}`;
+}
+
+/** A /long segment posted in the job's thread as it lands. */
+export const segmentComment = (index: number, count: number, prompt: string) =>
+  `🧩 Segment ${index} of ${count}: ${escapeMrkdwn(prompt.slice(0, 200))}`;
+
+export function resultMessage(input: {
+  prompt: string;
+  frames: number;
+  gpuSeconds: number;
+  value: ClipButtonValue;
+  /** A /long result's note (`longNote`), and whether its clip was uploaded (not when over the limit). */
+  note?: string;
+  uploaded?: boolean;
+}) {
   const value = JSON.stringify(input.value);
   const button = (actionId: ActionId, label: string) => ({
     type: 'button' as const,
@@ -140,7 +189,7 @@ export function resultMessage(input: { prompt: string; frames: number; gpuSecond
     text: `✅ Done: ${escapeMrkdwn(input.prompt)}`,
     blocks: [
       text(
-        `*${escapeMrkdwn(input.prompt)}*\n✅ ${input.frames} frames · ${input.gpuSeconds.toFixed(1)} GPU s · clip \`${input.value.clipId}\` (in the thread)`,
+        `*${escapeMrkdwn(input.prompt)}*\n✅ ${input.frames} frames · ${input.gpuSeconds.toFixed(1)} GPU s · clip \`${input.value.clipId}\`${input.uploaded === false ? '' : ' (in the thread)'}${input.note ?? ''}`,
       ),
       {
         type: 'actions',

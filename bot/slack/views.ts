@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { App, types } from '@slack/bolt';
-import { type CommandOptions, LIMITS, UserError } from '../../commands/index.ts';
+import {
+  type CommandOptions,
+  LIMITS,
+  type LongOptions,
+  longAsk,
+  STORYBOARD_MAX_CHARS,
+  UserError,
+} from '../../commands/index.ts';
 import type { SubmitInput } from '../core/front-end.ts';
 import type { SlackConfig } from './config.ts';
 import { downloadSlackFile, type SlackFileLike } from './download.ts';
@@ -9,6 +16,9 @@ import { type ModalPlace, requesterIn } from './requester.ts';
 
 const IMAGE_MODAL = 'v1:image-modal';
 const REMIX_MODAL = 'v1:remix-modal';
+const LONG_MODAL = 'v1:long-modal';
+/** Slack's plain-text input holds at most 3,000 characters (Block Kit; dev/slack/block-kit.ts). */
+const STORYBOARD_INPUT_MAX = Math.min(3000, STORYBOARD_MAX_CHARS);
 
 /**
  * How long a form's options are kept for its submission. Slack keeps a modal open until the user closes it; a day
@@ -73,9 +83,69 @@ export async function openRemixModal(
   });
 }
 
+/** Opens `/long`'s form: a storyboard, one prompt per line (one per segment), and an optional start image. */
+export async function openStoryboardModal(
+  kit: SlackKit,
+  client: Client,
+  triggerId: string,
+  input: { place: ModalPlace; options: LongOptions },
+): Promise<void> {
+  const form = randomUUID();
+  await kit.service.remember(formKey(form), JSON.stringify(input.options), FORM_TTL_SECONDS);
+  const mb = Math.floor(kit.config.SLACK_DOWNLOAD_MAX_BYTES / 1024 / 1024);
+  await client.views.open({
+    trigger_id: triggerId,
+    view: {
+      type: 'modal',
+      callback_id: LONG_MODAL,
+      private_metadata: JSON.stringify({ ...input.place, form }),
+      title: { type: 'plain_text', text: 'Long video' },
+      submit: { type: 'plain_text', text: 'Generate' },
+      blocks: [
+        {
+          type: 'input',
+          block_id: 'storyboard',
+          label: { type: 'plain_text', text: 'Storyboard: one prompt per line, one line per segment' },
+          hint: {
+            type: 'plain_text',
+            text: 'One line with --seconds or --segments on the command is one prompt for the whole video.',
+          },
+          element: {
+            type: 'plain_text_input',
+            action_id: 'text',
+            multiline: true,
+            max_length: STORYBOARD_INPUT_MAX,
+          },
+        },
+        {
+          type: 'input',
+          block_id: 'images',
+          optional: true,
+          label: { type: 'plain_text', text: `Start image (PNG, JPEG or WebP, up to ${mb} MB)` },
+          element: { type: 'file_input', action_id: 'files', filetypes: ['png', 'jpg', 'jpeg', 'webp'], max_files: 1 },
+        },
+      ],
+    },
+  });
+}
+
 export function registerViews(app: App, kit: SlackKit): void {
   const { service, config, startJob, made, actor } = kit;
   const manifest = service.pack.manifest;
+
+  /** A chosen file's bytes. Always asks Slack about it: its download address comes from Slack, not the payload. */
+  const download = async (client: Client, file: SlackFileLike): Promise<{ bytes: Buffer; name?: string }> => {
+    const info = await client.files.info({ file: file.id ?? '' }).catch(() => {
+      throw new UserError('NotFound', `${file.name ?? file.id} is not visible to me; is files:read granted?`);
+    });
+    const described = info.file as SlackFileLike;
+    const bytes = await downloadSlackFile(kit.fetch, described, config.SLACK_BOT_TOKEN, {
+      origins: config.SLACK_FILE_ORIGINS,
+      maxBytes: config.SLACK_DOWNLOAD_MAX_BYTES,
+      timeoutMs: config.SLACK_DOWNLOAD_TIMEOUT_MS,
+    });
+    return { bytes, ...(described.name === undefined ? {} : { name: described.name }) };
+  };
 
   /** The form's options: kept by the service; inline in a modal opened by a version before the 3,000 cap was kept. */
   const optionsOf = async (meta: ImageModalMeta): Promise<CommandOptions> => {
@@ -107,19 +177,7 @@ export function registerViews(app: App, kit: SlackKit): void {
     await ack();
     const options = await optionsOf(meta);
     const images: { bytes: Buffer; name?: string }[] = [];
-    for (const file of picked) {
-      // Always ask Slack about the file: its download address comes from Slack, not from the payload.
-      const info = await client.files.info({ file: file.id ?? '' }).catch(() => {
-        throw new UserError('NotFound', `${file.name ?? file.id} is not visible to me; is files:read granted?`);
-      });
-      const described = info.file as SlackFileLike;
-      const bytes = await downloadSlackFile(kit.fetch, described, config.SLACK_BOT_TOKEN, {
-        origins: config.SLACK_FILE_ORIGINS,
-        maxBytes: config.SLACK_DOWNLOAD_MAX_BYTES,
-        timeoutMs: config.SLACK_DOWNLOAD_TIMEOUT_MS,
-      });
-      images.push({ bytes, ...(described.name === undefined ? {} : { name: described.name }) });
-    }
+    for (const file of picked) images.push(await download(client, file));
     const frames = options.frames ?? manifest.video.defaultFrames;
     const last = (frames - 1) / manifest.latent.temporalFactor;
     const request: SubmitInput['request'] =
@@ -135,6 +193,30 @@ export function registerViews(app: App, kit: SlackKit): void {
             })),
           };
     await startJob(client, requesterIn(context), `slack:view:${view.id}`, request);
+  });
+
+  app.view(LONG_MODAL, async ({ ack, view, client, context }) => {
+    const meta = JSON.parse(view.private_metadata) as ModalPlace & { form: string };
+    const picked: SlackFileLike[] = view.state.values['images']?.['files']?.files ?? [];
+    const tooBig = picked.find((f) => (f.size ?? 0) > config.SLACK_DOWNLOAD_MAX_BYTES);
+    if (tooBig !== undefined) {
+      const mb = (config.SLACK_DOWNLOAD_MAX_BYTES / 1024 / 1024).toFixed(0);
+      await ack({
+        response_action: 'errors',
+        errors: { images: `${tooBig.name ?? 'That file'} is over ${mb} MB; choose a smaller image` },
+      });
+      return;
+    }
+    await ack();
+    const kept = await service.recall(formKey(meta.form));
+    if (kept === undefined) throw new UserError('NotFound', 'this form has expired; run /long again');
+    const options = JSON.parse(kept) as LongOptions;
+    const file = picked[0];
+    const image = file === undefined ? undefined : await download(client, file);
+    await kit.startLong(client, requesterIn(context), `slack:view:${view.id}`, {
+      ...longAsk(options, { storyboard: view.state.values['storyboard']?.['text']?.value ?? '' }),
+      ...(image === undefined ? {} : { image }),
+    });
   });
 
   app.view(REMIX_MODAL, async ({ ack, view, client, context }) => {

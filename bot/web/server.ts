@@ -3,7 +3,14 @@ import { open, readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { extname, join } from 'node:path';
-import { type ChatCommand, parseChatCommand, parseStoredJobExtras, UserError } from '../../commands/index.ts';
+import {
+  type ChatCommand,
+  type LongOptions,
+  longAsk,
+  parseChatCommand,
+  parseStoredJobExtras,
+  UserError,
+} from '../../commands/index.ts';
 import { classify } from '../core/errors.ts';
 import type { Delivery, JobUpdate } from '../core/events.ts';
 import type { SubmitInput } from '../core/front-end.ts';
@@ -97,7 +104,15 @@ export async function startPlayground(service: FrontDoor, hub: Hub, options: Pla
     },
     update(update: JobUpdate) {
       const user = owners.get(update.jobId);
-      if (user !== undefined) send(user, 'update', update);
+      if (user === undefined) return;
+      // A /long segment: the page plays it from the playground's own route, never from a path on the host.
+      send(
+        user,
+        'update',
+        update.kind === 'segment'
+          ? { ...update, mp4Absolute: undefined, url: `/segments/${update.jobId}/${update.index}.mp4` }
+          : update,
+      );
     },
   });
   const userOfJob = async (jobId: string) => {
@@ -145,6 +160,55 @@ export async function startPlayground(service: FrontDoor, hub: Hub, options: Pla
     return answer.ok
       ? { ...answer }
       : { ok: false, error: answer.error.message, code: answer.error.code, requestId: answer.requestId };
+  }
+
+  /**
+   * The /long form: a prompt or a storyboard (one prompt per line), how long, a start image and a seed, as the
+   * core's `long()`; the chain's progress, segments and clip come back on the event stream like any job's.
+   */
+  async function long(
+    user: Who,
+    body: {
+      text?: string;
+      seconds?: number;
+      segments?: number;
+      seed?: number;
+      steps?: number;
+      frames?: number;
+      guidance?: number;
+      image?: { name?: string; data: string };
+      key?: string;
+    },
+  ) {
+    const numbers: LongOptions = {};
+    for (const name of ['seconds', 'segments', 'seed', 'steps', 'frames', 'guidance'] as const) {
+      const value = body[name];
+      if (value === undefined || value === null) continue;
+      if (typeof value !== 'number' || !Number.isFinite(value))
+        return { ok: false, error: `${name} must be a number`, code: 'InvalidOption' };
+      numbers[name] = value;
+    }
+    const answer = await service.frontEnd.long({
+      requestKey: body.key ?? `pg:${user.key}:long:${Date.now()}:${Math.random()}`,
+      user: { platform: 'local', externalId: user.key, displayName: user.name },
+      workspace: WORKSPACE,
+      origin: { platform: 'local', channelId: `playground:${user.key}` },
+      request: {
+        ...longAsk(numbers, { storyboard: String(body.text ?? '') }),
+        ...(body.image === undefined
+          ? {}
+          : {
+              image: {
+                bytes: Buffer.from(String(body.image.data ?? ''), 'base64'),
+                ...(body.image.name === undefined ? {} : { name: String(body.image.name) }),
+              },
+            }),
+      },
+    });
+    if (!answer.ok)
+      return { ok: false, error: answer.error.message, code: answer.error.code, requestId: answer.requestId };
+    owners.set(answer.jobId, user.key);
+    return { ...answer };
   }
 
   /**
@@ -323,28 +387,28 @@ export async function startPlayground(service: FrontDoor, hub: Hub, options: Pla
             ? null
             : await service.frontEnd.clipFor(clip[1] as string, { platform: 'local', externalId: user.key });
       if (record === null) return json(res, 404, { ok: false, error: 'no such clip' });
-      // Opened once and checked as opened: a file removed, or replaced by a directory, after the record was written
-      // answers 410 instead of throwing EISDIR out of a stream with no listener (which took the host down).
-      const handle = await open(service.artifacts.absolute(record.mp4Path), 'r').catch(() => undefined);
-      const info = await handle?.stat().catch(() => undefined);
-      if (handle === undefined || info === undefined || !info.isFile()) {
-        await handle?.close().catch(() => undefined);
-        return json(res, 410, { ok: false, error: 'this clip is no longer stored here' });
-      }
-      res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': info.size, 'accept-ranges': 'none' });
-      const stream = handle.createReadStream();
-      stream.on('error', () => res.destroy());
-      stream.pipe(res);
-      return;
+      return await serveMp4(res, service.artifacts.absolute(record.mp4Path));
+    }
+    const segment = /^\/segments\/([\w-]+)\/(\d{1,3})\.mp4$/.exec(path);
+    if (req.method === 'GET' && segment !== null) {
+      // A /long segment goes where its job's clip would: its owner's session, an operator, anyone on loopback.
+      const jobId = segment[1] as string;
+      const mine =
+        sessions === undefined || authorized(req) || (user !== undefined && (await userOfJob(jobId)) === user.key);
+      if (!mine) return json(res, 404, { ok: false, error: 'no such segment' });
+      return await serveMp4(res, service.artifacts.absolute(service.artifacts.segmentPath(jobId, Number(segment[2]))));
     }
     if (req.method === 'POST' && path.startsWith('/api/')) {
       const refused = refuseForeign(req);
       if (refused !== undefined) return json(res, 403, { ok: false, error: refused });
       // Who may ask is settled before the body is read.
-      if (path === '/api/command' || path === '/api/action') {
+      if (path === '/api/command' || path === '/api/action' || path === '/api/long') {
         if (user === undefined) return noSession();
         const body = await readJson(req, maxBody);
-        const answer = await (path === '/api/command' ? command : action)(user, body as never);
+        const answer = await (path === '/api/command' ? command : path === '/api/long' ? long : action)(
+          user,
+          body as never,
+        );
         if ('code' in answer && answer.code === 'Unavailable') return unavailable(res, answer);
         return json(res, 200, answer);
       }
@@ -484,6 +548,24 @@ function unavailable(res: ServerResponse, body: string | object): void {
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers });
   res.end(JSON.stringify(body));
+}
+
+/**
+ * An MP4 from the artifact store. Opened once and checked as opened: a file removed, or replaced by a directory,
+ * after the record was written answers 410 instead of throwing EISDIR out of a stream with no listener (which took
+ * the host down).
+ */
+async function serveMp4(res: ServerResponse, absolute: string): Promise<void> {
+  const handle = await open(absolute, 'r').catch(() => undefined);
+  const info = await handle?.stat().catch(() => undefined);
+  if (handle === undefined || info === undefined || !info.isFile()) {
+    await handle?.close().catch(() => undefined);
+    return json(res, 410, { ok: false, error: 'this clip is no longer stored here' });
+  }
+  res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': info.size, 'accept-ranges': 'none' });
+  const stream = handle.createReadStream();
+  stream.on('error', () => res.destroy());
+  stream.pipe(res);
 }
 
 async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {

@@ -193,6 +193,76 @@ export function checkModal(data: Record<string, unknown>): FieldError[] {
   return errors;
 }
 
+/**
+ * Application commands as `PUT /applications/{id}/commands` takes them (developers/interactions/application-commands.mdx
+ * "Application Command Naming", "Application Command Option Structure"): names 1–32 lowercase characters of
+ * `-_`, letters and digits; descriptions 1–100 (none on a context-menu command); at most 25 options, the required
+ * before the others; at most 25 choices, their names 1–100 and string values at most 100; `min_length`/`max_length`
+ * 0–6000 and 1–6000; and a command's names, descriptions and choice values at most 8,000 characters together.
+ */
+export function checkCommands(list: unknown): FieldError[] {
+  const errors: FieldError[] = [];
+  const commands = Array.isArray(list) ? (list as Record<string, unknown>[]) : [];
+  const NAME = /^[-_\p{Ll}\p{Lo}\p{N}]{1,32}$/u;
+  commands.forEach((command, c) => {
+    const chatInput = command['type'] === undefined || command['type'] === 1;
+    let total = 0;
+    const name = (path: (string | number)[], value: unknown) => {
+      total += str(value).length;
+      if (!NAME.test(str(value)))
+        errors.push({ path, code: 'APPLICATION_COMMAND_INVALID_NAME', message: 'Command name is invalid' });
+    };
+    const described = (path: (string | number)[], value: unknown) => {
+      total += str(value).length;
+      length(errors, path, value, 100, 1);
+    };
+    if (chatInput) name([c, 'name'], command['name']);
+    else length(errors, [c, 'name'], command['name'], 32, 1);
+    if (chatInput) described([c, 'description'], command['description']);
+    const options = Array.isArray(command['options']) ? (command['options'] as Record<string, unknown>[]) : [];
+    count(errors, [c, 'options'], options, 25);
+    let optionalSeen = false;
+    options.forEach((option, o) => {
+      const path = [c, 'options', o];
+      name([...path, 'name'], option['name']);
+      described([...path, 'description'], option['description']);
+      if (option['required'] === true && optionalSeen)
+        errors.push({
+          path: [...path, 'required'],
+          code: 'APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID',
+          message: 'Required options must be placed before non-required options',
+        });
+      if (option['required'] !== true) optionalSeen = true;
+      const choices = Array.isArray(option['choices']) ? (option['choices'] as Record<string, unknown>[]) : [];
+      count(errors, [...path, 'choices'], choices, 25);
+      choices.forEach((choice, k) => {
+        total += str(choice['name']).length + String(choice['value'] ?? '').length;
+        length(errors, [...path, 'choices', k, 'name'], choice['name'], 100, 1);
+        if (typeof choice['value'] === 'string') length(errors, [...path, 'choices', k, 'value'], choice['value'], 100);
+      });
+      for (const [key, min] of [
+        ['min_length', 0],
+        ['max_length', 1],
+      ] as const) {
+        const v = option[key];
+        if (v !== undefined && (typeof v !== 'number' || v < min || v > 6000))
+          errors.push({
+            path: [...path, key],
+            code: 'NUMBER_TYPE_MAX',
+            message: `${key} must be between ${min} and 6000.`,
+          });
+      }
+    });
+    if (total > 8000)
+      errors.push({
+        path: [c],
+        code: 'APPLICATION_COMMAND_TOO_LARGE',
+        message: 'Command exceeds maximum size (8000)',
+      });
+  });
+  return errors;
+}
+
 /** The 400 body Discord sends for invalid fields: code 50035 with the errors nested by path. */
 export function invalidFormBody(errors: FieldError[]): Record<string, unknown> {
   const tree: Record<string, unknown> = {};

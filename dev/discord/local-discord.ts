@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
 import {
+  checkCommands,
   checkMessage,
   checkModal,
   type FieldError,
@@ -422,6 +423,8 @@ export async function startLocalDiscord(options: LocalDiscordOptions) {
     }
     const commandsRoute = /^\/applications\/(\d+)(?:\/guilds\/(\d+))?\/commands$/.exec(route);
     if (commandsRoute !== null && method === 'PUT') {
+      const refused = invalid(checkCommands(json));
+      if (refused !== undefined) return reply(400, refused);
       const list = (json as unknown as Record<string, unknown>[]).map((c) => ({
         ...c,
         id: snowflake(),

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { type LongPack, parseSegmentJobId, planLong, segmentJobId } from '../../commands/index.ts';
+import {
+  type LongPack,
+  longAsk,
+  parseCommandArguments,
+  parseLongArguments,
+  parseSegmentJobId,
+  parseStoryboard,
+  planLong,
+  segmentJobId,
+} from '../../commands/index.ts';
 
 // pusa-mini's figures: 16 fps, frame counts 17–33, 4 frames per latent, one latent frame carried by extend.
 const pack: LongPack = {
@@ -63,5 +72,39 @@ describe('planLong', () => {
   it('names segment jobs so their chain can be read back from the id', () => {
     expect(parseSegmentJobId(segmentJobId('cmabc-123', 7))).toEqual({ jobId: 'cmabc-123', index: 7 });
     expect(parseSegmentJobId('cmabc-123')).toBeUndefined();
+  });
+});
+
+describe("the front ends' /long input", () => {
+  it('reads a storyboard one prompt per line, without blank lines or surrounding spaces', () => {
+    expect(parseStoryboard('  a red circle \r\n\n b blue square\n\n')).toEqual(['a red circle', 'b blue square']);
+    expect(parseStoryboard('\n \n')).toEqual([]);
+  });
+
+  it('takes --seconds and --segments in the one option grammar, for /long only', () => {
+    expect(parseLongArguments('--seconds 12.5 --seed 7 --frames=17 a red circle')).toEqual({
+      ok: true,
+      value: { options: { seconds: 12.5, seed: 7, frames: 17 }, rest: ['a', 'red', 'circle'] },
+    });
+    expect(parseLongArguments('--segments 1.5 x')).toMatchObject({ ok: false });
+    const refused = parseCommandArguments('--seconds 3 x');
+    expect(refused.ok === false && refused.error.message).toMatch(/unknown option --seconds/);
+  });
+
+  it("makes the core's request: a storyboard of several lines, or one prompt (one line with a length is a prompt)", () => {
+    expect(longAsk({ frames: 17, steps: 1, seed: 7 }, { storyboard: 'a\nb\n' })).toEqual({
+      storyboard: ['a', 'b'],
+      segmentFrames: 17,
+      steps: 1,
+      seed: 7,
+    });
+    expect(longAsk({ segments: 4 }, { storyboard: ' one line ' })).toEqual({ prompt: 'one line', segments: 4 });
+    expect(longAsk({}, { storyboard: 'one line' })).toEqual({ storyboard: ['one line'] });
+    expect(longAsk({ seconds: 3, ...{ noiseMultipliers: [0.2] } }, { prompt: ' p ' })).toEqual({
+      prompt: 'p',
+      seconds: 3,
+    });
+    // Nothing typed: the core refuses it, naming what is missing.
+    expect(longAsk({ seconds: 3 }, { prompt: '  ' })).toEqual({ seconds: 3 });
   });
 });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildCommands } from '../../bot/discord/index.ts';
 import { CHANNEL_ID, type LocalDiscord, startLocalDiscord } from '../../dev/discord/local-discord.ts';
 
 const TOKEN = 'stand-in-test-token';
@@ -130,6 +131,29 @@ describe('the local Discord refuses what Discord refuses', () => {
     const node = path.split('.').reduce<unknown>((n, k) => (n as Record<string, unknown>)[k], answer.body['errors']);
     expect(node).toHaveProperty('_errors');
     expect(interaction.answeredAt).toBeUndefined();
+  });
+
+  it('takes every command the bot registers, /long included, and refuses one over the command limits', async () => {
+    const commands = buildCommands({ frameCounts: [17, 21, 25, 29, 33], sizes: [[128, 128]] });
+    expect(commands.some((c) => c.name === 'long')).toBe(true);
+    const route = `/applications/${APP_ID}/commands`;
+    expect((await call('PUT', route, commands)).status).toBe(200);
+
+    const long = commands.find((c) => c.name === 'long') as unknown as { options: Record<string, unknown>[] };
+    const broken = [
+      { ...long, description: 'x'.repeat(101) },
+      { ...long, name: 'Long Video' },
+      {
+        ...long,
+        options: [...long.options, { type: 3, name: 'must', description: 'required after optional', required: true }],
+      },
+      { ...long, options: Array.from({ length: 26 }, (_, i) => ({ type: 3, name: `o${i}`, description: 'd' })) },
+    ];
+    for (const [index, command] of broken.entries()) {
+      const answer = await call('PUT', route, [command]);
+      expect(answer.status, `broken command ${index}`).toBe(400);
+      expect(answer.body['code']).toBe(50035);
+    }
   });
 
   it('drops an upload that an edit does not list in `attachments` (API v10), and keeps a listed one', async () => {

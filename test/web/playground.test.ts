@@ -170,6 +170,81 @@ describe('the playground in a real browser', () => {
       .toMatch(/notes\.jpg: .*not a supported image .*request/);
   });
 
+  it('makes a 12-segment /long from the storyboard form: each segment playable as it lands, then the clip', {
+    timeout: 180_000,
+  }, async () => {
+    const storyboard = Array.from(
+      { length: 12 },
+      (_, i) => `a red circle moves ${i % 2 === 0 ? 'right' : 'left'} ${i}`,
+    );
+    await page.fill('#long-text', storyboard.join('\n'));
+    await page.fill('#long-frames', '17');
+    await page.fill('#long-steps', '1');
+    await page.fill('#long-seed', '7');
+    await page.click('#long button[type=submit]');
+
+    const card = page.locator('.job').last();
+    await expect
+      .poll(() => card.locator('.status').textContent(), { timeout: 60_000 })
+      .toMatch(/12 segments · 193 frames · seed 7 · |segment \d+ of 12|done/);
+    // The final clip, decoded in the page, with every segment's video before it.
+    const clip = card.locator('.result video');
+    await clip.waitFor({ timeout: 150_000 });
+    await expect
+      .poll(() => card.locator('.status').textContent(), { timeout: 60_000 })
+      .toMatch(/^done · 193 frames · seed 7 · .* · 12 segments$/);
+    await page.waitForFunction(
+      "(() => { const v = [...document.querySelectorAll('.job .result video')].at(-1); return v !== undefined && v.readyState >= 2 && v.videoWidth === 128; })()",
+      undefined,
+      { timeout: 30_000 },
+    );
+    const landed = await card
+      .locator('.segments figure')
+      .evaluateAll((fs) => fs.map((f) => Number((f as { dataset: { index: string } }).dataset.index)));
+    expect(landed.length).toBeGreaterThanOrEqual(11);
+    expect(landed).toEqual([...landed].sort((x, y) => x - y));
+    expect(await card.locator('.segments figcaption').first().textContent()).toContain(storyboard[0]);
+    // A segment plays from the playground's own route.
+    const first = String(await card.locator('.segments video').first().getAttribute('src'));
+    expect(first).toMatch(/^\/segments\/[\w-]+\/\d+\.mp4$/);
+    expect((await fetch(`${playground.url}${first}`)).headers.get('content-type')).toBe('video/mp4');
+  });
+
+  it("stops a /long chain from its card's Cancel button and shows the segments made", {
+    timeout: 150_000,
+  }, async () => {
+    await page.fill('#long-text', 'a slow blue square');
+    await page.fill('#long-segments', '8');
+    await page.fill('#long-frames', '17');
+    await page.fill('#long-steps', '30');
+    await page.click('#long button[type=submit]');
+    const card = page.locator('.job').last();
+    await card.locator('.segments figure').first().waitFor({ timeout: 90_000 });
+    await card.locator('button[data-action=cancel]').click();
+    await expect
+      .poll(() => card.locator('.status').textContent(), { timeout: 90_000 })
+      .toMatch(/^done · \d+ frames .* · [1-7] of 8 segments \(cancelled\)$/);
+  });
+
+  it('refuses a /long from another origin like every state-changing route', async () => {
+    const res = await fetch(`${playground.url}/api/long?user=x`, {
+      method: 'POST',
+      headers: {
+        origin: 'https://evil.example',
+        'x-csrf-token': playground.csrfToken,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ text: 'a red circle', segments: 2 }),
+    });
+    expect(res.status).toBe(403);
+    const noToken = await fetch(`${playground.url}/api/long?user=x`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: 'a red circle', segments: 2 }),
+    });
+    expect(noToken.status).toBe(403);
+  });
+
   it('lets an operator pause the queue, a user cancel a queued job, and the operator resume', async () => {
     const admin = await browser.newPage();
     await admin.goto(`${playground.url}/admin`);

@@ -8,6 +8,7 @@ import { extend } from './extend.ts';
 import { extendThisClip } from './extend-this-clip.ts';
 import { history } from './history.ts';
 import { keyframes } from './keyframes.ts';
+import { long } from './long.ts';
 import { quota } from './quota.ts';
 import { t2v } from './t2v.ts';
 import { transition } from './transition.ts';
@@ -21,6 +22,7 @@ export const SLASH_COMMANDS: readonly SlashCommand[] = [
   keyframes,
   extend,
   transition,
+  long,
   quota,
   history,
   cancel,

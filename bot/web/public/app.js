@@ -84,11 +84,14 @@ async function restore() {
 function jobCard(answer, label) {
   const queued =
     answer.position === undefined ? '' : `queued · position ${answer.position} · ETA ${answer.etaSeconds} s · `;
+  // A /long chain: what it will make, a bar for the running segment under the chain's, and each segment as it lands.
+  const plain = answer.segments === undefined;
+  const chain = plain ? '' : `${answer.segments} segments · ${answer.totalFrames} frames · seed ${answer.seed} · `;
   const div = add(
     'job',
     `<div><b>${esc(label)}</b></div>
-    <div class="status">${queued}job <code>${esc(answer.jobId)}</code></div>
-    <div class="bar"><div></div></div><canvas width="16" height="16" hidden></canvas>
+    <div class="status">${chain}${queued}job <code>${esc(answer.jobId)}</code></div>
+    <div class="bar"><div></div></div>${plain ? '' : '<div class="segbar"><div></div></div><div class="segments"></div>'}<canvas width="16" height="16" hidden></canvas>
     <div class="result"></div>
     <div class="buttons"><button class="secondary" data-action="cancel">Cancel</button></div>`,
   );
@@ -110,6 +113,16 @@ function onUpdate(u) {
   const status = card.querySelector('.status');
   if (u.kind === 'started') status.textContent = 'running…';
   if (u.kind === 'requeued') status.textContent = `back in the queue: ${u.reason}`;
+  if (u.kind === 'segment') return showSegment(card, u);
+  if (u.kind === 'progress' && u.segment) {
+    // The chain's bar (segments done plus this one's steps) over this segment's own.
+    const { index, count } = u.segment;
+    status.textContent = `segment ${index} of ${count} · step ${u.step}/${u.total} · ETA ${(u.etaMs / 1000).toFixed(1)} s`;
+    card.querySelector('.bar > div').style.width = `${(100 * (index - 1 + u.step / u.total)) / count}%`;
+    const segbar = card.querySelector('.segbar > div');
+    if (segbar) segbar.style.width = `${(100 * u.step) / u.total}%`;
+    return;
+  }
   if (u.kind === 'progress') {
     status.textContent = `step ${u.step}/${u.total} · ETA ${(u.etaMs / 1000).toFixed(1)} s`;
     card.querySelector('.bar > div').style.width = `${(100 * u.step) / u.total}%`;
@@ -126,10 +139,33 @@ function onUpdate(u) {
   }
 }
 
+/** A /long segment that landed: playable in the card at once, in order. */
+function showSegment(card, u) {
+  let list = card.querySelector('.segments');
+  if (!list) {
+    list = document.createElement('div');
+    list.className = 'segments';
+    card.querySelector('.result').before(list);
+  }
+  if (list.querySelector(`[data-index="${u.index}"]`)) return;
+  const figure = document.createElement('figure');
+  figure.dataset.index = String(u.index);
+  figure.innerHTML = `<video src="${esc(u.url)}" controls loop muted playsinline></video><figcaption>${u.index}/${u.count} ${esc(u.prompt.slice(0, 40))}</figcaption>`;
+  const after = [...list.children].find((f) => Number(f.dataset.index) > u.index);
+  list.insertBefore(figure, after ?? null);
+}
+
+/** The /long part of a result's line: segments joined, and why it stopped early if it did. */
+function longNote(long) {
+  if (!long) return '';
+  if (!long.stopped) return ` · ${long.segments} segments`;
+  return ` · ${long.segments} of ${long.of} segments (${long.stopped.reason === 'cancelled' ? 'cancelled' : `stopped: ${long.stopped.message}`})`;
+}
+
 function showResult(card, jobId, r) {
   card.dataset.state = 'succeeded';
   card.querySelector('.status').textContent =
-    `done · ${r.frames} frames · seed ${r.seed} · ${Number(r.seconds).toFixed(1)} GPU s · clip ${r.clipId}`;
+    `done · ${r.frames} frames · seed ${r.seed} · ${Number(r.seconds).toFixed(1)} GPU s · clip ${r.clipId}${longNote(r.long)}`;
   card.querySelector('.bar > div').style.width = '100%';
   card.querySelector('canvas').hidden = true;
   card.querySelector('.result').innerHTML =
@@ -169,6 +205,7 @@ function onDelivery(d) {
       clipId: d.clipId,
       url: d.url,
       autoplay: true,
+      long: d.long,
     });
   else if (d.kind === 'failed') showEnd(card, 'failed', `failed: ${d.message} (request ${d.requestId})`);
   else showEnd(card, 'cancelled', 'cancelled');
@@ -279,6 +316,43 @@ $('composer').onsubmit = async (e) => {
     );
   if (answer.cancelled) return add('system', `cancel: ${answer.cancelled}`);
   jobCard(answer, text);
+};
+$('long').onsubmit = async (e) => {
+  e.preventDefault();
+  const text = $('long-text').value.trim();
+  if (!text) return;
+  const number = (id) => ($(id).value === '' ? undefined : Number($(id).value));
+  const file = $('long-image').files[0];
+  const image = file
+    ? {
+        name: file.name,
+        data: await new Promise((resolve) => {
+          const reader = new FileReader();
+          reader.onload = () => resolve(String(reader.result).split(',')[1]);
+          reader.readAsDataURL(file);
+        }),
+      }
+    : undefined;
+  const body = {
+    text,
+    seconds: number('long-seconds'),
+    segments: number('long-segments'),
+    seed: number('long-seed'),
+    steps: number('long-steps'),
+    frames: number('long-frames'),
+    ...(image ? { image } : {}),
+  };
+  add('user', `/long ${esc(text.split('\n').join(' → '))}`);
+  const answer = await api('/api/long', body);
+  if (!answer.ok)
+    return add(
+      'error',
+      `${esc(answer.error)}${answer.requestId ? ` <small>(request ${answer.requestId})</small>` : ''}`,
+    );
+  $('long-text').value = '';
+  $('long-image').value = '';
+  const lines = text.split('\n').filter((line) => line.trim() !== '');
+  jobCard(answer, `/long ${lines[0]}${lines.length > 1 ? ` → … (${lines.length} prompts)` : ''}`);
 };
 userInput.onchange = () => {
   localStorage.setItem('pusa-user', user());
