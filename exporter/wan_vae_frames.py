@@ -20,11 +20,40 @@ import torch.nn.functional as F
 from wan_vae import AttentionBlock, CausalConv3d, Decoder3d, Encoder3d, Resample, ResidualBlock, RMSNorm, WanVAE
 
 
+# False: the graph measured on 2026-12-04 (three Slices and a Concat per tap; RMSNorm as Pow, ReduceSum, Sqrt and an
+# fp32 Div), kept so one GPU session can time both (vae_variants.py export --layouts chunked,chunked-v1)
+FAST_TAPS_AND_NORM = True
+
+
 def rms_norm(norm: RMSNorm, x):
-    """RMSNorm over the channel axis of [T,C,H,W]; the L2 norm in fp32, as in the 5-D module."""
-    xf = x.float()
-    n = xf.pow(2).sum(dim=1, keepdim=True).sqrt().clamp_min(1e-12)
-    return (xf / n).to(x.dtype) * (norm.gamma.view(1, -1, 1, 1) * norm.scale)
+    """RMSNorm over the channel axis of [T,C,H,W]: the L2 norm in fp32 as in the 5-D module, then one multiply of the
+    activations by its reciprocal in the model dtype.  Pow + ReduceSum + Sqrt + an fp32 Div over the activations + a
+    Cast of them back cost about 39 ms of a 126 ms decoder chunk on the H200 (docs/vae-notes.md); here the only fp32
+    pass over the activations is the Cast feeding one ReduceL2.  The reciprocal, not the norm, is rounded to the model
+    dtype: it stays representable for norms far past fp16's 65504."""
+    if not FAST_TAPS_AND_NORM:
+        xf = x.float()
+        n = xf.pow(2).sum(dim=1, keepdim=True).sqrt().clamp_min(1e-12)
+        return (xf / n).to(x.dtype) * (norm.gamma.view(1, -1, 1, 1) * norm.scale)
+    return x * _InvChannelNorm.apply(x) * (norm.gamma.view(1, -1, 1, 1) * norm.scale).to(x.dtype)
+
+
+class _InvChannelNorm(torch.autograd.Function):
+    """1 / max(‖x‖₂ over the channel axis, 1e-12) in fp32, rounded to x's dtype: [T,C,H,W] -> [T,1,H,W].  Exported as
+    one fp32 `ReduceL2` (the tracer writes `linalg.vector_norm` as Abs, Pow, ReduceSum and Pow, or worse, depending
+    on the torch version)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.float().pow(2).sum(dim=1, keepdim=True).sqrt().clamp_min(1e-12).reciprocal().to(x.dtype)
+
+    @staticmethod
+    def symbolic(g, x):
+        to = x.type().scalarType()
+        onnx_to = {"Half": 10, "Float": 1, "BFloat16": 16}[to]
+        n = g.op("ReduceL2", g.op("Cast", x, to_i=1), axes_i=[1], keepdims_i=1)
+        n = g.op("Max", n, g.op("Constant", value_t=torch.tensor(1e-12, dtype=torch.float32)))
+        return g.op("Cast", g.op("Reciprocal", n), to_i=onnx_to)
 
 
 def _two_zero_frames_before(x):
@@ -167,6 +196,29 @@ class _Caches:
         self.out.append(xp[-2:])
 
 
+def _taps(xp):
+    """[T+2, C, H, W] (two frames of history first) -> [T, 3C, H, W], output t = (xp[t], xp[t+1], xp[t+2]) on channels,
+    as one Gather on the time axis and a reshape.  Three Slices and a Concat copy the activations twice (onnxruntime
+    materialises every Slice: 33 ms of a 126 ms chunk on the H200).  In a chunk graph every convolution sees a fixed
+    frame count (1, 2 or 4: one latent frame per chunk), so the indices are constants."""
+    return _Taps.apply(xp, int(xp.shape[0]) - 2, int(xp.shape[1]))
+
+
+class _Taps(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, xp, t: int, c: int):
+        idx = torch.tensor([i + k for i in range(t) for k in range(3)], dtype=torch.int64, device=xp.device)
+        return xp.index_select(0, idx).reshape(t, 3 * c, *xp.shape[2:])
+
+    @staticmethod
+    def symbolic(g, xp, t: int, c: int):
+        # written by hand: the tracer's own reshape either bakes the example's height and width or computes them
+        # with a dozen shape ops per convolution, depending on the torch version; Reshape's 0 keeps them dynamic
+        idx = g.op("Constant", value_t=torch.tensor([i + k for i in range(t) for k in range(3)], dtype=torch.int64))
+        shape = g.op("Constant", value_t=torch.tensor([t, -1, 0, 0], dtype=torch.int64))
+        return g.op("Reshape", g.op("Gather", xp, idx, axis_i=0), shape)
+
+
 def _cconv(conv: CausalConv3d, x, st: _Caches):
     kt, kh, kw = conv.weight.shape[2:]
     ph, pw = conv.pad[2], conv.pad[0]
@@ -174,7 +226,7 @@ def _cconv(conv: CausalConv3d, x, st: _Caches):
         return F.conv2d(x, conv.weight[:, :, 0], conv.bias, padding=(ph, pw))
     xp = torch.cat([st.history(x), x], dim=0)
     st.keep(xp)
-    taps = torch.cat([xp[:-2], xp[1:-1], xp[2:]], dim=1)
+    taps = _taps(xp) if FAST_TAPS_AND_NORM else torch.cat([xp[:-2], xp[1:-1], xp[2:]], dim=1)
     w = conv.weight.permute(0, 2, 1, 3, 4).reshape(conv.weight.shape[0], 3 * conv.weight.shape[1], kh, kw)
     return F.conv2d(taps, w, conv.bias, padding=(ph, pw))
 

@@ -198,3 +198,27 @@ def test_fp16_graph_close_to_fp32_torch(tmp_path, layout):
     for c in res["cases"]:
         print("fp16", c)
         assert c["max_abs_err"] < 1e-2 * max(1.0, c["ref_max_abs"]), c
+
+
+def test_chunk_step_graph_gathers_taps_and_reduces_l2():
+    """The loop body as measured fast (docs/vae-notes.md): each 3-tap convolution reads its taps through one Gather
+    (no Slice/Concat copies of the activations), each RMSNorm is one fp32 ReduceL2 (no Pow, no Div), and the step
+    graph with the 2026-12-04 form (FAST_TAPS_AND_NORM off) still traces, for timing both on one GPU."""
+    pytest.importorskip("onnx")
+    from vae_chunked_graph import trace_chunks
+
+    vae = randomize_(WanVAE(small_vae_config()), seed=2).eval()
+    taps3 = sum(1 for m in vae.decoder.modules() if getattr(m, "weight", None) is not None and m.weight.ndim == 5
+                and m.weight.shape[2] == 3)
+    _, step, _ = trace_chunks(vae, "cpu", 17)
+    ops = [n.op_type for n in step.graph.node]
+    assert ops.count("Gather") >= taps3 and "Pow" not in ops and "Div" not in ops
+    assert ops.count("ReduceL2") == sum(1 for m in vae.decoder.modules() if type(m).__name__ == "RMSNorm")
+    try:
+        wan_vae_frames.FAST_TAPS_AND_NORM = False
+        _, legacy, _ = trace_chunks(vae, "cpu", 17)
+    finally:
+        wan_vae_frames.FAST_TAPS_AND_NORM = True
+    legacy_ops = [n.op_type for n in legacy.graph.node]
+    assert "ReduceL2" not in legacy_ops and legacy_ops.count("Concat") >= ops.count("Concat") + taps3
+    assert legacy_ops.count("Slice") >= ops.count("Slice") + 3 * taps3
