@@ -4,14 +4,16 @@ from __future__ import annotations
 import os
 
 
-def gather_external_data(src: str, path: str, threshold: int = 1024):
+def gather_external_data(src: str, path: str, threshold: int = 1024, model=None):
     """Save the exported graph `src` as `path` with every initializer of ≥ `threshold` bytes in one `<path>.data`.
+    `model`: that graph already loaded (without its external data) and changed in memory (exporter/fp8.py): its
+    external initializers are still read from beside `src`, its new ones from their raw bytes.
 
     Streams tensor by tensor: past 2 GB the exporter has already written each weight to its own file beside `src`,
     and loading them all into one protobuf (onnx.load + save_as_external_data) would hold the whole model in memory
     twice and put the 2.1 GB fp16 embedding into a single protobuf bytes field."""
     import onnx
-    m = onnx.load(src, load_external_data=False)
+    m = model if model is not None else onnx.load(src, load_external_data=False)
     src_dir = os.path.dirname(os.path.abspath(src))
     location = os.path.basename(path) + ".data"
     with open(path + ".data", "wb") as out:
