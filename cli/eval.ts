@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { CHAIN_SEED } from '../eval/chain.ts';
 import { belowFloors, DEFAULT_SIZES, FLOORS, runEval } from '../eval/run-eval.ts';
 import { loadPusaModel } from '../worker/runtime/model.ts';
+import type { ExecutionProvider } from '../worker/runtime/sessions.ts';
+import { refuseUnrunnablePack } from './pack-check.ts';
 
 /**
  * `npm run eval [-- --json] [--model DIR] [--t2v N --i2v N --start-end N --extend N --chains N --segments N]`:
@@ -32,10 +34,10 @@ const sizes = {
   // a chain needs a join to measure
   segments: Math.max(2, size(values.segments, DEFAULT_SIZES.segments)),
 };
-const model = await loadPusaModel(
-  values.model,
-  values.threads === undefined ? { name: 'cpu' } : { name: 'cpu', threads: Number(values.threads) },
-);
+const provider: ExecutionProvider =
+  values.threads === undefined ? { name: 'cpu' } : { name: 'cpu', threads: Number(values.threads) };
+await refuseUnrunnablePack(values.model, provider);
+const model = await loadPusaModel(values.model, provider);
 const started = performance.now();
 const metrics = await runEval(model, sizes, (what) => {
   if (!values.json) process.stderr.write(`\r${what.padEnd(20)}`);

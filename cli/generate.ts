@@ -18,6 +18,7 @@ import { MEMORY_PROFILES, type MemoryProfileName } from '../worker/runtime/memor
 import { loadPusaModel, type PusaModel } from '../worker/runtime/model.ts';
 import type { ExecutionProvider } from '../worker/runtime/sessions.ts';
 import { planOutput, writeOutput } from './output-path.ts';
+import { refuseUnrunnablePack } from './pack-check.ts';
 import { UsageError } from './usage-error.ts';
 
 export const TASKS: readonly GenerationTask[] = ['t2v', 'i2v', 'start-end', 'keyframes', 'extend', 'transition'];
@@ -113,6 +114,7 @@ export async function runGenerate(
   if (!(profileName in MEMORY_PROFILES))
     fail(`--memory-profile accepts ${Object.keys(MEMORY_PROFILES).join(', ')}, got "${profileName}"`);
   const placement = MEMORY_PROFILES[profileName as MemoryProfileName];
+  await refuseUnrunnablePack(values.model, provider);
   const loadStarted = performance.now();
   const model = await loadPusaModel(values.model, provider, {
     batchGuidance: placement.guidance === 'batched',

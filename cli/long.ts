@@ -13,6 +13,7 @@ import { loadPusaModel } from '../worker/runtime/model.ts';
 import type { ExecutionProvider } from '../worker/runtime/sessions.ts';
 import { DEFAULT_MODEL_DIR, int, num, opt, parseSize } from './generate.ts';
 import { planOutput, writeOutput } from './output-path.ts';
+import { refuseUnrunnablePack } from './pack-check.ts';
 import { UsageError } from './usage-error.ts';
 
 const OPTIONS = {
@@ -81,6 +82,7 @@ export async function runLong(args: readonly string[], signal: AbortSignal): Pro
   const maxBytes = values['max-bytes'] === undefined ? undefined : int(values['max-bytes'], '--max-bytes', 1);
   const outputPlan = await planOutput(values.output);
 
+  await refuseUnrunnablePack(values.model, provider);
   const model = await loadPusaModel(values.model, provider);
   try {
     const { manifest } = model.pack;

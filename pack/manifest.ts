@@ -19,6 +19,11 @@ const OnnxFile = z.object({
   bytes: z.int().positive().optional(),
   inputs: z.array(TensorSpec).min(1),
   outputs: z.array(TensorSpec).min(1),
+  /**
+   * How the graph's weights are quantised, when they are: `int8`/`int4` weight-only MatMulNBits (any provider), `fp8`
+   * GemmFloat8 and float8 QuantizeLinear (CUDA on compute capability 8.9 or newer only). Absent: `modelPrecision`.
+   */
+  quant: z.enum(['int8', 'int4', 'fp8']).optional(),
 });
 const Multiplier = z.number().min(0).max(1);
 const CarriedFrames = z.object({ frames: z.int().positive(), multipliers: z.array(Multiplier).min(1) });

@@ -32,6 +32,12 @@ export const WorkerConfig = z.object({
   DIT_SESSION: z.enum(['resident', 'staged']).optional(),
   /** The GPU's memory for the fit check, when nvidia-smi cannot say (or the GPU is shared). */
   GPU_MEMORY_GIB: z.coerce.number().positive().optional(),
+  /** The GPU's CUDA compute capability (`8.9`) for the fp8 check, when nvidia-smi cannot say. */
+  GPU_COMPUTE_CAPABILITY: z
+    .string()
+    .regex(/^\d+\.\d$/, 'a compute capability like 8.9 or 9.0 (nvidia-smi --query-gpu=compute_cap)')
+    .transform(Number)
+    .optional(),
   WORKER_ID: z.string().min(1).default(`${os.hostname()}-${process.pid}`),
   /** Health and metrics port; 0 picks a free one. */
   WORKER_HEALTH_PORT: Int(9465),

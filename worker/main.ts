@@ -15,10 +15,12 @@ import { redisProblem } from '../queue/redis-check.ts';
 import { createTimingBook } from '../queue/timings.ts';
 import { loadWorkerConfig } from './config.ts';
 import { DEVICE_LOST_EXIT_CODE, DeviceLostError } from './device-errors.ts';
-import { gpuTotalBytes } from './gpu-memory.ts';
+import { gpuComputeCapability, gpuTotalBytes } from './gpu-memory.ts';
 import { createGenerateProcessor } from './process-generate.ts';
 import { MEMORY_PROFILES, type Placement, refuseIfTooBig } from './runtime/memory-profile.ts';
 import { loadPusaModel } from './runtime/model.ts';
+import { fp8Graphs, refuseUnsupportedQuant } from './runtime/quant-support.ts';
+import type { ExecutionProvider } from './runtime/sessions.ts';
 import { withInjectedFaults } from './test-faults.ts';
 
 /**
@@ -55,20 +57,36 @@ const placement: Placement = {
   vaeTiles: config.VAE_TILES ?? profile.vaeTiles,
   dit: config.DIT_SESSION ?? profile.dit,
 };
-if (config.EXECUTION_PROVIDER === 'cuda') {
+const provider: ExecutionProvider =
+  config.EXECUTION_PROVIDER === 'cuda'
+    ? { name: 'cuda', deviceId: config.CUDA_DEVICE_ID }
+    : config.ORT_THREADS === undefined
+      ? { name: 'cpu' }
+      : { name: 'cpu', threads: config.ORT_THREADS };
+const pack = await loadModelPack(config.MODEL_DIR);
+// Before any session: an fp8 pack on the CPU or on a GPU older than Ada is refused now, not at its first job's step.
+if (fp8Graphs(pack.manifest).length > 0) {
+  const capability =
+    provider.name === 'cuda' ? await gpuComputeCapability(provider.deviceId, config.GPU_COMPUTE_CAPABILITY) : undefined;
+  if (provider.name === 'cuda' && capability === undefined)
+    log.warn(
+      'nvidia-smi did not answer: starting the fp8 pack without the compute capability check (set GPU_COMPUTE_CAPABILITY)',
+    );
+  const refusal = refuseUnsupportedQuant(pack.manifest, provider, capability);
+  if (refusal !== undefined) {
+    process.stderr.write(`worker: ${refusal}\n`);
+    process.exit(1);
+  }
+}
+if (provider.name === 'cuda') {
   // Before any session: a pack that cannot fit the GPU is refused now, with the fix, not out of memory mid-job.
-  const gpuBytes = await gpuTotalBytes(config.CUDA_DEVICE_ID, config.GPU_MEMORY_GIB);
+  const gpuBytes = await gpuTotalBytes(provider.deviceId, config.GPU_MEMORY_GIB);
   const customised =
     config.GUIDANCE ?? config.TEXT_ENCODER ?? config.VAE_SESSIONS ?? config.VAE_TILES ?? config.DIT_SESSION;
   const refusal =
     gpuBytes === undefined
       ? undefined
-      : refuseIfTooBig(
-          await loadModelPack(config.MODEL_DIR),
-          customised === undefined ? config.MEMORY_PROFILE : 'custom',
-          placement,
-          gpuBytes,
-        );
+      : refuseIfTooBig(pack, customised === undefined ? config.MEMORY_PROFILE : 'custom', placement, gpuBytes);
   if (gpuBytes === undefined)
     log.warn('nvidia-smi did not answer: starting without the GPU memory check (set GPU_MEMORY_GIB)');
   if (refusal !== undefined) {
@@ -76,21 +94,13 @@ if (config.EXECUTION_PROVIDER === 'cuda') {
     process.exit(1);
   }
 }
-const loaded = await loadPusaModel(
-  config.MODEL_DIR,
-  config.EXECUTION_PROVIDER === 'cuda'
-    ? { name: 'cuda', deviceId: config.CUDA_DEVICE_ID }
-    : config.ORT_THREADS === undefined
-      ? { name: 'cpu' }
-      : { name: 'cpu', threads: config.ORT_THREADS },
-  {
-    batchGuidance: placement.guidance === 'batched',
-    textEncoder: placement.textEncoder,
-    vae: placement.vae,
-    vaeTiles: placement.vaeTiles,
-    dit: placement.dit,
-  },
-);
+const loaded = await loadPusaModel(config.MODEL_DIR, provider, {
+  batchGuidance: placement.guidance === 'batched',
+  textEncoder: placement.textEncoder,
+  vae: placement.vae,
+  vaeTiles: placement.vaeTiles,
+  dit: placement.dit,
+});
 const model = withInjectedFaults(loaded, process.env, config.WORKER_ID);
 log.info(
   { model: `${model.pack.manifest.name}@${model.pack.manifest.version}`, provider: model.provider, placement },

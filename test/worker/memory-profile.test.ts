@@ -215,23 +215,12 @@ describe('memory profiles', () => {
   });
 
   it('make a CUDA worker exit before loading any model, with the one-line fix, when the pack does not fit', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
-      cwd: root,
-      env: {
-        ...process.env,
-        MODEL_DIR: fp16,
-        EXECUTION_PROVIDER: 'cuda',
-        MEMORY_PROFILE: '80gb',
-        GPU_MEMORY_GIB: '24',
-        WORKER_HEALTH_PORT: '0',
-        LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const { code, output } = await startWorker({
+      MODEL_DIR: fp16,
+      EXECUTION_PROVIDER: 'cuda',
+      MEMORY_PROFILE: '80gb',
+      GPU_MEMORY_GIB: '24',
     });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
 
     expect(code).toBe(1);
     expect(output).toMatch(
@@ -240,3 +229,54 @@ describe('memory profiles', () => {
     expect(output).not.toMatch(/model loaded|cannot load/);
   });
 });
+
+describe('an fp8 pack', () => {
+  let fp8: string;
+  beforeAll(async () => {
+    fp8 = await mkdtemp(join(tmpdir(), 'pusa-fp8-'));
+    dirs.push(fp8);
+    await cp(PACK_DIR, fp8, { recursive: true });
+    const manifest = JSON.parse(await readFile(join(fp8, 'manifest.json'), 'utf8'));
+    manifest.files.dit.quant = 'fp8';
+    await writeFile(join(fp8, 'manifest.json'), JSON.stringify(manifest));
+  });
+
+  it('makes a CPU worker exit before loading any model, with the one-line fix', async () => {
+    const { code, output } = await startWorker({ MODEL_DIR: fp8, EXECUTION_PROVIDER: 'cpu' });
+
+    expect(code).toBe(1);
+    expect(output).toMatch(
+      /worker: pusa-mini: its fp8 DiT \(files\.dit\.quant\) runs only on CUDA \(GemmFloat8, compute capability 8\.9 or newer\), not on the CPU provider: use the fp16 pack or an int8\/int4 copy of it: python3 exporter\/quantize_pack\.py --pack P --out P-int8 --quant int8\n/,
+    );
+    expect(output).not.toMatch(/model loaded|cannot load/);
+  });
+
+  it('makes a CUDA worker on a GPU older than Ada exit before loading any model (before the memory check)', async () => {
+    const { code, output } = await startWorker({
+      MODEL_DIR: fp8,
+      EXECUTION_PROVIDER: 'cuda',
+      GPU_COMPUTE_CAPABILITY: '8.6',
+      GPU_MEMORY_GIB: '1',
+    });
+
+    expect(code).toBe(1);
+    expect(output).toMatch(
+      /worker: pusa-mini: its fp8 DiT \(files\.dit\.quant\) needs an NVIDIA GPU of compute capability 8\.9 or newer .* and CUDA device 0 is 8\.6: use the fp16 pack/,
+    );
+    expect(output).not.toMatch(/MEMORY_PROFILE=|model loaded|cannot load/);
+  });
+});
+
+/** Starts worker/main.ts with this environment on top of the test's; its exit code and everything it wrote. */
+async function startWorker(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
+    cwd: root,
+    env: { ...process.env, WORKER_HEALTH_PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, output };
+}
