@@ -84,6 +84,8 @@ def cmd_export(a):
     for n in [int(v) for v in a.layers.split(",")]:
         t0 = time.time()
         model = build_model(cfg_with_layers(n), None, dtype=torch.float16, device="cuda")
+        if a.weights == "heavy":
+            heavy_tails_(model)
         ex = tuple(t.to("cuda") for t in bench_inputs("480p", 1, dtype=torch.float32))
         ex = (ex[0][:, :, :2, :8, :8].contiguous(), ex[1][:, :2].contiguous(), ex[2])
         path = os.path.join(a.out, f"dit-L{n}.onnx")
@@ -97,12 +99,44 @@ def cmd_export(a):
         facts["graphs"].append(row)
         for q in [v for v in a.quant.split(",") if v]:
             t0 = time.time()
-            qrow = quantize(path, os.path.join(a.out, f"dit-L{n}-{q}.onnx"), bits=int(q.removeprefix("int")))
+            if q.startswith("fp8"):  # fp8: per-channel weight scales; fp8t: per-tensor (exporter/fp8.py)
+                from fp8 import convert
+                qrow = convert(path, os.path.join(a.out, f"dit-L{n}-{q}.onnx"), per_channel=q == "fp8",
+                               gemm_out=a.gemm_out)
+                qrow["ops"] = graph_summary(os.path.join(a.out, f"dit-L{n}-{q}.onnx"))
+            else:
+                qrow = quantize(path, os.path.join(a.out, f"dit-L{n}-{q}.onnx"), bits=int(q.removeprefix("int")))
             qrow.update(layers=n, quant=q, quantize_s=round(time.time() - t0, 1))
             log("quantised", json.dumps(qrow))
             facts["graphs"].append(qrow)
     with open(os.path.join(a.out, "graphs.json"), "w") as f:
         json.dump(facts, f, indent=1)
+
+
+def heavy_tails_(model, seed: int = 1):
+    """Weights shaped like a trained checkpoint's instead of Gaussian ones, for the fp8 error (issue [11]): every
+    block linear redrawn from a Student t (3 degrees of freedom, rescaled to the same standard deviation: rare
+    entries 10-30 sigma), and 1 % of its input channels and 0.5 % of its output channels scaled by 8 — the outlier
+    channels of trained transformers, which are what a per-tensor scale loses the small channels to."""
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    with torch.no_grad():
+        _heavy(model, g)
+
+
+def _heavy(model, g):
+    for name, p in model.named_parameters():
+        if not (name.startswith("blocks.") and p.ndim == 2 and "modulation" not in name):
+            continue
+        # t(3) = z / sqrt(chi2(3) / 3), drawn from a seeded generator
+        z = torch.randn(p.shape, generator=g)
+        chi = torch.randn((3,) + tuple(p.shape), generator=g).pow(2).sum(0) / 3  # chi-square(3) / 3
+        t = z / chi.sqrt()
+        t = t / t.std() * p.float().std().cpu()
+        cols = torch.randperm(p.shape[1], generator=g)[: max(1, p.shape[1] // 100)]
+        rows = torch.randperm(p.shape[0], generator=g)[: max(1, p.shape[0] // 200)]
+        t[:, cols] *= 8
+        t[rows, :] *= 8
+        p.copy_(t.to(p.dtype).to(p.device))
 
 
 # ---------------------------------------------------------------------------------------------------- torch
@@ -252,7 +286,10 @@ def main():
     e = sub.add_parser("export")
     e.add_argument("--out", required=True)
     e.add_argument("--layers", default="1,3")
-    e.add_argument("--quant", default="int8,int4")
+    e.add_argument("--quant", default="int8,int4", help="copies: int8, int4 (MatMulNBits), fp8, fp8t (GemmFloat8)")
+    e.add_argument("--weights", choices=["random", "heavy"], default="random",
+                   help="heavy: Student-t weights with outlier channels (heavy_tails_)")
+    e.add_argument("--gemm-out", choices=["model", "fp32"], default="model")
     t = sub.add_parser("torch")
     t.add_argument("--layers", default="1,3")
     t.add_argument("--res", default="480p,720p")

@@ -22,14 +22,24 @@
 #   6  carry [".gpu-out"]                      4 unguided steps (the LightX2V recipe's count) under each profile: 80gb,
 #                                              48gb (fp16 DiT), 24gb (int4 DiT); `pusa i2v` the same way (80gb)
 #   7  carry [".gpu-out"]                      30 guided steps under 48gb and 24gb (PROFILES to choose)
+#   8  carry [".gpu-out", "exporter/.oracles"] the fp8 DiT ([11]): depth-1/3 full-width graphs (random and heavy-
+#                                              tailed weights) and their fp8 copies; PyTorch's unmodified Pusa block
+#                                              (bf16, batch 2, cuDNN attention and default dispatch)
+#   9  carry [".gpu-out"]                      onnxruntime-node: fp16 vs fp8 (per-channel, per-tensor) per guided
+#                                              block at 480p/720p and their error; every attention backend
+#   10 carry [".gpu-out"]                      4-step clips of the fp8 pack (141gb and 80gb profiles)
 # .gpu-oracle: `git --git-dir=<a clone of github.com/Wan-Video/Wan2.1> show HEAD:wan/modules/vae.py
-#   > .gpu-oracle/wan_upstream_vae.py`. Options: TESTS=0 skips the exporter tests of step 1; NCU=1 adds one decoder
-#   loop step under Nsight Compute to step 4.
+#   > .gpu-oracle/wan_upstream_vae.py`; exporter/.oracles/wan_video_pusa.py likewise from Pusa-VidGen
+#   (PusaV1/diffsynth/models/wan_video_pusa.py). Options: TESTS=0 skips the exporter tests of step 1; NCU=1 adds one
+#   decoder loop step under Nsight Compute to step 4. Suggested order on one machine: 1 2 3 4 8 9 6 10 7 (6, 10 and 7
+#   wait for the pack build that step 1 starts).
 set -uo pipefail
-STEP=${1:?usage: gpu_benchmark.sh stage|slim|unslim|all|1..7}
+STEP=${1:?usage: gpu_benchmark.sh stage|slim|unslim|all|1..10}
 OUT=${OUT:-$PWD/gpu-results}
 PACK=/root/pack
 PACK_INT4=/root/pack-int4
+PACK_FP8=/root/pack-fp8
+DIT=/root/dit
 VAE=/root/vae
 export PYTHONUNBUFFERED=1
 
@@ -51,12 +61,14 @@ case "$STEP" in
       "--banner:js=import { createRequire as __cr } from 'module'; const require = __cr(import.meta.url);")
     npx esbuild bench/gpu-vae.ts "${bundle[@]}" --outfile=.gpu-out/bench-gpu-vae.mjs
     npx esbuild cli/main.ts "${bundle[@]}" --outfile=.gpu-out/pusa.mjs
+    npx esbuild bench/gpu-dit.ts "${bundle[@]}" --outfile=.gpu-out/bench-gpu-dit.mjs
     [ -f .gpu-oracle/wan_upstream_vae.py ] || echo "no .gpu-oracle/wan_upstream_vae.py: step 2 needs it (see the header)"
+    [ -f exporter/.oracles/wan_video_pusa.py ] || echo "no exporter/.oracles/wan_video_pusa.py: step 8 needs it"
     du -sh .gpu-stage/* .gpu-out; exit 0 ;;
   slim) mkdir -p /tmp/pusa-mini-graphs && mv models/pusa-mini/*.onnx /tmp/pusa-mini-graphs/ && exit 0 ;;
   unslim) mv /tmp/pusa-mini-graphs/*.onnx models/pusa-mini/ && git status --short models && exit 0 ;;
   all)
-    for n in 1 2 3 4 5 6 7; do echo "== step $n"; OUT=$OUT bash "$0" "$n" || exit $?; done
+    for n in 1 2 3 4 8 9 5 6 10 7; do echo "== step $n"; OUT=$OUT bash "$0" "$n" || exit $?; done
     exit 0 ;;
 esac
 
@@ -106,24 +118,28 @@ case "$STEP" in
   1) nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"; df -h /root | tail -1
      python3 exporter/synth_tokenizer.py --out /root/tok/tokenizer.json
      rm -f /root/build.done
-     # the fp16 pack, then its int4 copy for the 24gb profile (the shared graphs hard-linked: no second copy)
+     # the fp16 pack, then its fp8 copy ([11]) and its int4 copy for the 24gb profile (the shared graphs
+     # hard-linked: no second copy)
      setsid nohup bash -c "python3 exporter/build_pack.py --random 40 --tokenizer /root/tok/tokenizer.json \
        --out $PACK --dtype fp16 > /root/build.log 2>&1 && echo fp16 pack built >> /root/build.log && \
+       python3 exporter/quantize_pack.py --pack $PACK --out $PACK_FP8 --quant fp8 --gemm-out \${GEMM_OUT:-model} \
+       >> /root/build.log 2>&1; echo fp8 copy exit \$? >> /root/build.log; \
        python3 exporter/quantize_pack.py --pack $PACK --out $PACK_INT4 --quant int4 >> /root/build.log 2>&1; \
        echo exit \$? > /root/build.done" > /dev/null 2>&1 &
      if [ "${TESTS:-1}" = 1 ]; then
        timeout 200 python3 -m pytest -q -x exporter/tests/test_wan_vae.py -k "chunk or onnx_matches or entry_point" 2>&1 | tail -4
+       timeout 60 python3 -m pytest -q exporter/tests/test_fp8.py 2>&1 | tail -3
      fi
-     python3 exporter/vae_variants.py export --work "$VAE" --layouts chunked 2>&1 | grep -v Warning | tail -4
+     python3 exporter/vae_variants.py export --work "$VAE" --layouts chunked,chunked-v1 2>&1 | grep -v Warning | tail -4
      python3 exporter/vae_variants.py refs --work "$VAE" 2>&1 | tail -4
      cp "$VAE/graphs.json" "$OUT/vae-graphs.json"; builds ;;
   2) python3 exporter/vae_torch_oracle.py upstream --work "$VAE" --dtypes "${DTYPES:-bf16}" 2>&1 | grep -v Warning | tail -8
      cp "$VAE/torch-upstream.json" "$OUT/vae-torch-upstream.json"; builds ;;
-  3) [ "${TESTS:-1}" = 1 ] && timeout 300 python3 -m pytest -q exporter/tests/test_build_pack.py -k quantized 2>&1 | tail -4
+  3) [ "${TESTS:-1}" = 1 ] && timeout 300 python3 -m pytest -q exporter/tests/test_build_pack.py -k "quantized or fp8" 2>&1 | tail -4
      builds ;;
   4) node_env; node -e "console.log('node', process.version)"
      B="node $PWD/.gpu-out/bench-gpu-vae.mjs --latents $VAE"
-     G="--graphs chunked=$VAE/chunked"
+     G="--graphs chunked=$VAE/chunked,chunked-v1=$VAE/chunked-v1"
      R=$PWD
      quiet() { grep -v VerifyEachNodeIsAssignedToAnEp | tail -"$1"; }
      (cd "$VAE" && $B $G --check --json "$OUT/vae-check.json" 2>&1 | quiet 12)
@@ -137,7 +153,42 @@ case "$STEP" in
        python3 "$R/exporter/ncu_summary.py" "$VAE/ncu.csv" --top 30 | tee "$OUT/vae-ncu-step.txt"
      fi
      builds 300; ls -la "$PACK" "$PACK_INT4" 2>/dev/null ;;
-  5|6|7)
+  8) # the fp8 DiT, PyTorch half: graphs (fp16 and their fp8 copies, random and heavy-tailed weights) + the baseline
+     node_env
+     python3 exporter/fp8_probe.py --work /root/fp8probe 2>&1 | grep "fp8 probe" | tee "$OUT/fp8-probe.txt"
+     python3 exporter/bench_gpu.py export --out "$DIT" --layers 1,3 --quant fp8,fp8t --gemm-out "${GEMM_OUT:-model}" \
+       2>&1 | grep -v Warning | grep -E "exported|quantised|fp8 graph" | cut -c1-220
+     python3 exporter/bench_gpu.py export --out "$DIT-heavy" --layers 1,3 --quant fp8,fp8t --weights heavy \
+       --gemm-out "${GEMM_OUT:-model}" 2>&1 | grep -v Warning | grep -E "exported|fp8 graph" | cut -c1-160
+     cp "$DIT/graphs.json" "$OUT/dit-graphs.json"
+     # the strongest plain PyTorch: the unmodified Pusa block, bf16, batch 2 (batched guidance), cuDNN attention
+     # pinned; then the default dispatch, for the record
+     OUT=$OUT python3 exporter/bench_block.py --tokens 480p,720p --dtypes bf16 --batch 2 --pusa --sdpa cudnn --n 5 \
+       2>&1 | grep '"pusa"' | cut -c1-200
+     OUT=$OUT python3 exporter/bench_block.py --tokens 480p --dtypes bf16 --batch 2 --pusa --sdpa default --n 5 \
+       2>&1 | grep '"pusa"' | cut -c1-200
+     builds ;;
+  9) # the fp8 DiT through our runtime: per guided block (slope over depth 1 and 3), error vs fp16, attention backends
+     node_env
+     D="node $PWD/.gpu-out/bench-gpu-dit.mjs --provider cuda --repeats 5"
+     pick() { grep -E "per_block|rel_l2|child failed|Error" | cut -c1-260; }
+     $D --dir "$DIT" --res 480p,720p --variants fp16,fp8,fp8t --json "$OUT/dit-ort.json" 2>&1 | pick
+     $D --dir "$DIT-heavy" --res 480p --variants fp16,fp8,fp8t --json "$OUT/dit-ort-heavy.json" 2>&1 | pick
+     # onnxruntime's attention kernels for MultiHeadAttention, chosen by its environment variables (Node passes no
+     # CUDA provider options); the debug flag prints which kernel each node really ran
+     for b in flash cudnn efficient lean; do
+       case $b in
+         flash) E="ORT_ENABLE_CUDNN_FLASH_ATTENTION=0"; V=fp16,fp8 ;;
+         cudnn) E="ORT_ENABLE_CUDNN_FLASH_ATTENTION=1"; V=fp16,fp8 ;;
+         efficient) E="ORT_ENABLE_CUDNN_FLASH_ATTENTION=0 ORT_DISABLE_FLASH_ATTENTION=1"; V=fp16 ;;
+         lean) E="ORT_ENABLE_CUDNN_FLASH_ATTENTION=0 ORT_DISABLE_FLASH_ATTENTION=1 ORT_ENABLE_LEAN_ATTENTION=1"; V=fp16 ;;
+       esac
+       echo "== attention $b"
+       env $E ORT_ENABLE_ATTENTION_KERNEL_DEBUG_INFO=1 $D --dir "$DIT" --res 480p --variants $V \
+         --json "$OUT/dit-ort-attn-$b.json" 2>&1 | grep -E "per_block|child failed|Operator=MultiHeadAttention" \
+         | sort -u | head -4 | cut -c1-260
+     done ;;
+  5|6|7|10)
      node_env
      if ! command -v ffmpeg > /dev/null && [ -f .gpu-stage/media/media.tar.xz ] && [ ! -d /root/ort/node_modules/sharp ]; then
        tar xJf .gpu-stage/media/media.tar.xz -C /root/ort/node_modules; fi
@@ -146,7 +197,7 @@ case "$STEP" in
      pack_for() { if [ "$1" = 24gb ]; then echo "$PACK_INT4"; else echo "$PACK"; fi; }
      case "$STEP" in
        5) run_cli t2v-30-80gb 80gb "$PACK" t2v "${CLIP[@]}" --output /root/t2v-30-80gb.mp4 ;;
-       6) for profile in ${PROFILES:-80gb 48gb 24gb}; do
+       6) for profile in ${PROFILES:-141gb 80gb 48gb 24gb}; do
             run_cli "t2v-4-$profile" "$profile" "$(pack_for "$profile")" t2v "${CLIP[@]}" --steps 4 --cfg 1 \
               --output "/root/t2v-4-$profile.mp4"
           done
@@ -155,6 +206,12 @@ case "$STEP" in
        7) for profile in ${PROFILES:-48gb 24gb}; do
             run_cli "t2v-30-$profile" "$profile" "$(pack_for "$profile")" t2v "${CLIP[@]}" --output "/root/t2v-30-$profile.mp4"
           done ;;
+       10) grep -E "fp8 (copy|graph)" /root/build.log | tail -2
+          for profile in ${PROFILES:-141gb 80gb}; do
+            run_cli "t2v-4-fp8-$profile" "$profile" "$PACK_FP8" t2v "${CLIP[@]}" --steps 4 --cfg 1 \
+              --output "/root/t2v-4-fp8-$profile.mp4"
+          done
+          cp /root/t2v-4-fp8-141gb.mp4 "$OUT/" 2>/dev/null ;;
      esac
      ls -la /root/*.mp4 2>/dev/null ;;
 esac

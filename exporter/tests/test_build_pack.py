@@ -91,7 +91,7 @@ def test_quantized_copy_of_a_pack(fake_wan, tmp_path):
     build_pack.main(["--wan-dir", fake_wan, "--out", src, "--dtype", "fp32", "--small"])
     quantize_pack.main(["--pack", src, "--out", out, "--quant", "int4"])
     a, b = (json.load(open(os.path.join(p, "manifest.json"))) for p in (src, out))
-    assert b["name"] == a["name"] + "-int4"
+    assert b["name"] == a["name"] + "-int4" and b["files"]["dit"]["quant"] == "int4"
     assert b["files"]["dit"]["sha256"] != a["files"]["dit"]["sha256"]
     assert b["files"]["dit"]["inputs"] == a["files"]["dit"]["inputs"]
     for key in ("textEncoder", "vaeEncoder", "vaeDecoder"):
@@ -108,3 +108,32 @@ def test_quantized_copy_of_a_pack(fake_wan, tmp_path):
     rel = float(np.linalg.norm(q - ref) / np.linalg.norm(ref))
     print("int4 vs fp32 DiT, relative L2", rel)
     assert rel < 0.2  # random weights have no outliers: 4-bit blocks of 128 keep the output's direction
+
+
+def test_fp8_copy_of_a_pack(fake_wan, tmp_path):
+    """quantize_pack.py --quant fp8: GemmFloat8 in the blocks, the manifest says `quant: fp8` (the worker refuses it
+    on the CPU and before Ada), the inputs unchanged; its emulated twin (same codes, plain MatMuls) stays close to
+    the source DiT on onnxruntime CPU — GemmFloat8 itself runs only on CUDA (gpu_benchmark.sh step 8)."""
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    import fp8
+    import quantize_pack
+    src, out = str(tmp_path / "pack"), str(tmp_path / "pack-fp8")
+    build_pack.main(["--wan-dir", fake_wan, "--out", src, "--dtype", "fp32", "--small"])
+    quantize_pack.main(["--pack", src, "--out", out, "--quant", "fp8"])
+    a, b = (json.load(open(os.path.join(p, "manifest.json"))) for p in (src, out))
+    assert b["files"]["dit"]["quant"] == "fp8" and b["files"]["dit"]["inputs"] == a["files"]["dit"]["inputs"]
+    ops = {n.op_type for n in onnx.load(os.path.join(out, "dit.onnx"), load_external_data=False).graph.node}
+    assert {"GemmFloat8", "QuantizeLinear"} <= ops
+    emulated = str(tmp_path / "dit-emulated.onnx")
+    facts = fp8.convert(os.path.join(src, "dit.onnx"), emulated, emulate=True)
+    assert facts["converted"] == 10 * small_configs.DIT.num_layers
+    rng = np.random.default_rng(0)
+    feeds = {"x": rng.standard_normal((1, 16, 2, 8, 8)).astype(np.float32),
+             "timestep": np.full((1, 2), 500.0, np.float32),
+             "context": rng.standard_normal((1, 32, small_configs.T5.dim)).astype(np.float32)}
+    ref, q = (ort.InferenceSession(p).run(None, feeds)[0] for p in (os.path.join(src, "dit.onnx"), emulated))
+    rel = float(np.linalg.norm(q - ref) / np.linalg.norm(ref))
+    print("fp8 (emulated) vs fp32 DiT, relative L2", rel)
+    assert 1e-4 < rel < 0.2
