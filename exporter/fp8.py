@@ -163,6 +163,11 @@ def rewrite(model, base_dir: str, per_channel: bool = True, emulate: bool = Fals
         if n.op_type in AXES_MOVED and any(a.name == "axes" for a in n.attribute):
             raise SystemExit(f"{n.name}: {n.op_type} with an axes attribute changes meaning at opset 18; "
                              "the fp8 rewrite would misread it")
+    for n in model.graph.node:
+        # Split-18 wants `num_outputs` when no `split` sizes are given (Split-13 inferred it from the outputs)
+        if n.op_type == "Split" and (len(n.input) < 2 or n.input[1] == "") and \
+                not any(a.name == "num_outputs" for a in n.attribute):
+            n.attribute.append(helper.make_attribute("num_outputs", len(n.output)))
     weights = _Weights(model, base_dir)
     inits = weights.by_name
     nodes = targets(model, inits, only)
