@@ -152,7 +152,7 @@ case "$STEP" in
          --log-file "$VAE/ncu.csv" $B $G --probe 2>&1 | quiet 4)
        python3 "$R/exporter/ncu_summary.py" "$VAE/ncu.csv" --top 30 | tee "$OUT/vae-ncu-step.txt"
      fi
-     builds 300; ls -la "$PACK" "$PACK_INT4" 2>/dev/null ;;
+     builds; ls -la "$PACK" "$PACK_INT4" 2>/dev/null ;;
   8) # the fp8 DiT, PyTorch half: graphs (fp16 and their fp8 copies, random and heavy-tailed weights) + the baseline
      node_env
      python3 exporter/fp8_probe.py --work /root/fp8probe 2>&1 | grep "fp8 probe" | tee "$OUT/fp8-probe.txt"
