@@ -16,8 +16,11 @@ def gather_external_data(src: str, path: str, threshold: int = 1024, model=None)
     m = model if model is not None else onnx.load(src, load_external_data=False)
     src_dir = os.path.dirname(os.path.abspath(src))
     location = os.path.basename(path) + ".data"
+    from onnx.external_data_helper import _get_all_tensors
     with open(path + ".data", "wb") as out:
-        for t in m.graph.initializer:
+        # every tensor, not only the initializers: past 2 GB the exporter also writes Constant nodes' values to
+        # files of their own, which must come along too (they live in the exporter's temporary folder)
+        for t in _get_all_tensors(m):
             offset = out.tell()
             if t.data_location == onnx.TensorProto.EXTERNAL:
                 info = {e.key: e.value for e in t.external_data}
