@@ -153,7 +153,7 @@ def targets(model, inits: dict, only: str = "/blocks.") -> list:
 
 
 def rewrite(model, base_dir: str, per_channel: bool = True, emulate: bool = False, gemm_out: str = "model",
-            only: str = "/blocks.") -> dict:
+            only: str = "/blocks.", act_scales: dict | None = None) -> dict:
     """Convert `model` (loaded without external data; its data under `base_dir`) in place; returns facts.
     `gemm_out`: "model" (GemmFloat8 writes the model dtype) or "fp32" (it writes fp32, cast back after)."""
     from onnx import helper
@@ -191,6 +191,16 @@ def rewrite(model, base_dir: str, per_channel: bool = True, emulate: bool = Fals
             return (*quantised_inputs[x], [])
         p = f"fp8/act{len(quantised_inputs)}"
         new_inits.append(_tensor(f"{p}/shape", 7, [2], np.array([-1, k], dtype=np.int64).tobytes()))
+        if act_scales is not None:
+            # calibrated (static) scales: no reduction over the activations at run time, one QuantizeLinear pass
+            amax = float(act_scales.get(x, act_scales.get("*", 1.0)))
+            sc = max(amax, 2.0 ** -10) / E4M3_MAX
+            new_inits.extend([_tensor(f"{p}/scale", act_type, [], act_np(sc).tobytes()),
+                              _tensor(f"{p}/scale32", FLOAT, [], np.float32(act_np(sc)).tobytes())])
+            ops = [_node("Reshape", [x, f"{p}/shape"], [f"{p}/x2"], f"{p}/Reshape"),
+                   _node("QuantizeLinear", [f"{p}/x2", f"{p}/scale", "fp8/zero_point"], [f"{p}/q"], f"{p}/Quantize")]
+            quantised_inputs[x] = (f"{p}/q", f"{p}/scale32", f"{p}/scale")
+            return (*quantised_inputs[x], ops)
         ops = [
             _node("Reshape", [x, f"{p}/shape"], [f"{p}/x2"], f"{p}/Reshape"),
             _node("ReduceMax", [f"{p}/x2"], [f"{p}/max"], f"{p}/ReduceMax", keepdims=0),
