@@ -153,7 +153,7 @@ def targets(model, inits: dict, only: str = "/blocks.") -> list:
 
 
 def rewrite(model, base_dir: str, per_channel: bool = True, emulate: bool = False, gemm_out: str = "model",
-            only: str = "/blocks.", act_scales: dict | None = None) -> dict:
+            only: str = "/blocks.", act_scales: dict | None = None, act_sample: int = 1) -> dict:
     """Convert `model` (loaded without external data; its data under `base_dir`) in place; returns facts.
     `gemm_out`: "model" (GemmFloat8 writes the model dtype) or "fp32" (it writes fp32, cast back after)."""
     from onnx import helper
@@ -201,10 +201,21 @@ def rewrite(model, base_dir: str, per_channel: bool = True, emulate: bool = Fals
                    _node("QuantizeLinear", [f"{p}/x2", f"{p}/scale", "fp8/zero_point"], [f"{p}/q"], f"{p}/Quantize")]
             quantised_inputs[x] = (f"{p}/q", f"{p}/scale32", f"{p}/scale")
             return (*quantised_inputs[x], ops)
-        ops = [
-            _node("Reshape", [x, f"{p}/shape"], [f"{p}/x2"], f"{p}/Reshape"),
-            _node("ReduceMax", [f"{p}/x2"], [f"{p}/max"], f"{p}/ReduceMax", keepdims=0),
-            _node("ReduceMin", [f"{p}/x2"], [f"{p}/min"], f"{p}/ReduceMin", keepdims=0),
+        ops = [_node("Reshape", [x, f"{p}/shape"], [f"{p}/x2"], f"{p}/Reshape")]
+        seen = f"{p}/x2"
+        if act_sample > 1:
+            # the scale from every act_sample-th token (all channels): a transformer's outlier channels are the same
+            # in every token, so a sample of tokens sees them; QuantizeLinear saturates the rare larger value
+            new_inits.extend([_tensor(f"{p}/s0", 7, [1], np.array([0], np.int64).tobytes()),
+                              _tensor(f"{p}/s1", 7, [1], np.array([2 ** 62], np.int64).tobytes()),
+                              _tensor(f"{p}/ax", 7, [1], np.array([0], np.int64).tobytes()),
+                              _tensor(f"{p}/st", 7, [1], np.array([act_sample], np.int64).tobytes())])
+            ops.append(_node("Slice", [f"{p}/x2", f"{p}/s0", f"{p}/s1", f"{p}/ax", f"{p}/st"], [f"{p}/sample"],
+                             f"{p}/Sample"))
+            seen = f"{p}/sample"
+        ops += [
+            _node("ReduceMax", [seen], [f"{p}/max"], f"{p}/ReduceMax", keepdims=0),
+            _node("ReduceMin", [seen], [f"{p}/min"], f"{p}/ReduceMin", keepdims=0),
             _node("Abs", [f"{p}/max"], [f"{p}/absmax"], f"{p}/AbsMax"),
             _node("Abs", [f"{p}/min"], [f"{p}/absmin"], f"{p}/AbsMin"),
             _node("Max", [f"{p}/absmax", f"{p}/absmin", "fp8/amax_floor"], [f"{p}/amax"], f"{p}/Amax"),
@@ -275,7 +286,8 @@ def rewrite(model, base_dir: str, per_channel: bool = True, emulate: bool = Fals
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
     model.ir_version = 10  # float8 needs IR >= 9; onnxruntime 1.29 reads <= 10
     return {"per_channel": per_channel, "emulate": emulate, "gemm_out": gemm_out, "converted": len(converted),
-            "activation_quantisers": len(quantised_inputs)}
+            "activation_quantisers": len(quantised_inputs),
+            "activation_scales": "static" if act_scales is not None else f"dynamic, 1 token in {act_sample}"}
 
 
 def convert(src: str, dst: str, **kw) -> dict:
@@ -302,8 +314,11 @@ def main(argv=None):
                     help="GemmFloat8's output type: the model dtype, or fp32 cast back after")
     ap.add_argument("--per-tensor", action="store_true", help="one weight scale per matrix (no per-channel Mul)")
     ap.add_argument("--emulate", action="store_true", help="dequantised MatMuls instead of GemmFloat8 (any provider)")
+    ap.add_argument("--act-sample", type=int, default=1,
+                    help="activation scale from every N-th token (1: all; docs/fp8-notes.md)")
     a = ap.parse_args(argv)
-    convert(a.src, a.dst, per_channel=not a.per_tensor, emulate=a.emulate, gemm_out=a.gemm_out)
+    convert(a.src, a.dst, per_channel=not a.per_tensor, emulate=a.emulate, gemm_out=a.gemm_out,
+            act_sample=a.act_sample)
 
 
 if __name__ == "__main__":
