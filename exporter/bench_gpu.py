@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 
@@ -99,10 +100,11 @@ def cmd_export(a):
         facts["graphs"].append(row)
         for q in [v for v in a.quant.split(",") if v]:
             t0 = time.time()
-            if q.startswith("fp8"):  # fp8: per-channel weight scales; fp8t: per-tensor (exporter/fp8.py)
+            if q.startswith("fp8"):  # fp8: per-channel weight scales; fp8t: per-tensor; fp8t16: scales from 1 token in 16
                 from fp8 import convert
-                qrow = convert(path, os.path.join(a.out, f"dit-L{n}-{q}.onnx"), per_channel=q == "fp8",
-                               gemm_out=a.gemm_out)
+                m = re.fullmatch(r"fp8(t?)(\d*)", q)
+                qrow = convert(path, os.path.join(a.out, f"dit-L{n}-{q}.onnx"), per_channel=m.group(1) != "t",
+                               gemm_out=a.gemm_out, act_sample=int(m.group(2) or 1))
                 qrow["ops"] = graph_summary(os.path.join(a.out, f"dit-L{n}-{q}.onnx"))
             else:
                 qrow = quantize(path, os.path.join(a.out, f"dit-L{n}-{q}.onnx"), bits=int(q.removeprefix("int")))
@@ -286,7 +288,7 @@ def main():
     e = sub.add_parser("export")
     e.add_argument("--out", required=True)
     e.add_argument("--layers", default="1,3")
-    e.add_argument("--quant", default="int8,int4", help="copies: int8, int4 (MatMulNBits), fp8, fp8t (GemmFloat8)")
+    e.add_argument("--quant", default="int8,int4", help="copies: int8, int4 (MatMulNBits), fp8, fp8t, fp8t16 (GemmFloat8; docs/fp8-notes.md)")
     e.add_argument("--weights", choices=["random", "heavy"], default="random",
                    help="heavy: Student-t weights with outlier channels (heavy_tails_)")
     e.add_argument("--gemm-out", choices=["model", "fp32"], default="model")

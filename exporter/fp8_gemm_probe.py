@@ -69,7 +69,8 @@ def main():
         m = onnx.load(f"{a.work}/mm16-{n}.onnx")
         fp8.rewrite(m, a.work, per_channel=False, act_scales={"*": 8.0})  # static: no reductions at run time
         onnx.save(m, f"{a.work}/fp8s-{n}.onnx")
-        names += [f"mm16-{n}", f"fp8t-{n}", f"fp8s-{n}", f"emul-{n}"]
+        fp8.convert(f"{a.work}/mm16-{n}.onnx", f"{a.work}/fp8t16-{n}.onnx", per_channel=False, act_sample=16)
+        names += [f"mm16-{n}", f"fp8t-{n}", f"fp8t16-{n}", f"fp8s-{n}", f"emul-{n}"]
     r = subprocess.run(["node", "-e", NODE, a.work, ",".join(["tile"] + names)], capture_output=True, text=True)
     print("gemm probe (ms per call of 4 linears, or 4 up+down pairs; M=65520, K=5120)", r.stdout.strip(), r.stderr[-500:])
 

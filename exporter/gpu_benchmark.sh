@@ -10,7 +10,8 @@
 # On a GPU machine that holds this checkout and .gpu-stage/.gpu-out/.gpu-oracle (about 25 minutes on an H200):
 #   bash exporter/gpu_benchmark.sh all       # steps 1..7 in order; results in $OUT (default ./gpu-results)
 # Through the device tool (64 MiB carried per call, 10 minutes per call, the machine kept only while calls follow
-# each other within ~30 s), the same steps one call each, back to back — `bash exporter/gpu_benchmark.sh N`:
+# each other within ~30 s — on 2026-12-04 a pause to read a result lost the machine, its pack and its staging), the
+# same steps one call each, back to back, reading results only after the last — `bash exporter/gpu_benchmark.sh N`:
 #   1  carry [".gpu-stage/q1"]                 GPU facts; starts the pack build in the background (fp16 pack, then its
 #                                              int4 copy); the VAE graphs exported, their tests, the fp32 references
 #   2  carry [".gpu-stage/q2", ".gpu-oracle"]  PyTorch: Wan2.1's own vae.py (fetched from the public repository into
@@ -156,9 +157,10 @@ case "$STEP" in
   8) # the fp8 DiT, PyTorch half: graphs (fp16 and their fp8 copies, random and heavy-tailed weights) + the baseline
      node_env
      python3 exporter/fp8_probe.py --work /root/fp8probe 2>&1 | grep "fp8 probe" | tee "$OUT/fp8-probe.txt"
-     python3 exporter/bench_gpu.py export --out "$DIT" --layers 1,3 --quant fp8,fp8t --gemm-out "${GEMM_OUT:-model}" \
+     python3 exporter/fp8_gemm_probe.py --work /root/gemmprobe 2>&1 | grep "gemm probe" | tee "$OUT/fp8-gemm-probe.txt"
+     python3 exporter/bench_gpu.py export --out "$DIT" --layers 1,3 --quant fp8t,fp8t16 --gemm-out "${GEMM_OUT:-model}" \
        2>&1 | grep -v Warning | grep -E "exported|quantised|fp8 graph" | cut -c1-220
-     python3 exporter/bench_gpu.py export --out "$DIT-heavy" --layers 1,3 --quant fp8,fp8t --weights heavy \
+     python3 exporter/bench_gpu.py export --out "$DIT-heavy" --layers 1 --quant fp8,fp8t,fp8t16 --weights heavy \
        --gemm-out "${GEMM_OUT:-model}" 2>&1 | grep -v Warning | grep -E "exported|fp8 graph" | cut -c1-160
      cp "$DIT/graphs.json" "$OUT/dit-graphs.json"
      # the strongest plain PyTorch: the unmodified Pusa block, bf16, batch 2 (batched guidance), cuDNN attention
@@ -172,14 +174,14 @@ case "$STEP" in
      node_env
      D="node $PWD/.gpu-out/bench-gpu-dit.mjs --provider cuda --repeats 5"
      pick() { grep -E "per_block|rel_l2|child failed|Error" | cut -c1-260; }
-     $D --dir "$DIT" --res 480p,720p --variants fp16,fp8,fp8t --json "$OUT/dit-ort.json" 2>&1 | pick
-     $D --dir "$DIT-heavy" --res 480p --variants fp16,fp8,fp8t --json "$OUT/dit-ort-heavy.json" 2>&1 | pick
+     $D --dir "$DIT" --res 480p,720p --variants fp16,fp8t,fp8t16 --json "$OUT/dit-ort.json" 2>&1 | pick
+     $D --dir "$DIT-heavy" --res 480p --layers 1 --variants fp16,fp8,fp8t,fp8t16 --json "$OUT/dit-ort-heavy.json" 2>&1 | pick
      # onnxruntime's attention kernels for MultiHeadAttention, chosen by its environment variables (Node passes no
      # CUDA provider options); the debug flag prints which kernel each node really ran
      for b in flash cudnn efficient lean; do
        case $b in
-         flash) E="ORT_ENABLE_CUDNN_FLASH_ATTENTION=0"; V=fp16,fp8 ;;
-         cudnn) E="ORT_ENABLE_CUDNN_FLASH_ATTENTION=1"; V=fp16,fp8 ;;
+         flash) E="ORT_ENABLE_CUDNN_FLASH_ATTENTION=0"; V=fp16 ;;
+         cudnn) E="ORT_ENABLE_CUDNN_FLASH_ATTENTION=1"; V=fp16,fp8t16 ;;
          efficient) E="ORT_ENABLE_CUDNN_FLASH_ATTENTION=0 ORT_DISABLE_FLASH_ATTENTION=1"; V=fp16 ;;
          lean) E="ORT_ENABLE_CUDNN_FLASH_ATTENTION=0 ORT_DISABLE_FLASH_ATTENTION=1 ORT_ENABLE_LEAN_ATTENTION=1"; V=fp16 ;;
        esac
