@@ -131,7 +131,7 @@ case "$STEP" in
        timeout 200 python3 -m pytest -q -x exporter/tests/test_wan_vae.py -k "chunk or onnx_matches or entry_point" 2>&1 | tail -4
        timeout 60 python3 -m pytest -q exporter/tests/test_fp8.py 2>&1 | tail -3
      fi
-     python3 exporter/vae_variants.py export --work "$VAE" --layouts chunked,chunked-v1 2>&1 | grep -v Warning | tail -4
+     python3 exporter/vae_variants.py export --work "$VAE" --layouts chunked,chunked-v1,chunked-v3 2>&1 | grep -v Warning | tail -4
      python3 exporter/vae_variants.py refs --work "$VAE" 2>&1 | tail -4
      cp "$VAE/graphs.json" "$OUT/vae-graphs.json"; builds ;;
   2) python3 exporter/vae_torch_oracle.py upstream --work "$VAE" --dtypes "${DTYPES:-bf16}" 2>&1 | grep -v Warning | tail -8
@@ -140,7 +140,7 @@ case "$STEP" in
      builds ;;
   4) node_env; node -e "console.log('node', process.version)"
      B="node $PWD/.gpu-out/bench-gpu-vae.mjs --latents $VAE"
-     G="--graphs chunked=$VAE/chunked,chunked-v1=$VAE/chunked-v1"
+     G="--graphs chunked=$VAE/chunked,chunked-v1=$VAE/chunked-v1,chunked-v3=$VAE/chunked-v3"
      R=$PWD
      quiet() { grep -v VerifyEachNodeIsAssignedToAnEp | tail -"$1"; }
      (cd "$VAE" && $B $G --check --json "$OUT/vae-check.json" 2>&1 | quiet 12)

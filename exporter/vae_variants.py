@@ -53,8 +53,10 @@ def cmd_export(a):
     facts = {}
     for name in a.layouts.split(","):
         # chunked-v1: the chunked graph as measured on 2026-12-04 (before the Gather taps and the ReduceL2 RMSNorm)
-        layout = "chunked" if name == "chunked-v1" else name
+        # chunked-v3: chunked with the norm's reduction in fp16 (wan_vae_frames.NORM_IN_MODEL_DTYPE)
+        layout = "chunked" if name in ("chunked-v1", "chunked-v3") else name
         wan_vae_frames.FAST_TAPS_AND_NORM = name != "chunked-v1"
+        wan_vae_frames.NORM_IN_MODEL_DTYPE = name == "chunked-v3"
         facts[name] = export_vae(None, os.path.join(a.work, name), "fp16", layout)
         log(name, "decoder ops", facts[name]["decoder"]["ops"])
         if name == "chunked":  # the Loop's two chunk graphs alone, for the per-operator profile of the loop body
@@ -63,7 +65,7 @@ def cmd_export(a):
             first, step, _ = trace_chunks(build_vae(None, dtype=torch.float16, device="cuda"), "cuda", 17)
             onnx.save_model(first, os.path.join(a.work, name, "probe_first.onnx"))
             onnx.save_model(step, os.path.join(a.work, name, "probe_step.onnx"))
-    wan_vae_frames.FAST_TAPS_AND_NORM = True
+    wan_vae_frames.FAST_TAPS_AND_NORM, wan_vae_frames.NORM_IN_MODEL_DTYPE = True, False
     json.dump(facts, open(os.path.join(a.work, "graphs.json"), "w"), indent=1)
 
 

@@ -23,6 +23,10 @@ from wan_vae import AttentionBlock, CausalConv3d, Decoder3d, Encoder3d, Resample
 # False: the graph measured on 2026-12-04 (three Slices and a Concat per tap; RMSNorm as Pow, ReduceSum, Sqrt and an
 # fp32 Div), kept so one GPU session can time both (vae_variants.py export --layouts chunked,chunked-v1)
 FAST_TAPS_AND_NORM = True
+# True: the norm's ReduceL2 reads the activations in their own dtype (no Cast of them to fp32; onnxruntime's CUDA
+# reductions accumulate in fp32, and the norm of 384 channels stays below fp16's 65,504 while |x| < 3,300) — layout
+# chunked-v3 of vae_variants.py, to be measured against chunked before it becomes the default
+NORM_IN_MODEL_DTYPE = False
 
 
 def rms_norm(norm: RMSNorm, x):
@@ -51,7 +55,10 @@ class _InvChannelNorm(torch.autograd.Function):
     def symbolic(g, x):
         to = x.type().scalarType()
         onnx_to = {"Half": 10, "Float": 1, "BFloat16": 16}[to]
-        n = g.op("ReduceL2", g.op("Cast", x, to_i=1), axes_i=[1], keepdims_i=1)
+        if NORM_IN_MODEL_DTYPE:
+            n = g.op("Cast", g.op("ReduceL2", x, axes_i=[1], keepdims_i=1), to_i=1)
+        else:
+            n = g.op("ReduceL2", g.op("Cast", x, to_i=1), axes_i=[1], keepdims_i=1)
         n = g.op("Max", n, g.op("Constant", value_t=torch.tensor(1e-12, dtype=torch.float32)))
         return g.op("Cast", g.op("Reciprocal", n), to_i=onnx_to)
 

@@ -222,3 +222,21 @@ def test_chunk_step_graph_gathers_taps_and_reduces_l2():
     legacy_ops = [n.op_type for n in legacy.graph.node]
     assert "ReduceL2" not in legacy_ops and legacy_ops.count("Concat") >= ops.count("Concat") + taps3
     assert legacy_ops.count("Slice") >= ops.count("Slice") + 3 * taps3
+
+
+def test_norm_in_model_dtype_variant_traces_without_the_fp32_cast():
+    """chunked-v3 (NORM_IN_MODEL_DTYPE): ReduceL2 reads the activations directly — one Cast per norm fewer over them."""
+    pytest.importorskip("onnx")
+    from vae_chunked_graph import trace_chunks
+
+    vae = randomize_(WanVAE(small_vae_config()), seed=2).eval()
+    _, step, _ = trace_chunks(vae, "cpu", 17)
+    try:
+        wan_vae_frames.NORM_IN_MODEL_DTYPE = True
+        _, v3, _ = trace_chunks(vae, "cpu", 17)
+    finally:
+        wan_vae_frames.NORM_IN_MODEL_DTYPE = False
+    producers = {o: n for n in v3.graph.node for o in n.output}
+    reduce_inputs = [producers.get(n.input[0]) for n in v3.graph.node if n.op_type == "ReduceL2"]
+    assert reduce_inputs and all(p is None or p.op_type != "Cast" for p in reduce_inputs)
+    assert [n.op_type for n in v3.graph.node].count("ReduceL2") == [n.op_type for n in step.graph.node].count("ReduceL2")
