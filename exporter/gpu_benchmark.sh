@@ -29,13 +29,16 @@
 #   9  carry [".gpu-out"]                      onnxruntime-node: fp16 vs fp8 (per-channel, per-tensor) per guided
 #                                              block at 480p/720p and their error; every attention backend
 #   10 carry [".gpu-out"]                      4-step clips of the fp8 pack (141gb and 80gb profiles)
+# Or, better (no step waits for a reply): call 1 `bash exporter/gpu_benchmark.sh bg` carrying [".gpu-stage/q1",
+# ".gpu-oracle", "exporter/.oracles", ".gpu-out"], then calls carrying q2, q3, q4 and media with a plain `true`,
+# then `bash exporter/gpu_benchmark.sh poll` again and again until it prints "== all done"; results.tgz comes back.
 # .gpu-oracle: `git --git-dir=<a clone of github.com/Wan-Video/Wan2.1> show HEAD:wan/modules/vae.py
 #   > .gpu-oracle/wan_upstream_vae.py`; exporter/.oracles/wan_video_pusa.py likewise from Pusa-VidGen
 #   (PusaV1/diffsynth/models/wan_video_pusa.py). Options: TESTS=0 skips the exporter tests of step 1; NCU=1 adds one
 #   decoder loop step under Nsight Compute to step 4. Suggested order on one machine: 1 2 3 4 8 9 6 10 7 (6, 10 and 7
 #   wait for the pack build that step 1 starts).
 set -uo pipefail
-STEP=${1:?usage: gpu_benchmark.sh stage|slim|unslim|all|1..10}
+STEP=${1:?usage: gpu_benchmark.sh stage|slim|unslim|all|bg|poll [secs]|1..10}
 OUT=${OUT:-$PWD/gpu-results}
 PACK=/root/pack
 PACK_INT4=/root/pack-int4
@@ -69,8 +72,22 @@ case "$STEP" in
   slim) mkdir -p /tmp/pusa-mini-graphs && mv models/pusa-mini/*.onnx /tmp/pusa-mini-graphs/ && exit 0 ;;
   unslim) mv /tmp/pusa-mini-graphs/*.onnx models/pusa-mini/ && git status --short models && exit 0 ;;
   all)
-    for n in 1 2 3 4 8 9 5 6 10 7; do echo "== step $n"; OUT=$OUT bash "$0" "$n" || exit $?; done
-    exit 0 ;;
+    for n in ${STEPS:-1 2 3 4 8 9 6 10 7 5}; do echo "== step $n $(date +%T)"; OUT=$OUT bash "$0" "$n"; done
+    echo "== all done $(date +%T)"; exit 0 ;;
+  bg)  # the whole run in the background on the GPU machine: no step waits for a call (see `poll`)
+    mkdir -p /root/results
+    [ -f /root/all.log ] && { echo "already started"; tail -3 /root/all.log; exit 0; }
+    OUT=/root/results setsid nohup bash "$0" all > /root/all.log 2>&1 < /dev/null &
+    sleep 2; head -3 /root/all.log; exit 0 ;;
+  poll)  # wait up to $2 s (default 540) while the background run goes on; print its new lines; bring results back
+    # in one archive (a call brings back at most 8 files). Issue the next poll at once: the machine is given back
+    # about 30 s after a call ends, with everything on it.
+    from=$(cat /root/all.log.seen 2>/dev/null || echo 0)
+    for _ in $(seq 1 "${2:-540}"); do grep -q "== all done" /root/all.log 2>/dev/null && break; sleep 1; done
+    tail -c +"$((from + 1))" /root/all.log | grep -v -E "VerifyEachNodeIsAssignedToAnEp|Warning" | cut -c1-400 | tail -80
+    wc -c < /root/all.log > /root/all.log.seen
+    df -h /root | tail -1
+    tar czf "$OUT/results.tgz" -C /root results all.log 2>/dev/null; exit 0 ;;
 esac
 
 mkdir -p "$VAE" /root/ort-parts "$OUT"
