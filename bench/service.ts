@@ -29,11 +29,12 @@ const { values } = parseArgs({
     database: { type: 'string' },
     redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
     submits: { type: 'string', default: '200' },
+    bursts: { type: 'string', default: '5' },
     jobs: { type: 'string', default: '40' },
   },
 });
 const dir = await mkdtemp(join(tmpdir(), 'pusa-bench-'));
-const prefix = `bench-${process.pid}`;
+const prefix = `bench-${process.pid}-${Date.now().toString(36)}`;
 const percentile = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] as number;
 const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
@@ -42,7 +43,16 @@ const delivered = new Map<string, number>();
 const lastStep = new Map<string, number>();
 // The bench is the front end of its jobs (platform `local`), as a chat adapter is of its own.
 const bot = await composeBot(
-  { service: localServiceConfig({ redisUrl: values.redis, prefix, dir, databaseUrl: values.database }) },
+  {
+    // The start-up warm-up a bot runs (WARM_UP_SUBMITS, bot/core/warm-up.ts), at the size of the bursts below.
+    service: localServiceConfig({
+      redisUrl: values.redis,
+      prefix,
+      dir,
+      databaseUrl: values.database,
+      warmUpSubmits: Number(values.submits),
+    }),
+  },
   {
     frontEnds: {
       local: {
@@ -58,18 +68,17 @@ const { service } = bot;
 const submit = (i: number, user: string) =>
   service.frontEnd.submit({
     requestKey: `${prefix}-${i}`,
-    user: { platform: 'local', externalId: user, displayName: user },
-    workspace: { platform: 'local', externalId: 'bench', name: 'bench' },
+    // Users and workspace of this run only: a PostgreSQL database kept between runs still holds the queued jobs of
+    // earlier runs' users (their queue was obliterated, their rows were not), and their caps would refuse these.
+    user: { platform: 'local', externalId: `${prefix}-${user}`, displayName: user },
+    workspace: { platform: 'local', externalId: prefix, name: 'bench' },
     origin: { platform: 'local', channelId: 'bench' },
     request: { task: 't2v', prompt: 'a red circle moves left on a black background', steps: 4, frames: 17, seed: i },
   });
 
-// 1. Submit-to-ack under a burst: the first one after start (cold: code paths and query plans of batch sizes not
-// yet seen), then a second one with other users (warm, as a bot that has run a while).
+// 1. Submit-to-ack under a burst: the first one right after the start (its warm-up done), then more, each from 200
+// users not seen before (the worst case: every one a first-time user), as a bot that has run a while meets them.
 const submits = Number(values.submits);
-// The warm-up must be accepted, or it warms nothing (a negative seed was refused before any database work).
-const warm = await submit(0, 'warm-up');
-if (!warm.ok) throw new Error(`warm-up refused: ${warm.error.message}`);
 const burst = async (round: number) => {
   const acks: number[] = [];
   const start = performance.now();
@@ -83,7 +92,8 @@ const burst = async (round: number) => {
   );
   return { acks, ms: performance.now() - start };
 };
-const bursts = [await burst(0), await burst(1)];
+const bursts = [];
+for (let round = 0; round < Math.max(2, Number(values.bursts)); round++) bursts.push(await burst(round));
 await service.generate.obliterate({ force: true });
 
 // 2–4. An in-process worker with the stand-in denoiser.
@@ -138,11 +148,17 @@ const deliveryMs = ids
 process.stdout.write(
   `service benchmark (${values.database ? 'PostgreSQL' : 'SQLite'}, Redis ${values.redis}, node ${process.version})\n`,
 );
-for (const [i, { acks, ms }] of bursts.entries()) {
-  process.stdout.write(
-    `  submit-to-ack, ${submits} concurrent submits (${i === 0 ? 'first burst' : 'second burst'}): p50 ${fmt(percentile(acks, 50))}, p95 ${fmt(percentile(acks, 95))}, p99 ${fmt(percentile(acks, 99))}, max ${fmt(Math.max(...acks))}, burst done in ${fmt(ms)} (goal p99 < 100 ms)\n`,
-  );
-}
+const line = (what: string, acks: number[], ms: string) =>
+  `  submit-to-ack, ${submits} concurrent submits (${what}): p50 ${fmt(percentile(acks, 50))}, p95 ${fmt(percentile(acks, 95))}, p99 ${fmt(percentile(acks, 99))}, max ${fmt(Math.max(...acks))}, ${ms} (goal p99 < 100 ms)\n`;
+const [first, ...later] = bursts as [(typeof bursts)[number], ...typeof bursts];
+process.stdout.write(line('first burst after the start', first.acks, `burst done in ${fmt(first.ms)}`));
+process.stdout.write(
+  line(
+    `bursts 2–${bursts.length}, together`,
+    later.flatMap((b) => b.acks),
+    `each done in ${later.map((b) => b.ms.toFixed(0)).join(', ')} ms`,
+  ),
+);
 process.stdout.write(
   `  enqueue-to-start on an idle worker: p50 ${fmt(percentile(startLatency, 50))}, max ${fmt(Math.max(...startLatency))} (goal < 50 ms)\n`,
 );

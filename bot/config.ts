@@ -24,6 +24,11 @@ export const BotConfig = z.object({
   PLAYGROUND_SESSIONS_PER_HOUR: z.coerce.number().int().positive().default(5),
   /** Most segments one /long request may chain (each a clip of the pack's frames); refused past it, with this number. */
   LONG_MAX_SEGMENTS: z.coerce.number().int().positive().default(12),
+  /**
+   * Submits the start-up warm-up runs once, keeping nothing (bot/core/warm-up.ts), so the first burst after a restart
+   * is answered as fast as later ones; the size of the bursts to expect. 0 turns it off.
+   */
+  WARM_UP_SUBMITS: z.coerce.number().int().nonnegative().max(2_000).default(200),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type BotConfig = z.infer<typeof BotConfig>;

@@ -31,6 +31,8 @@ export function localServiceConfig(options: {
   dir: string;
   databaseUrl?: string | undefined;
   modelDir?: string;
+  /** Off unless asked for: tests and demos start many services and answer no bursts. */
+  warmUpSubmits?: number;
 }): ServiceConfig {
   return {
     REDIS_URL: options.redisUrl,
@@ -39,6 +41,7 @@ export function localServiceConfig(options: {
     ARTIFACT_DIR: `${options.dir}/artifacts`,
     MODEL_DIR: options.modelDir ?? 'models/pusa-mini',
     JOB_ATTEMPTS: 3,
+    WARM_UP_SUBMITS: options.warmUpSubmits ?? 0,
   };
 }
 
@@ -120,6 +123,8 @@ export async function startService(
     ...(hooks.log === undefined ? {} : { log: hooks.log }),
   });
   reconciler.start(config.RECONCILE_INTERVAL_MS ?? 60_000);
+  // Before the service is handed to anyone: the first burst after a restart then meets optimised code.
+  await frontEnd.warmUp(config.WARM_UP_SUBMITS ?? 0);
   const onceKey = (key: string) => `${config.QUEUE_PREFIX}:once:${key}`;
   const noteKey = (key: string) => `${config.QUEUE_PREFIX}:note:${key}`;
   return {

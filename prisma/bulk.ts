@@ -5,7 +5,7 @@
  * batch. Values are written as Prisma writes them: SQLite DateTime as ISO text with `+00:00`, JSON as the text of
  * `JSON.stringify` (passed as a string, so SQLite never re-renders a float), PostgreSQL enums and jsonb by cast.
  */
-import type { Tx } from './rows.ts';
+import type { Tx, UserRow } from './rows.ts';
 import type { JsonObject } from './types.ts';
 
 export type Provider = 'sqlite' | 'postgresql';
@@ -61,20 +61,23 @@ export async function insertReservations(tx: Tx, provider: Provider, rows: reado
     );
     return;
   }
-  const recordset = `jsonb_to_recordset($1::jsonb) AS x(id text, "requestKey" text, "userId" text, "workspaceId" text, task text, parameters text, origin text, seconds int, at text)`;
+  // PostgreSQL: the three inserts as one statement (data-modifying CTEs), so the batch's JSON crosses the socket and
+  // is parsed once, not three times; the foreign keys of the event and ledger rows are checked at the statement's
+  // end, when the job rows exist.
   await tx.$executeRawUnsafe(
-    `INSERT INTO "Job" ("id", "requestKey", "userId", "workspaceId", "task", "parameters", "status", "estimatedSeconds", "reservedSeconds", "origin", "createdAt")
-     SELECT x.id, x."requestKey", x."userId", x."workspaceId", x.task::"Task", x.parameters::jsonb, 'queued'::"JobStatus",
-            x.seconds, x.seconds, x.origin::jsonb, x.at::timestamp(3) FROM ${recordset}`,
-    json,
-  );
-  await tx.$executeRawUnsafe(
-    `INSERT INTO "JobEvent" ("jobId", "status", "at", "detail") SELECT x.id, 'queued'::"JobStatus", x.at::timestamp(3), NULL FROM ${recordset}`,
-    json,
-  );
-  await tx.$executeRawUnsafe(
-    `INSERT INTO "UsageLedger" ("userId", "workspaceId", "jobId", "kind", "seconds", "at")
-     SELECT x."userId", x."workspaceId", x.id, 'reserve'::"LedgerKind", x.seconds, x.at::timestamp(3) FROM ${recordset}`,
+    `WITH x AS MATERIALIZED (
+       SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(id text, "requestKey" text, "userId" text, "workspaceId" text,
+                                                       task text, parameters text, origin text, seconds int, at text)),
+     jobs AS (
+       INSERT INTO "Job" ("id", "requestKey", "userId", "workspaceId", "task", "parameters", "status", "estimatedSeconds", "reservedSeconds", "origin", "createdAt")
+       SELECT x.id, x."requestKey", x."userId", x."workspaceId", x.task::"Task", x.parameters::jsonb, 'queued'::"JobStatus",
+              x.seconds, x.seconds, x.origin::jsonb, x.at::timestamp(3) FROM x
+       RETURNING "id"),
+     events AS (
+       INSERT INTO "JobEvent" ("jobId", "status", "at", "detail")
+       SELECT x.id, 'queued'::"JobStatus", x.at::timestamp(3), NULL FROM x)
+     INSERT INTO "UsageLedger" ("userId", "workspaceId", "jobId", "kind", "seconds", "at")
+     SELECT x."userId", x."workspaceId", x.id, 'reserve'::"LedgerKind", x.seconds, x.at::timestamp(3) FROM x`,
     json,
   );
 }
@@ -84,49 +87,68 @@ export interface UserKey {
   externalId: string;
 }
 
-/** The users that exist among these keys: id, key and display name. */
-export function findUsers(
-  tx: Tx,
-  provider: Provider,
-  keys: readonly UserKey[],
-): Promise<{ id: string; platform: string; externalId: string; displayName: string }[]> {
+/** The columns of a user record, as `findUsers` and `insertUsers` return them. */
+const userColumns = (alias: string) =>
+  [
+    'id',
+    'platform',
+    'externalId',
+    'displayName',
+    'banned',
+    'banReason',
+    'dailyGpuSeconds',
+    'maxQueuedJobs',
+    'createdAt',
+  ]
+    .map((column) => `${alias}"${column}"`)
+    .join(', ');
+
+/** The users that exist among these keys, whole. */
+export function findUsers(tx: Tx, provider: Provider, keys: readonly UserKey[]): Promise<UserRow[]> {
   const json = JSON.stringify(keys.map(({ platform, externalId }) => ({ platform, externalId })));
   return provider === 'sqlite'
     ? tx.$queryRawUnsafe(
-        `SELECT u."id", u."platform", u."externalId", u."displayName" FROM json_each(?) j JOIN "User" u
+        `SELECT ${userColumns('u.')} FROM json_each(?) j JOIN "User" u
          ON u."platform" = json_extract(j.value, '$.platform') AND u."externalId" = json_extract(j.value, '$.externalId')`,
         json,
       )
     : tx.$queryRawUnsafe(
-        `SELECT u."id", u."platform"::text AS "platform", u."externalId", u."displayName"
+        `SELECT ${userColumns('u.')}
          FROM jsonb_to_recordset($1::jsonb) AS x(platform text, "externalId" text)
          JOIN "User" u ON u."platform" = x.platform::"Platform" AND u."externalId" = x."externalId"`,
         json,
       );
 }
 
-/** New users, with the ids given. */
-export async function insertUsers(
+/** New users, with the ids given; the rows as written (the schema's defaults filled in). */
+export function insertUsers(
   tx: Tx,
   provider: Provider,
   users: readonly (UserKey & { id: string; displayName: string })[],
   at: Date,
-): Promise<void> {
+): Promise<UserRow[]> {
   const stamp = time(provider, at);
   const json = JSON.stringify(users.map((user) => ({ ...user, at: stamp })));
   if (provider === 'sqlite') {
     const field = (name: string) => `json_extract(value, '$.${name}')`;
-    await tx.$executeRawUnsafe(
+    return tx.$queryRawUnsafe(
       `INSERT INTO "User" ("id", "platform", "externalId", "displayName", "createdAt", "updatedAt")
-       SELECT ${['id', 'platform', 'externalId', 'displayName', 'at', 'at'].map(field).join(', ')} FROM json_each(?)`,
+       SELECT ${['id', 'platform', 'externalId', 'displayName', 'at', 'at'].map(field).join(', ')} FROM json_each(?)
+       RETURNING ${userColumns('')}`,
       json,
     );
-    return;
   }
-  await tx.$executeRawUnsafe(
+  return tx.$queryRawUnsafe(
     `INSERT INTO "User" ("id", "platform", "externalId", "displayName", "createdAt", "updatedAt")
      SELECT x.id, x.platform::"Platform", x."externalId", x."displayName", x.at::timestamp(3), x.at::timestamp(3)
-     FROM jsonb_to_recordset($1::jsonb) AS x(id text, platform text, "externalId" text, "displayName" text, at text)`,
+     FROM jsonb_to_recordset($1::jsonb) AS x(id text, platform text, "externalId" text, "displayName" text, at text)
+     RETURNING ${userColumns('')}`,
     json,
   );
 }
+
+/** A user row read by raw SQL as the model API gives it (SQLite may hand a Boolean back as 0/1). */
+export const userFromRaw = (row: UserRow): UserRow => ({
+  ...row,
+  banned: row.banned === true || (row.banned as unknown) === 1,
+});

@@ -60,6 +60,7 @@ import {
 } from './types.ts';
 import { type DatabaseTarget, libsqlUrl, parseDatabaseUrl, pgConfig, redactUrl } from './url.ts';
 import { ensureUsersBatch } from './user-batch.ts';
+import { warmUpBatches } from './warm-up.ts';
 
 export { StoreUnavailableError } from './errors.ts';
 export { migrateToLatest } from './migrate.ts';
@@ -885,6 +886,8 @@ export function createPrismaStore(url: string, options: PrismaStoreOptions = {})
       guard('ping', async () => {
         await client.$queryRawUnsafe('SELECT 1');
       }),
+
+    warmUp: (size) => guard('warmUp', () => warmUpBatches(transaction, target.provider, size)),
 
     close: async () => {
       await client.$disconnect();

@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JobName } from '../../commands/index.ts';
 import { createTestDatabase, PROVIDERS, type TestDatabase } from '../prisma/databases.ts';
@@ -30,6 +31,38 @@ describe.each(PROVIDERS)('a burst of submits on %s (real Redis)', (provider) => 
     database = await createTestDatabase(provider);
     return startStack({ redisUrl: REDIS_URL, databaseUrl: database.url, config: { RECONCILE_INTERVAL_MS: 3_600_000 } });
   };
+
+  it('starts warmed up (WARM_UP_SUBMITS) and keeps nothing of it: no rows, no queue keys, the first job first', async () => {
+    database = await createTestDatabase(provider);
+    stack = await startStack({
+      redisUrl: REDIS_URL,
+      databaseUrl: database.url,
+      config: { RECONCILE_INTERVAL_MS: 3_600_000, WARM_UP_SUBMITS: 60 },
+    });
+    const s = stack;
+    const redis = new Redis(REDIS_URL);
+    try {
+      // The warm-up's scratch queues (bot/core/warm-up.ts) were deleted, and it added nothing to the real queue.
+      expect(await redis.keys(`${s.prefix}:warm-up*`)).toEqual([]);
+      expect(await s.service.generate.getJobCounts()).toEqual(
+        expect.objectContaining({ waiting: 0, prioritized: 0, active: 0, delayed: 0 }),
+      );
+    } finally {
+      redis.disconnect();
+    }
+    expect(await s.service.store.listWorkspaces()).toEqual([]);
+
+    const answer = await s.submit(t2v, { user: 'first' });
+    if (!answer.ok) throw answer.error;
+    expect(answer.position).toBe(1);
+    const user = await s.service.store.ensureUser({ platform: 'local', externalId: 'first', displayName: 'first' });
+    const job = await s.service.store.job(answer.jobId);
+    expect(await s.service.store.quota(user.id, job?.workspaceId ?? '', new Date())).toMatchObject({
+      queued: 1,
+      reservedSeconds: answer.estimatedSeconds,
+      usedSeconds: 0,
+    });
+  });
 
   it('tells each of five users submitting at once their own place in the queue, in the order the jobs run', async () => {
     stack = await start();
