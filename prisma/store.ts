@@ -887,7 +887,13 @@ export function createPrismaStore(url: string, options: PrismaStoreOptions = {})
         await client.$queryRawUnsafe('SELECT 1');
       }),
 
-    warmUp: (size) => guard('warmUp', () => warmUpBatches(transaction, target.provider, size)),
+    // PostgreSQL: on several pool connections at once, each a server backend whose caches (catalog, relations,
+    // their foreign-key triggers) are filled by its first statements; the first burst then meets warm ones.
+    warmUp: (size) =>
+      guard('warmUp', async () => {
+        const connections = target.provider === 'sqlite' ? 1 : Math.min(options.poolSize ?? 10, 4);
+        await Promise.all(Array.from({ length: connections }, () => warmUpBatches(transaction, target.provider, size)));
+      }),
 
     close: async () => {
       await client.$disconnect();
